@@ -1,0 +1,3 @@
+from mpx.cli import main
+
+main()

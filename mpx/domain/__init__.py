@@ -1,0 +1,1 @@
+"""Pure domain code: models, money/book math, rules. Imports no typer, httpx or psycopg."""

@@ -1,0 +1,156 @@
+"""The market data model every layer shares. Prices and sizes are ``Decimal``: money math is exact.
+
+Books are normalised **best-first** on both sides (bids highest first, asks lowest first), whatever
+order the source delivered them in (Polymarket's CLOB sends the best level *last*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+MarketStatus = Literal["active", "closed", "resolved"]
+Side = Literal["BUY", "SELL"]
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    price: Decimal
+    size: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """One outcome token's order book at ``ts``; ``bids``/``asks`` best-first."""
+
+    token_id: str
+    bids: tuple[Level, ...] = ()
+    asks: tuple[Level, ...] = ()
+    ts: datetime | None = None
+    last_trade: Decimal | None = None
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0].price if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0].price if self.asks else None
+
+    @property
+    def bid_size(self) -> Decimal | None:
+        return self.bids[0].size if self.bids else None
+
+    @property
+    def ask_size(self) -> Decimal | None:
+        return self.asks[0].size if self.asks else None
+
+    @property
+    def two_sided(self) -> bool:
+        return bool(self.bids) and bool(self.asks)
+
+    @property
+    def mid(self) -> Decimal | None:
+        """Midpoint of the best bid and ask; ``None`` for a one-sided or empty book (never guessed)."""
+        if not self.two_sided:
+            return None
+        return (self.bids[0].price + self.asks[0].price) / 2
+
+    @property
+    def spread(self) -> Decimal | None:
+        if not self.two_sided:
+            return None
+        return self.asks[0].price - self.bids[0].price
+
+    def top(self, depth: int) -> Book:
+        return Book(self.token_id, self.bids[:depth], self.asks[:depth], self.ts, self.last_trade)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """A market's taker fee: ``fee = shares × rate × (p × (1 − p))^exponent`` (API_NOTES §7).
+
+    ``enabled`` with ``rate is None`` means fees apply at an unknown rate: such a market never
+    yields a P1 signal.
+    """
+
+    enabled: bool = False
+    rate: Decimal | None = None
+    exponent: int = 1
+
+    @property
+    def known(self) -> bool:
+        return not self.enabled or self.rate is not None
+
+
+NO_FEES = FeeSchedule()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    token_id: str
+    market_id: str
+    label: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    id: str  # condition id
+    question: str
+    outcomes: tuple[Outcome, ...]
+    event_id: str | None = None
+    slug: str = ""
+    end_date: datetime | None = None
+    status: MarketStatus = "active"
+    accepting_orders: bool = True
+    active: bool = True
+    fee: FeeSchedule = NO_FEES
+    tick_size: Decimal = Decimal("0.01")
+    min_order_size: Decimal = Decimal("5")
+    category: str | None = None
+    neg_risk: bool = False
+    neg_risk_other: bool = False
+    """The "Other" market of an augmented negRisk event."""
+    liquidity: Decimal | None = None
+
+    @property
+    def tradable(self) -> bool:
+        """Open for trading: active, not closed or resolved, accepting orders."""
+        return self.active and self.status == "active" and self.accepting_orders
+
+    @property
+    def yes(self) -> Outcome:
+        return self.outcomes[0]
+
+    @property
+    def no(self) -> Outcome | None:
+        return self.outcomes[1] if len(self.outcomes) > 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    title: str
+    market_ids: tuple[str, ...] = ()
+    neg_risk: bool = False
+    neg_risk_augmented: bool = False
+    end_date: datetime | None = None
+    category: str | None = None
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What a source returns for one pass: books (always) and metadata (when it was refreshed)."""
+
+    ts: datetime
+    books: list[Book]
+    events: list[Event] = field(default_factory=list)
+    markets: list[Market] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Problems the source survived (a failed batch, a dropped invalid level); logged and counted."""

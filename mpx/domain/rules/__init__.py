@@ -1,0 +1,1 @@
+"""The rules DSL, the engine and one module per rule kind."""

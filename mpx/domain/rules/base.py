@@ -1,0 +1,197 @@
+"""What every rule kind shares: the rule spec, the universe a rule looks at, findings and signals.
+
+A rule kind is one module in ``mpx/domain/rules/`` exposing a class with ``type``, ``Params``
+(a pydantic model validating the rule's ``params``), ``lookback(params)`` (how much price history
+it needs) and ``evaluate(rule, universe)`` returning :class:`Finding` objects. The engine turns
+findings into :class:`Signal` objects: it applies the rule's scope and level thresholds and gives
+each signal a stable signature. ``mpx evaluate`` and ``mpx backtest`` run the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from mpx.domain.models import Book, Event, Market, Side
+
+SignalLevel = Literal["P1", "P2", "P3"]
+LEVELS: tuple[SignalLevel, ...] = ("P1", "P2", "P3")
+
+
+class Scope(BaseModel):
+    """Which markets a rule looks at. Every given criterion must hold (AND)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    categories: tuple[str, ...] | None = None
+    neg_risk: bool | None = None
+    market_ids: tuple[str, ...] | None = None
+    event_ids: tuple[str, ...] | None = None
+    min_liquidity: Decimal | None = None
+
+    def admits(self, market: Market) -> bool:
+        if self.categories is not None and (market.category or "").lower() not in {
+            c.lower() for c in self.categories
+        }:
+            return False
+        if self.neg_risk is not None and market.neg_risk != self.neg_risk:
+            return False
+        if self.market_ids is not None and market.id not in self.market_ids:
+            return False
+        if self.event_ids is not None and market.event_id not in self.event_ids:
+            return False
+        return self.min_liquidity is None or (market.liquidity or Decimal(0)) >= self.min_liquidity
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One validated rule document from ``rules/*.yaml``."""
+
+    id: str
+    type: str
+    params: BaseModel
+    levels: Mapping[SignalLevel, Decimal]
+    """Minimum value of the finding's ``metric`` for each level; absent levels are not emitted."""
+    scope: Scope = field(default_factory=Scope)
+    enabled: bool = True
+    cooldown: timedelta = timedelta(minutes=10)
+    description: str = ""
+    source: str = ""
+    """``file:line`` the rule was read from, for messages."""
+
+    def level_for(self, metric: Decimal, cap: SignalLevel = "P1") -> SignalLevel | None:
+        """The highest level whose threshold ``metric`` reaches, no higher than ``cap``."""
+        allowed = LEVELS[LEVELS.index(cap):]
+        for level in allowed:
+            threshold = self.levels.get(level)
+            if threshold is not None and metric >= threshold:
+                return level
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    ts: datetime
+    price: Decimal
+
+
+@dataclass(slots=True)
+class Universe:
+    """Everything a rule may look at for one evaluation step, as of ``as_of``.
+
+    ``books`` hold the latest book of every token at or before ``as_of``; ``history`` the mid-price
+    points of each token inside the largest lookback any enabled rule asked for (ascending by time);
+    ``changed`` the market ids with a new tick since the last evaluation: rules report only on
+    markets (or events containing markets) that changed, so an unchanged market is not re-alerted.
+    """
+
+    as_of: datetime
+    markets: Mapping[str, Market]
+    events: Mapping[str, Event]
+    books: Mapping[str, Book]
+    history: Mapping[str, Sequence[PricePoint]] = field(default_factory=dict)
+    changed: frozenset[str] | None = None
+    """``None`` means every market counts as changed (first run, backtests, tests)."""
+    max_book_age: timedelta = timedelta(minutes=5)
+
+    def is_changed(self, market_id: str) -> bool:
+        return self.changed is None or market_id in self.changed
+
+    def book(self, token_id: str) -> Book | None:
+        return self.books.get(token_id)
+
+    def fresh_book(self, token_id: str) -> Book | None:
+        """The token's book if it is no older than ``max_book_age`` (stale books are ignored)."""
+        book = self.books.get(token_id)
+        if book is None or book.ts is None:
+            return book
+        return book if self.as_of - book.ts <= self.max_book_age else None
+
+    def scoped_markets(self, scope: Scope) -> Iterable[Market]:
+        return (m for m in self.markets.values() if scope.admits(m))
+
+    def event_markets(self, event: Event) -> list[Market]:
+        return [self.markets[mid] for mid in event.market_ids if mid in self.markets]
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    token_id: str
+    market_id: str
+    label: str
+    side: Side
+    shares: Decimal
+    vwap: Decimal
+    cost: Decimal
+    fee: Decimal
+    worst_price: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "token_id": self.token_id, "market_id": self.market_id, "label": self.label,
+            "side": self.side, "shares": str(self.shares), "vwap": str(self.vwap),
+            "cost": str(self.cost), "fee": str(self.fee), "worst_price": str(self.worst_price),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule kind reports; the engine decides the level from ``metric``."""
+
+    subject: str
+    """What the finding is about, e.g. ``market:0xabc`` or ``event:123``: part of the signature."""
+    message: str
+    metric: Decimal
+    """The value compared with the rule's ``levels`` (higher is stronger)."""
+    edge_score: float
+    """Normalised 0–1 strength, comparable across kinds."""
+    estimated_edge_bps: Decimal
+    market_id: str | None = None
+    group_key: str | None = None
+    executable_shares: Decimal | None = None
+    executable_notional: Decimal | None = None
+    legs: tuple[Leg, ...] = ()
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    max_level: SignalLevel = "P1"
+    """A cap on the level, e.g. P2 when a fee rate is unknown."""
+    variant: str = ""
+    """Distinguishes findings on one subject that are different signals (e.g. ``up``/``down``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    ts: datetime
+    rule_id: str
+    rule_type: str
+    level: SignalLevel
+    message: str
+    edge_score: float
+    estimated_edge_bps: Decimal
+    signature: str
+    market_id: str | None = None
+    group_key: str | None = None
+    executable_shares: Decimal | None = None
+    executable_notional: Decimal | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+def signature(rule_id: str, subject: str, variant: str = "") -> str:
+    """Stable id of "the same signal": same rule, same subject, same variant."""
+    return hashlib.sha1(f"{rule_id}|{subject}|{variant}".encode()).hexdigest()[:20]
+
+
+class RuleKind(Protocol):
+    type: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+
+    def lookback(self, params: BaseModel) -> timedelta:
+        """How much price history before ``as_of`` the kind needs (zero for book-only kinds)."""
+        ...
+
+    def evaluate(self, rule: RuleSpec, universe: Universe) -> Iterable[Finding]: ...

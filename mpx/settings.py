@@ -1,0 +1,143 @@
+"""Settings from the environment and ``.env``, validated once with every error reported at once.
+
+Names are the original design's (``POSTGRES_*``, ``TELEGRAM_*``, ``EXEC_*``, …); ``.env.example``
+documents each. ``load_settings()`` raises :class:`ConfigError` (exit 78) listing every bad key.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mpx.errors import ConfigError
+
+SECRET_MASK = "********"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- database: one URL, or the POSTGRES_* parts, or (neither) the embedded local cluster
+    mpx_database_url: SecretStr | None = Field(None, description="libpq URL or conninfo; wins over POSTGRES_*")
+    postgres_host: str | None = Field(None, description="server host or socket directory")
+    postgres_port: int = Field(5432, ge=1, le=65535, description="server port")
+    postgres_db: str = Field("mpx", min_length=1, description="database name")
+    postgres_user: str = Field("mpx", min_length=1, description="database user")
+    postgres_password: SecretStr | None = Field(None, description="database password")
+    mpx_pg_dir: Path = Field(Path(".mpx/pg"), description="data directory of the embedded local cluster")
+    mpx_db_connect_timeout: int = Field(5, ge=1, le=300, description="seconds to wait for a connection")
+
+    # --- data source
+    data_source: Literal["mock", "real", "polymarket", "replay"] = Field("mock", description="where books come from")
+    mpx_mock_seed: int = Field(42, description="seed of the simulated universe")
+    mpx_mock_latency_ms: int = Field(0, ge=0, le=60_000, description="simulated network latency of the mock source")
+    mpx_book_depth: int = Field(10, ge=1, le=50, description="order-book levels stored per side in each tick")
+    mpx_gamma_url: str = Field("https://gamma-api.polymarket.com", description="Gamma API base URL")
+    mpx_clob_url: str = Field("https://clob.polymarket.com", description="CLOB API base URL")
+    mpx_replay_dir: Path | None = Field(None, description="recorded responses for DATA_SOURCE=replay")
+
+    # --- rules
+    mpx_rules_dir: Path = Field(Path("rules"), description="directory of rules/*.yaml")
+    mpx_synonyms_file: Path = Field(Path("synonyms.yml"), description="synonym groups file")
+
+    # --- alerts
+    telegram_enabled: bool = Field(False, description="send alerts to Telegram (otherwise dry-run)")
+    telegram_bot_token: SecretStr | None = Field(None, description="bot token (secret)")
+    telegram_chat_id: str | None = Field(None, description="chat to alert")
+    telegram_api_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL")
+
+    # --- execution and risk
+    exec_mode: Literal["paper", "live"] = Field("paper", description="execution adapter")
+    exec_max_notional_per_order: Decimal = Field(Decimal("100"), gt=0, description="USDC per order intent")
+    exec_max_concurrent_orders: int = Field(3, ge=1, description="open intents at once")
+    exec_max_daily_notional: Decimal = Field(Decimal("1000"), gt=0, description="USDC per UTC day")
+    exec_slippage_bps: int = Field(50, ge=0, le=10_000, description="allowed re-pricing slippage")
+
+    # --- metrics and logs
+    pushgateway_url: str | None = Field(None, description="Prometheus Pushgateway base URL")
+    mpx_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="stderr log level")
+
+    @field_validator("mpx_log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator(
+        "postgres_host", "telegram_chat_id", "pushgateway_url", "mpx_database_url",
+        "telegram_bot_token", "postgres_password", "mpx_replay_dir", mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @property
+    def source_name(self) -> str:
+        return "real" if self.data_source == "polymarket" else self.data_source
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as ``ENV_NAME -> value`` with every secret masked."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "mpx_database_url" and value is not None:
+                value = redact_conninfo(value.get_secret_value())
+            elif isinstance(value, SecretStr):
+                value = SECRET_MASK
+            elif isinstance(value, Path | Decimal):
+                value = str(value)
+            out[name.upper()] = value
+        return out
+
+
+def redact_conninfo(conninfo: str) -> str:
+    """Mask the password of a libpq URL or ``key=value`` conninfo string."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(conninfo)
+    except Exception:
+        return SECRET_MASK
+    if "password" in params:
+        params["password"] = SECRET_MASK
+    if conninfo.startswith(("postgres://", "postgresql://")):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(conninfo)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", f":{SECRET_MASK}@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return conninfo
+    return make_conninfo(**{k: str(v) for k, v in params.items()})
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read and validate the settings; raise ConfigError naming every bad key."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]).upper() or "?"
+            raw = os.environ.get(key)
+            shown = "" if raw is None or _is_secret(key) else f" (got {raw!r})"
+            problems.append(f"{key}: {err['msg']}{shown}")
+        raise ConfigError(
+            f"invalid settings: {len(problems)} problem(s)",
+            problems,
+            hint="fix the environment or .env; every key is documented in .env.example",
+        ) from None
+
+
+def _is_secret(key: str) -> bool:
+    return key in {"TELEGRAM_BOT_TOKEN", "POSTGRES_PASSWORD", "MPX_DATABASE_URL"}
