@@ -9,6 +9,7 @@ each signal a stable signature. ``mpx evaluate`` and ``mpx backtest`` run the sa
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +100,10 @@ class Universe:
     changed: frozenset[str] | None = None
     """``None`` means every market counts as changed (first run, backtests, tests)."""
     max_book_age: timedelta = timedelta(minutes=5)
+    observed: Mapping[str, datetime] = field(default_factory=dict)
+    """When each token's book was last *observed* by an ingest pass. Unchanged books are not
+    re-written as ticks, so a book's own ``ts`` is when it last changed; staleness is judged from
+    this map where a token is in it, else from the book's ``ts``."""
 
     def is_changed(self, market_id: str) -> bool:
         return self.changed is None or market_id in self.changed
@@ -109,9 +114,12 @@ class Universe:
     def fresh_book(self, token_id: str) -> Book | None:
         """The token's book if it is no older than ``max_book_age`` (stale books are ignored)."""
         book = self.books.get(token_id)
-        if book is None or book.ts is None:
+        if book is None:
+            return None
+        seen = self.observed.get(token_id, book.ts)
+        if seen is None:
             return book
-        return book if self.as_of - book.ts <= self.max_book_age else None
+        return book if self.as_of - seen <= self.max_book_age else None
 
     def scoped_markets(self, scope: Scope) -> Iterable[Market]:
         return (m for m in self.markets.values() if scope.admits(m))
@@ -188,7 +196,7 @@ def signature(rule_id: str, subject: str, variant: str = "") -> str:
 
 class RuleKind(Protocol):
     type: ClassVar[str]
-    Params: ClassVar[type[BaseModel]]
+    Params: ClassVar[builtins.type[BaseModel]]
 
     def lookback(self, params: BaseModel) -> timedelta:
         """How much price history before ``as_of`` the kind needs (zero for book-only kinds)."""

@@ -1,16 +1,43 @@
 """SUM_LT_1 — buy every YES of a negRisk event (or YES + NO of one binary market) for less than
-the 1 USDC the set is certain to pay, after taker fees and at executable depth."""
+the 1 USDC the set is certain to pay, after taker fees and at executable depth.
+
+How a set is priced (all ``Decimal``, nothing guessed):
+
+* every leg buys the same number of shares ``S`` by walking its token's asks (best-first), each
+  level a separate fill charged its own taker fee (:func:`mpx.domain.money.walk_book`);
+* ``S`` is at most ``params.size`` and at most the thinnest leg's total ask depth, floored to
+  0.01 share, and never below the largest ``min_order_size`` among the legs;
+* a set pays ``S`` USDC at resolution, so ``profit = S − Σ leg cost incl. fees``. Besides ``S``
+  itself, every level boundary of every leg below it (a depth where some leg's next share gets
+  dearer) is tried, and the most profitable size is reported — the edge at the full size can be
+  negative while the first levels are an arbitrage. Nothing is reported unless ``profit > 0``.
+
+Guards (API_NOTES §3): negRisk events that are augmented, contain a placeholder/"Other" market,
+or list more markets than are tradable are not complete outcome sets and are skipped. A market
+whose fee is enabled at an unknown rate is priced fee-free but caps the finding at P2.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import builtins
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
-from typing import ClassVar
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpx.domain.rules.base import Finding, RuleSpec, Universe
+from mpx.domain.models import ZERO, Event, Level, Market, Outcome
+from mpx.domain.money import Fill, depth, edge_bps, round_to_tick, walk_book
+from mpx.domain.rules.base import Finding, Leg, RuleSpec, Scope, SignalLevel, Universe
+
+SHARE_QUANTUM = Decimal("0.01")
+"""Sizes are floored to whole cents of a share."""
+
+_PLACEHOLDER_LABEL = re.compile(r"^(other|others|another|any other|someone else|anyone else)$")
+_PLACEHOLDER_QUESTION = re.compile(r"^(other\??|will (another|any other|someone else|anyone else)\b.*)$")
 
 
 class SumLt1Params(BaseModel):
@@ -21,12 +48,202 @@ class SumLt1Params(BaseModel):
     include_neg_risk: bool = Field(True, description="check the YES legs of negRisk events")
 
 
+@dataclass(frozen=True, slots=True)
+class LegBook:
+    """One leg to buy: a market's outcome token and that token's fresh asks (best-first)."""
+
+    market: Market
+    outcome: Outcome
+    asks: tuple[Level, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PricedSet:
+    shares: Decimal
+    fills: tuple[Fill, ...]
+    cost: Decimal  # Σ fill.total: prices plus fees
+
+    @property
+    def profit(self) -> Decimal:
+        return self.shares - self.cost
+
+
+def floor_shares(shares: Decimal) -> Decimal:
+    return shares.quantize(SHARE_QUANTUM, rounding=ROUND_DOWN)
+
+
+def is_placeholder(market: Market) -> bool:
+    """The "Other" market of an augmented event, or a market named like one (API_NOTES §3)."""
+    if market.neg_risk_other:
+        return True
+    if any(_PLACEHOLDER_LABEL.match(o.label.strip().lower()) for o in market.outcomes):
+        return True
+    return bool(_PLACEHOLDER_QUESTION.match(market.question.strip().lower()))
+
+
+def price_set(legs: Sequence[LegBook], size: Decimal) -> PricedSet | None:
+    """The most profitable equal-share purchase of every leg, or ``None`` if none is profitable.
+
+    Candidate sizes: ``S = min(size, thinnest depth)`` floored to 0.01, plus every cumulative
+    level boundary of any leg below ``S`` that still meets every leg's minimum order size.
+    Ties go to the larger size.
+    """
+    if not legs or any(not leg.asks for leg in legs):
+        return None
+    cap = floor_shares(min(size, *(depth(leg.asks) for leg in legs)))
+    min_size = max(leg.market.min_order_size for leg in legs)
+    if cap <= 0 or cap < min_size:
+        return None
+    candidates = {cap}
+    for leg in legs:
+        cumulative = ZERO
+        for level in leg.asks:
+            cumulative += level.size
+            boundary = floor_shares(cumulative)
+            if boundary >= cap:
+                break
+            if boundary > 0 and boundary >= min_size:
+                candidates.add(boundary)
+    best: PricedSet | None = None
+    for shares in sorted(candidates, reverse=True):
+        fills = tuple(walk_book(leg.asks, shares, leg.market.fee) for leg in legs)
+        if not all(f.complete for f in fills):
+            continue
+        priced = PricedSet(shares, fills, sum((f.total for f in fills), ZERO))
+        if best is None or priced.profit > best.profit:
+            best = priced
+    return best if best is not None and best.profit > 0 else None
+
+
+def make_leg(leg: LegBook, fill: Fill) -> Leg:
+    assert fill.vwap is not None and fill.worst_price is not None
+    return Leg(
+        token_id=leg.outcome.token_id, market_id=leg.market.id, label=leg.outcome.label, side="BUY",
+        shares=fill.shares, vwap=fill.vwap.quantize(Decimal("0.000001")), cost=fill.cost, fee=fill.fee,
+        worst_price=fill.worst_price,
+    )
+
+
+def _leg_books(pairs: Iterable[tuple[Market, Outcome]], universe: Universe) -> list[LegBook] | None:
+    """Each outcome's fresh asks; ``None`` if any book is missing, stale or has no asks."""
+    legs: list[LegBook] = []
+    for market, outcome in pairs:
+        book = universe.fresh_book(outcome.token_id)
+        if book is None or not book.asks:
+            return None
+        legs.append(LegBook(market, outcome, book.asks))
+    return legs
+
+
+def _neg_risk_legs(event: Event, scope: Scope, universe: Universe) -> list[LegBook] | None:
+    """The YES legs of a complete, unaugmented negRisk event whose markets are all in scope."""
+    if not event.neg_risk or event.neg_risk_augmented or len(event.market_ids) < 2:
+        return None
+    markets = universe.event_markets(event)
+    if any(is_placeholder(m) for m in markets):
+        return None
+    # Every listed outcome must be there and tradable, else buying all YES is not a complete set.
+    if sum(1 for m in markets if m.tradable) < len(event.market_ids):
+        return None
+    if not all(scope.admits(m) for m in markets):
+        return None
+    if not any(universe.is_changed(m.id) for m in markets):
+        return None
+    return _leg_books(((m, m.yes) for m in markets), universe)
+
+
+def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
+    if len(market.outcomes) != 2 or market.neg_risk or not market.tradable:
+        return None
+    if not universe.is_changed(market.id):
+        return None
+    return _leg_books(((market, o) for o in market.outcomes), universe)
+
+
+def _finding(
+    *, subject: str, title: str, what: str, structure: str, legs: Sequence[LegBook],
+    priced: PricedSet, size: Decimal, market_id: str | None, extra: dict[str, Any],
+) -> Finding:
+    bps = edge_bps(priced.profit, priced.cost)
+    per_set = (priced.cost / priced.shares).quantize(Decimal("0.000001"))
+    fee_unknown = any(not leg.market.fee.known for leg in legs)
+    max_level: SignalLevel = "P2" if fee_unknown else "P1"
+    fees = sum((f.fee for f in priced.fills), ZERO)
+    shares_txt = f"{priced.shares.normalize():f}"
+    message = (
+        f"{title}: {what} cost {per_set:.4f}/set at {shares_txt} sh after fees → {bps:+.1f} bps net"
+        + (" (fee rate unknown, priced as 0)" if fee_unknown else "")
+    )
+    payload: dict[str, Any] = {
+        "kind": "arbitrage",
+        "structure": structure,
+        **extra,
+        "shares": str(priced.shares),
+        "target_size": str(size),
+        "cost": str(priced.cost),
+        "fees": str(fees),
+        "cost_per_set": str(per_set),
+        "payout": str(priced.shares),
+        "profit": str(priced.profit),
+        "sum_best_ask": str(sum((leg.asks[0].price for leg in legs), ZERO)),
+        "min_order_size": str(max(leg.market.min_order_size for leg in legs)),
+        "limit_prices": [
+            str(round_to_tick(f.worst_price, leg.market.tick_size, up=True))
+            for leg, f in zip(legs, priced.fills, strict=True)
+            if f.worst_price is not None
+        ],
+        "fee_unknown": fee_unknown,
+    }
+    return Finding(
+        subject=subject,
+        message=message,
+        metric=bps,
+        edge_score=min(1.0, float(bps) / 1000),
+        estimated_edge_bps=bps,
+        market_id=market_id,
+        group_key=subject,
+        executable_shares=priced.shares,
+        executable_notional=priced.cost,
+        legs=tuple(make_leg(leg, f) for leg, f in zip(legs, priced.fills, strict=True)),
+        payload=payload,
+        max_level=max_level,
+    )
+
+
 class SumLt1:
     type: ClassVar[str] = "SUM_LT_1"
-    Params: ClassVar[type[BaseModel]] = SumLt1Params
+    Params: ClassVar[builtins.type[BaseModel]] = SumLt1Params
 
     def lookback(self, params: BaseModel) -> timedelta:
         return timedelta(0)
 
     def evaluate(self, rule: RuleSpec, universe: Universe) -> Iterable[Finding]:
-        raise NotImplementedError
+        params = rule.params
+        assert isinstance(params, SumLt1Params)
+        findings: list[Finding] = []
+        if params.include_neg_risk:
+            for event in universe.events.values():
+                legs = _neg_risk_legs(event, rule.scope, universe)
+                priced = price_set(legs, params.size) if legs else None
+                if legs is None or priced is None:
+                    continue
+                findings.append(_finding(
+                    subject=f"event:{event.id}", title=event.title, what=f"{len(legs)} YES legs",
+                    structure="neg_risk", legs=legs, priced=priced, size=params.size, market_id=None,
+                    extra={"event_id": event.id, "title": event.title,
+                           "market_ids": [leg.market.id for leg in legs]},
+                ))
+        if params.include_binary:
+            for market in universe.scoped_markets(rule.scope):
+                legs = _binary_legs(market, universe)
+                priced = price_set(legs, params.size) if legs else None
+                if legs is None or priced is None:
+                    continue
+                labels = "+".join(leg.outcome.label.upper() for leg in legs)
+                findings.append(_finding(
+                    subject=f"market:{market.id}", title=market.question, what=labels,
+                    structure="binary", legs=legs, priced=priced, size=params.size, market_id=market.id,
+                    extra={"market_id": market.id, "question": market.question,
+                           "event_id": market.event_id},
+                ))
+        return findings

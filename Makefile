@@ -1,0 +1,49 @@
+# MarketPulse-X task runner. `make demo` and `make test` work on a fresh Debian/Ubuntu machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+MPX     = $(BIN)/mpx
+STAMP   = $(VENV)/.installed
+CYCLES ?= 6
+
+.PHONY: demo test lint bench clean-db venv help
+
+help:
+	@echo "make demo   - local PostgreSQL + mock data: seed, $(CYCLES) ingest→evaluate cycles, print signals"
+	@echo "make test   - the whole test suite (starts its own PostgreSQL)"
+	@echo "make lint   - ruff (incl. naive-datetime rules) and mypy on the domain code"
+	@echo "make bench  - benchmarks (bench/)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP)
+	@scripts/ensure-postgres.sh
+	$(MPX) db up
+	$(MPX) db migrate
+	MPX_LOG_LEVEL=WARNING $(MPX) seed --reset
+	@for i in $$(seq $(CYCLES)); do \
+	  MPX_LOG_LEVEL=WARNING $(MPX) ingest && MPX_LOG_LEVEL=WARNING $(MPX) evaluate --format csv >/dev/null || exit $$?; \
+	done
+	$(MPX) signals --limit 40
+
+test: $(STAMP)
+	@scripts/ensure-postgres.sh
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check mpx tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	@scripts/ensure-postgres.sh
+	$(BIN)/python bench/ingest_write.py
+
+clean-db:
+	-$(MPX) db down
+	rm -rf .mpx

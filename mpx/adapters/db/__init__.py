@@ -1,0 +1,1 @@
+"""PostgreSQL: connections, the local cluster, migrations and the queries the jobs need."""

@@ -1,0 +1,158 @@
+"""Events, markets and outcomes: upserts from a snapshot, and loading them back as domain objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mpx.domain.models import Event, FeeSchedule, Market, Outcome
+
+_EVENT_COLS = ("id", "title", "neg_risk", "neg_risk_augmented", "end_date", "category")
+_MARKET_COLS = (
+    "id", "event_id", "slug", "question", "end_date", "status", "active", "accepting_orders", "category",
+    "neg_risk", "neg_risk_other", "fees_enabled", "fee_rate", "fee_exponent", "tick_size", "min_order_size",
+    "liquidity",
+)
+
+
+def _upsert_sql(table: str, cols: Sequence[str], key: str) -> str:
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != key)
+    changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in cols if c != key)
+    return (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now() WHERE {changed}"
+    )
+
+
+def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: Iterable[Market]) -> int:
+    """Insert or update events, markets and their outcomes; rows that did not change are not touched.
+    Returns the number of markets given."""
+    ev_rows = [(e.id, e.title, e.neg_risk, e.neg_risk_augmented, e.end_date, e.category) for e in events]
+    mk_rows = []
+    oc_rows = []
+    for m in markets:
+        mk_rows.append((
+            m.id, m.event_id, m.slug, m.question, m.end_date, m.status, m.active, m.accepting_orders,
+            m.category, m.neg_risk, m.neg_risk_other, m.fee.enabled, m.fee.rate, m.fee.exponent,
+            m.tick_size, m.min_order_size, m.liquidity,
+        ))
+        oc_rows.extend((o.token_id, m.id, o.label, o.index) for o in m.outcomes)
+    with conn.cursor() as cur:
+        if ev_rows:
+            cur.executemany(_upsert_sql("event", _EVENT_COLS, "id"), ev_rows)
+        if mk_rows:
+            cur.executemany(_upsert_sql("market", _MARKET_COLS, "id"), mk_rows)
+        if oc_rows:
+            cur.executemany(
+                """INSERT INTO outcome (token_id, market_id, label, idx) VALUES (%s, %s, %s, %s)
+                   ON CONFLICT (token_id) DO UPDATE SET market_id = EXCLUDED.market_id,
+                       label = EXCLUDED.label, idx = EXCLUDED.idx
+                   WHERE (outcome.market_id, outcome.label, outcome.idx)
+                         IS DISTINCT FROM (EXCLUDED.market_id, EXCLUDED.label, EXCLUDED.idx)""",
+                oc_rows,
+            )
+    return len(mk_rows)
+
+
+def tradable_tokens(conn: psycopg.Connection) -> dict[str, str]:
+    """token id → market id for every outcome of a market that is not closed or resolved."""
+    rows = conn.execute(
+        "SELECT o.token_id, o.market_id FROM outcome o JOIN market m ON m.id = o.market_id"
+        " WHERE m.status = 'active'"
+    ).fetchall()
+    return dict(rows)
+
+
+def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[str, Event]]:
+    """Every market (with outcomes) and event, as domain objects."""
+    cur = conn.cursor(row_factory=dict_row)
+    outcomes: dict[str, list[Outcome]] = {}
+    for r in cur.execute("SELECT token_id, market_id, label, idx FROM outcome ORDER BY market_id, idx"):
+        outcomes.setdefault(r["market_id"], []).append(Outcome(r["token_id"], r["market_id"], r["label"], r["idx"]))
+    markets: dict[str, Market] = {}
+    event_markets: dict[str, list[str]] = {}
+    for r in cur.execute(f"SELECT {', '.join(_MARKET_COLS)} FROM market ORDER BY id"):
+        markets[r["id"]] = _market(r, tuple(outcomes.get(r["id"], ())))
+        if r["event_id"]:
+            event_markets.setdefault(r["event_id"], []).append(r["id"])
+    events: dict[str, Event] = {}
+    for r in cur.execute(f"SELECT {', '.join(_EVENT_COLS)} FROM event ORDER BY id"):
+        events[r["id"]] = Event(
+            id=r["id"], title=r["title"], market_ids=tuple(event_markets.get(r["id"], ())),
+            neg_risk=r["neg_risk"], neg_risk_augmented=r["neg_risk_augmented"], end_date=r["end_date"],
+            category=r["category"],
+        )
+    return markets, events
+
+
+def _market(r: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Market:
+    return Market(
+        id=r["id"], question=r["question"], outcomes=outcomes, event_id=r["event_id"], slug=r["slug"],
+        end_date=r["end_date"], status=r["status"], accepting_orders=r["accepting_orders"], active=r["active"],
+        fee=FeeSchedule(enabled=r["fees_enabled"], rate=r["fee_rate"], exponent=r["fee_exponent"]),
+        tick_size=r["tick_size"], min_order_size=r["min_order_size"], category=r["category"],
+        neg_risk=r["neg_risk"], neg_risk_other=r["neg_risk_other"], liquidity=r["liquidity"],
+    )
+
+
+def list_markets(
+    conn: psycopg.Connection, *, status: str | None = None, search: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Markets with their YES token's latest prices, most recently ticked first."""
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        """SELECT m.id, m.question, m.category, m.status, m.end_date, e.title AS event,
+                  t.best_bid AS yes_bid, t.best_ask AS yes_ask, t.price AS yes_mid, t.ts AS last_tick
+           FROM market m
+           LEFT JOIN event e ON e.id = m.event_id
+           LEFT JOIN outcome o ON o.market_id = m.id AND o.idx = 0
+           LEFT JOIN LATERAL (SELECT ts, best_bid, best_ask, price FROM tick
+                              WHERE tick.token_id = o.token_id ORDER BY ts DESC LIMIT 1) t ON true
+           WHERE (%(status)s::text IS NULL OR m.status = %(status)s)
+             AND (%(search)s::text IS NULL OR m.question ILIKE '%%' || %(search)s || '%%'
+                  OR m.id = %(search)s OR m.slug = %(search)s)
+           ORDER BY t.ts DESC NULLS LAST, m.id
+           LIMIT %(limit)s""",
+        {"status": status, "search": search, "limit": limit},
+    ).fetchall()
+
+
+def find_market(conn: psycopg.Connection, key: str) -> dict[str, Any] | None:
+    """A market by condition id, slug, or unique id prefix."""
+    cur = conn.cursor(row_factory=dict_row)
+    rows = cur.execute(
+        """SELECT m.*, e.title AS event_title, e.neg_risk AS event_neg_risk,
+                  e.neg_risk_augmented AS event_augmented
+           FROM market m LEFT JOIN event e ON e.id = m.event_id
+           WHERE m.id = %(k)s OR m.slug = %(k)s OR m.id LIKE %(k)s || '%%' LIMIT 2""",
+        {"k": key},
+    ).fetchall()
+    exact = [r for r in rows if r["id"] == key or r["slug"] == key]
+    if exact:
+        return exact[0]
+    return rows[0] if len(rows) == 1 else None
+
+
+def market_outcomes(conn: psycopg.Connection, market_id: str, history_points: int = 40) -> list[dict[str, Any]]:
+    """The market's outcomes with their latest book top and their recent mids (oldest first)."""
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        """SELECT o.token_id, o.label, o.idx, t.ts, t.price, t.best_bid, t.best_ask, t.bid_size, t.ask_size,
+                  t.last_trade, t.bid_px, t.ask_px,
+                  ARRAY(SELECT h.price FROM (SELECT ts, price FROM tick
+                                             WHERE token_id = o.token_id ORDER BY ts DESC LIMIT %(n)s) h
+                        ORDER BY h.ts) AS history
+           FROM outcome o
+           LEFT JOIN LATERAL (SELECT * FROM tick WHERE tick.token_id = o.token_id ORDER BY ts DESC LIMIT 1) t
+             ON true
+           WHERE o.market_id = %(m)s ORDER BY o.idx""",
+        {"m": market_id, "n": history_points},
+    ).fetchall()
+
+
+def count_markets(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM market").fetchone()
+    return int(row[0]) if row else 0

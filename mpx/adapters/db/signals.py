@@ -1,0 +1,66 @@
+"""Signals: insert (idempotent), last-seen times for cooldowns, and queries for `mpx signals`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from mpx.domain.rules.base import Signal
+
+
+def insert_signals(conn: psycopg.Connection, signals: Sequence[Signal]) -> int:
+    """Insert signals; a (signature, ts) already stored is skipped. Returns rows inserted."""
+    inserted = 0
+    with conn.cursor() as cur:
+        for s in signals:
+            cur.execute(
+                """INSERT INTO signal (ts, rule_id, rule_type, level, market_id, group_key, message, edge_score,
+                                       estimated_edge_bps, executable_shares, executable_notional, payload,
+                                       signature)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (signature, ts) DO NOTHING""",
+                (s.ts, s.rule_id, s.rule_type, s.level, s.market_id, s.group_key, s.message, s.edge_score,
+                 s.estimated_edge_bps, s.executable_shares, s.executable_notional, Jsonb(dict(s.payload)),
+                 s.signature),
+            )
+            inserted += cur.rowcount
+    return inserted
+
+
+def last_seen(conn: psycopg.Connection, signatures: Sequence[str]) -> dict[str, datetime]:
+    if not signatures:
+        return {}
+    rows = conn.execute(
+        "SELECT signature, max(ts) FROM signal WHERE signature = ANY(%s) GROUP BY signature",
+        (list(set(signatures)),),
+    ).fetchall()
+    return dict(rows)
+
+
+def query_signals(
+    conn: psycopg.Connection, *, level: str | None = None, since: datetime | None = None,
+    rule: str | None = None, limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Signals, newest first. ``level`` P2 means P2 and above (P1, P2)."""
+    levels = {"P1": ["P1"], "P2": ["P1", "P2"], "P3": ["P1", "P2", "P3"]}.get(level or "P3")
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        """SELECT id, ts, level, rule_id, rule_type, market_id, group_key, estimated_edge_bps, edge_score,
+                  executable_shares, executable_notional, message, payload
+           FROM signal
+           WHERE level = ANY(%(levels)s)
+             AND (%(since)s::timestamptz IS NULL OR ts >= %(since)s)
+             AND (%(rule)s::text IS NULL OR rule_id = %(rule)s OR rule_type = %(rule)s)
+           ORDER BY ts DESC, id DESC LIMIT %(limit)s""",
+        {"levels": levels, "since": since, "rule": rule, "limit": limit},
+    ).fetchall()
+
+
+def count_signals(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM signal").fetchone()
+    return int(row[0]) if row else 0

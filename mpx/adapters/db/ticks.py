@@ -1,0 +1,203 @@
+"""Ticks: the COPY write path (skipping unchanged books) and reads of books and price history."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import psycopg
+from psycopg.copy import QueuedLibpqWriter
+
+from mpx.domain.models import Book, Level
+from mpx.domain.rules.base import PricePoint
+
+TICK_COLUMNS = (
+    "ts", "token_id", "market_id", "price", "best_bid", "best_ask", "bid_size", "ask_size", "last_trade",
+    "bid_px", "bid_sz", "ask_px", "ask_sz", "book_digest",
+)
+COPY_SQL = f"COPY tick ({', '.join(TICK_COLUMNS)}) FROM STDIN"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    written: int
+    unchanged: int
+    unknown_token: int
+
+
+def latest_digests(conn: psycopg.Connection) -> dict[str, int]:
+    """The digest of the latest stored tick of every token of an active market.
+
+    One index probe per token on ``tick (token_id, ts DESC)``; no parameter array to send.
+    """
+    rows = conn.execute(
+        """SELECT o.token_id, t.book_digest
+           FROM outcome o
+           JOIN market m ON m.id = o.market_id AND m.status = 'active'
+           CROSS JOIN LATERAL (SELECT book_digest FROM tick WHERE tick.token_id = o.token_id
+                               ORDER BY ts DESC LIMIT 1) t"""
+    ).fetchall()
+    return dict(rows)
+
+
+# --- the COPY write path -------------------------------------------------------------------
+# Rows go out in COPY's text format, built here rather than with ``Copy.write_row``: psycopg dumps
+# arrays element by element in Python, which made these array-heavy rows several times slower
+# than the server could take them (bench/ingest_write.py; a binary encoder with a per-value cache
+# was slower still, Decimal hashing being the cost). The text of a book's levels is also what its
+# change digest is computed from, so a book is formatted once. Lines stream in chunks through a
+# writer thread, so PostgreSQL parses one chunk while Python formats the next.
+
+_CHUNK_ROWS = 100
+_NULL = "\\N"
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: str) -> str:
+    """Escape a text field for COPY's text format (ids rarely need it)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
+
+
+def _num(value: Decimal | None) -> str:
+    return _NULL if value is None else str(value)
+
+
+def format_levels(book: Book, depth: int) -> tuple[int, str]:
+    """(digest, the four level-array fields in COPY text format) of a book's top ``depth`` levels."""
+    bids = book.bids[:depth]
+    asks = book.asks[:depth]
+    levels = (
+        "{" + ",".join([str(lv.price) for lv in bids]) + "}\t{" + ",".join([str(lv.size) for lv in bids])
+        + "}\t{" + ",".join([str(lv.price) for lv in asks]) + "}\t{" + ",".join([str(lv.size) for lv in asks])
+        + "}"
+    )
+    raw = hashlib.blake2b(f"{levels}|{book.last_trade}".encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True), levels
+
+
+def write_ticks(
+    conn: psycopg.Connection, ts: datetime, books: Sequence[Book], market_of: Mapping[str, str], depth: int
+) -> WriteResult:
+    """Write one tick per book whose top ``depth`` levels changed since its last stored tick, with COPY.
+
+    Runs inside the caller's transaction: a pass's ticks land together or not at all.
+    """
+    digests = latest_digests(conn)
+    ts_text = ts.isoformat()
+    unknown = unchanged = written = 0
+    chunk: list[str] = []
+    with conn.cursor() as cur, cur.copy(COPY_SQL, writer=QueuedLibpqWriter(cur)) as copy:
+        for book in books:
+            market_id = market_of.get(book.token_id)
+            if market_id is None:
+                unknown += 1
+                continue
+            digest, levels = format_levels(book, depth)
+            if digests.get(book.token_id) == digest:
+                unchanged += 1
+                continue
+            bid = book.bids[0] if book.bids else None
+            ask = book.asks[0] if book.asks else None
+            chunk.append(
+                f"{ts_text}\t{_text(book.token_id)}\t{_text(market_id)}\t{_num(book.mid)}\t"
+                f"{_num(bid.price if bid else None)}\t{_num(ask.price if ask else None)}\t"
+                f"{_num(bid.size if bid else None)}\t{_num(ask.size if ask else None)}\t"
+                f"{_num(book.last_trade)}\t{levels}\t{digest}\n"
+            )
+            written += 1
+            if len(chunk) >= _CHUNK_ROWS:
+                copy.write("".join(chunk))
+                chunk.clear()
+        if chunk:
+            copy.write("".join(chunk))
+    return WriteResult(written, unchanged, unknown)
+
+
+def _levels(px: Sequence[Decimal] | None, sz: Sequence[Decimal] | None) -> tuple[Level, ...]:
+    if not px or not sz:
+        return ()
+    return tuple(Level(p, s) for p, s in zip(px, sz, strict=False))
+
+
+def books_as_of(conn: psycopg.Connection, as_of: datetime, token_ids: Sequence[str] | None = None) -> dict[str, Book]:
+    """Each token's latest stored book at or before ``as_of``."""
+    sql = """SELECT o.token_id, t.ts, t.last_trade, t.bid_px, t.bid_sz, t.ask_px, t.ask_sz
+             FROM {src} AS o(token_id)
+             CROSS JOIN LATERAL (SELECT ts, last_trade, bid_px, bid_sz, ask_px, ask_sz FROM tick
+                                 WHERE tick.token_id = o.token_id AND tick.ts <= %(as_of)s
+                                 ORDER BY ts DESC LIMIT 1) t"""
+    if token_ids is None:
+        rows = conn.execute(sql.format(src="(SELECT token_id FROM outcome)"), {"as_of": as_of})
+    else:
+        rows = conn.execute(sql.format(src="unnest(%(tokens)s::text[])"),
+                            {"as_of": as_of, "tokens": list(token_ids)})
+    return {
+        token: Book(token, _levels(bpx, bsz), _levels(apx, asz), ts, last)
+        for token, ts, last, bpx, bsz, apx, asz in rows
+    }
+
+
+def price_history(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, list[PricePoint]]:
+    """Mid-price points per token with ``start < ts <= end``, ascending (one-sided books skipped)."""
+    out: dict[str, list[PricePoint]] = {}
+    for token, ts, price in conn.execute(
+        """SELECT token_id, ts, price FROM tick WHERE ts > %s AND ts <= %s AND price IS NOT NULL
+           ORDER BY ts""",
+        (start, end),
+    ):
+        out.setdefault(token, []).append(PricePoint(ts, price))
+    return out
+
+
+def tick_times(conn: psycopg.Connection, after: datetime | None, limit: int) -> list[datetime]:
+    """Distinct tick timestamps (pass times) after ``after``, oldest first, at most ``limit``."""
+    rows = conn.execute(
+        """SELECT DISTINCT ts FROM tick WHERE %(after)s::timestamptz IS NULL OR ts > %(after)s
+           ORDER BY ts LIMIT %(limit)s""",
+        {"after": after, "limit": limit},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def ticks_at(conn: psycopg.Connection, ts_from: datetime, ts_to: datetime) -> Iterator[tuple[datetime, str, str, Book]]:
+    """Every tick with ``ts_from < ts <= ts_to`` as (ts, token, market, book), in time order."""
+    for ts, token, market, last, bpx, bsz, apx, asz in conn.execute(
+        """SELECT ts, token_id, market_id, last_trade, bid_px, bid_sz, ask_px, ask_sz FROM tick
+           WHERE ts > %s AND ts <= %s ORDER BY ts, token_id""",
+        (ts_from, ts_to),
+    ):
+        yield ts, token, market, Book(token, _levels(bpx, bsz), _levels(apx, asz), ts, last)
+
+
+def count_ticks(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM tick").fetchone()
+    return int(row[0]) if row else 0
+
+
+def record_pass(
+    conn: psycopg.Connection, ts: datetime, source: str, books: int, written: int, missing: Sequence[str]
+) -> None:
+    conn.execute(
+        "INSERT INTO ingest_pass (ts, source, books, written, missing) VALUES (%s, %s, %s, %s, %s)",
+        (ts, source, books, written, list(missing)),
+    )
+
+
+def passes_after(conn: psycopg.Connection, after: datetime | None, limit: int) -> list[tuple[datetime, list[str]]]:
+    """Ingest passes after ``after`` (oldest first, at most ``limit``) with their missing tokens."""
+    rows = conn.execute(
+        """SELECT ts, missing FROM ingest_pass WHERE %(after)s::timestamptz IS NULL OR ts > %(after)s
+           ORDER BY ts LIMIT %(limit)s""",
+        {"after": after, "limit": limit},
+    ).fetchall()
+    return [(r[0], list(r[1])) for r in rows]
+
+
+def last_pass(conn: psycopg.Connection) -> datetime | None:
+    row = conn.execute("SELECT max(ts) FROM ingest_pass").fetchone()
+    return row[0] if row else None

@@ -1,0 +1,98 @@
+"""``mpx db up | down | status | migrate``: the embedded local cluster and the schema."""
+
+from __future__ import annotations
+
+import typer
+
+from mpx.adapters.db import migrate as migrations
+from mpx.adapters.db.connection import connect, resolve_target
+from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings
+from mpx.errors import UnavailableError
+
+app = typer.Typer(help="Start, stop, inspect and migrate the database.", no_args_is_help=True)
+
+
+@app.command("up")
+def up() -> None:
+    """Start the project-local PostgreSQL cluster (creating it under MPX_PG_DIR on first use).
+
+    Unix socket only, no TCP port. Run as root, the server runs as the `postgres` OS user.
+    With MPX_DATABASE_URL or POSTGRES_HOST set there is nothing to start.
+    """
+    s = settings()
+    target = resolve_target(s)
+    if target.local is None:
+        typer.echo(f"using an external server ({target.description}); nothing to start")
+        return
+    cluster = target.local
+    created = cluster.init()
+    started = cluster.start()
+    cluster.ensure_database(s.postgres_db)
+    state = "created and started" if created else ("started" if started else "already running")
+    typer.echo(f"local cluster {state}: {cluster.data_dir} (socket {cluster.socket_dir})")
+
+
+@app.command("down")
+def down() -> None:
+    """Stop the project-local PostgreSQL cluster (its data stays)."""
+    target = resolve_target(settings())
+    if target.local is None:
+        typer.echo(f"using an external server ({target.description}); nothing to stop")
+        return
+    stopped = target.local.stop()
+    typer.echo(f"local cluster {'stopped' if stopped else 'was not running'}: {target.local.data_dir}")
+
+
+@app.command("status")
+def status(fmt: FormatOption = OutputFormat.table) -> None:
+    """Server version, data directory, migrations and whether TimescaleDB is active.
+
+    Exits 75 when the database cannot be reached.
+    """
+    s = settings()
+    target = resolve_target(s)
+    if target.local is not None and not target.local.is_running():
+        raise UnavailableError(f"local cluster at {target.local.data_dir} is not running", hint="run `mpx db up`")
+    with connect(s, autocommit=True, target=target) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        data_dir = conn.execute("SELECT current_setting('data_directory', true)").fetchone()
+        ts = migrations.extensions(conn).get("timescaledb")
+        rows = migrations.status(conn)
+    info = [
+        ("server", target.description),
+        ("server_version", version[0] if version else "?"),
+        ("data_directory", (data_dir[0] if data_dir else None) or "(not visible to this user)"),
+        ("timescaledb", f"active ({ts})" if ts else "not active (plain PostgreSQL)"),
+        ("migrations", f"{sum(r.state == 'applied' for r in rows)} applied, "
+                       f"{sum(r.state != 'applied' for r in rows)} not applied"),
+    ]
+    if fmt is OutputFormat.json:
+        import json
+
+        typer.echo(json.dumps({**dict(info), "migration_list": [
+            {"version": r.version, "name": r.name, "state": r.state, "applied_at": r.applied_at} for r in rows
+        ]}, indent=2, default=str))
+        return
+    render_mapping(info, fmt)
+    typer.echo("")
+    render([{"version": r.version, "name": r.name, "state": r.state, "applied_at": r.applied_at} for r in rows],
+           fmt)
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Apply pending sql/NNN_*.sql migrations in order, each in its own transaction.
+
+    Refuses to run (exit 78) when an already-applied file has changed. TimescaleDB-only files
+    apply only where the extension is active.
+    """
+    s = settings()
+    with connect(s, autocommit=True) as conn:
+        done = migrations.migrate(conn)
+        waiting = [r for r in migrations.status(conn) if r.state.startswith("waiting")]
+    if done:
+        typer.echo("applied: " + ", ".join(done))
+    else:
+        typer.echo("schema up to date")
+    for r in waiting:
+        typer.echo(f"not applied: {r.name} ({r.state})")

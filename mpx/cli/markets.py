@@ -1,0 +1,75 @@
+"""``mpx markets list | show``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mpx.adapters.db import markets as db_markets
+from mpx.adapters.db.connection import connect
+from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings, truncate
+from mpx.domain.books import sparkline
+from mpx.errors import NotFoundError
+
+app = typer.Typer(help="Inspect stored markets.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option("--status", help="active, closed or resolved.")] = None,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Text in the question, or an id/slug.")]
+    = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List markets with their YES token's latest bid, ask and mid, most recently ticked first."""
+    with connect(settings()) as conn:
+        rows = db_markets.list_markets(conn, status=status, search=search, limit=limit)
+    if fmt is OutputFormat.table:
+        for r in rows:
+            r["question"] = truncate(r["question"], 60)
+            r["id"] = r["id"][:12] + "…" if len(r["id"]) > 13 else r["id"]
+        render(rows, fmt, ["id", "question", "status", "yes_bid", "yes_ask", "yes_mid", "end_date", "last_tick"],
+               empty="(no markets: run `mpx seed` or `mpx ingest`)")
+    else:
+        render(rows, fmt)
+
+
+@app.command("show")
+def show(
+    market: Annotated[str, typer.Argument(help="Condition id (or a unique prefix of it) or slug.")],
+    points: Annotated[int, typer.Option("--points", min=2, max=500, help="Sparkline length in ticks.")] = 40,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """One market: its event, fees and limits, and each outcome's latest book, spread and a sparkline
+    of recent mid prices."""
+    with connect(settings()) as conn:
+        m = db_markets.find_market(conn, market)
+        if m is None:
+            raise NotFoundError(f"no market matches {market!r}", hint="see `mpx markets list --search TEXT`")
+        outcomes = db_markets.market_outcomes(conn, m["id"], points)
+    fee = "disabled" if not m["fees_enabled"] else (
+        f"rate {m['fee_rate']} exponent {m['fee_exponent']}" if m["fee_rate"] is not None else "enabled, rate unknown")
+    rows = []
+    for o in outcomes:
+        spread = (o["best_ask"] - o["best_bid"]) if o["best_ask"] is not None and o["best_bid"] is not None else None
+        rows.append({"outcome": o["label"], "bid": o["best_bid"], "ask": o["best_ask"], "mid": o["price"],
+                     "spread": spread, "bid_size": o["bid_size"], "ask_size": o["ask_size"],
+                     "last_tick": o["ts"], "recent": sparkline(o["history"] or []),
+                     "token_id": o["token_id"]})
+    header = [
+        ("id", m["id"]), ("question", m["question"]), ("event", m["event_title"] or "-"),
+        ("status", m["status"]), ("end_date", m["end_date"]), ("category", m["category"]),
+        ("neg_risk", m["neg_risk"]), ("fees", fee), ("tick_size", m["tick_size"]),
+        ("min_order_size", m["min_order_size"]),
+    ]
+    if fmt is OutputFormat.json:
+        import json
+
+        typer.echo(json.dumps({**{k: v for k, v in header}, "outcomes": rows}, indent=2, default=str))
+        return
+    render_mapping(header, fmt)
+    typer.echo("")
+    render(rows, fmt, ["outcome", "bid", "ask", "mid", "spread", "bid_size", "ask_size", "last_tick", "recent"]
+           + ([] if fmt is OutputFormat.table else ["token_id"]))

@@ -1,0 +1,43 @@
+"""``mpx signals``: stored signals, newest first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from mpx.adapters.db import signals as db_signals
+from mpx.adapters.db.connection import connect
+from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
+from mpx.domain.durations import parse_duration
+from mpx.errors import UsageError
+
+
+def signals(
+    level: Annotated[str | None, typer.Option("--level", help="P1, P2 or P3: that level and above.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only signals newer than this, e.g. 30m, 1h, 2d.")]
+    = None,
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule id or rule type.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List stored signals, newest first."""
+    if level is not None and level.upper() not in ("P1", "P2", "P3"):
+        raise UsageError(f"--level must be P1, P2 or P3, not {level!r}")
+    since_ts = None
+    if since is not None:
+        try:
+            since_ts = datetime.now(UTC) - parse_duration(since)
+        except ValueError as exc:
+            raise UsageError(f"--since: {exc}") from None
+    with connect(settings()) as conn:
+        rows = db_signals.query_signals(conn, level=level.upper() if level else None, since=since_ts,
+                                        rule=rule, limit=limit)
+    if fmt is OutputFormat.table:
+        for r in rows:
+            r["message"] = truncate(r["message"], 80)
+        render(rows, fmt, ["id", "ts", "level", "rule_id", "estimated_edge_bps", "edge_score", "message"],
+               empty="(no signals)")
+    else:
+        render(rows, fmt)
