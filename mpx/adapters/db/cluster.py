@@ -33,8 +33,12 @@ INSTALL_HINT = (
 )
 
 
-def find_bindir() -> Path:
-    """The directory holding ``initdb``/``pg_ctl``/``postgres``: MPX_PG_BIN, PATH, or Debian's layout."""
+SEARCH_PATTERNS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin")
+
+
+def find_bindir(patterns: tuple[str, ...] = SEARCH_PATTERNS) -> Path:
+    """The directory holding ``initdb``/``pg_ctl``/``postgres``: MPX_PG_BIN, PATH, or the usual
+    package layouts (newest version first)."""
     env = os.environ.get("MPX_PG_BIN")
     candidates: list[Path] = []
     if env:
@@ -42,7 +46,7 @@ def find_bindir() -> Path:
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
-    for pattern in ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin"):
+    for pattern in patterns:
         found = sorted(glob.glob(pattern), key=_version_key, reverse=True)
         candidates.extend(Path(p) for p in found)
     for c in candidates:

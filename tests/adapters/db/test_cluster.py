@@ -1,0 +1,47 @@
+"""The embedded local cluster: `mpx db up | status | down` on a fresh directory."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from helpers import run_mpx
+from mpx.adapters.db.cluster import LocalCluster, find_bindir
+from mpx.errors import SetupError
+
+
+def test_db_up_status_down_on_a_fresh_directory() -> None:
+    base = Path(tempfile.mkdtemp(prefix="mpx-cluster-test-"))
+    base.chmod(0o755)
+    env = {"MPX_PG_DIR": str(base / "pg")}
+    try:
+        up = run_mpx("db", "up", env=env)
+        assert up.code == 0, up.stderr
+        assert "created and started" in up.stdout
+        again = run_mpx("db", "up", env=env)
+        assert again.code == 0 and "already running" in again.stdout
+        assert run_mpx("db", "migrate", env=env).code == 0
+        status = run_mpx("db", "status", env=env)
+        assert status.code == 0, status.stderr
+        assert str(base / "pg") in status.stdout
+        assert "001_core.sql" in status.stdout and "applied" in status.stdout
+        # Unix socket only: no TCP listener to collide with
+        with psycopg.connect(LocalCluster(base / "pg").conninfo("mpx")) as conn:
+            assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
+    finally:
+        down = run_mpx("db", "down", env=env)
+    assert down.code == 0 and "stopped" in down.stdout
+    after = run_mpx("db", "status", env=env)
+    assert after.code == 75 and "not running" in after.stderr
+
+
+def test_missing_binaries_say_how_to_install_or_use_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("MPX_PG_BIN", raising=False)
+    with pytest.raises(SetupError) as err:
+        find_bindir(patterns=())
+    assert "apt-get install postgresql" in (err.value.hint or "")
+    assert "MPX_DATABASE_URL" in (err.value.hint or "")

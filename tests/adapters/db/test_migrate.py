@@ -1,0 +1,87 @@
+"""Migrations: in order, one transaction each, checksummed, TimescaleDB parts optional."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import REPO, TestDb
+from helpers import run_mpx
+from mpx.adapters.db import migrate
+from mpx.errors import ConfigError, MpxError
+
+
+@pytest.fixture
+def empty_db(db: TestDb) -> TestDb:
+    with db.connect(autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    return db
+
+
+def _copy_sql(tmp_path: Path) -> Path:
+    d = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", d)
+    return d
+
+
+def test_migrate_applies_in_order_and_records_checksums(empty_db: TestDb) -> None:
+    with empty_db.connect(autocommit=True) as conn:
+        done = migrate.migrate(conn)
+        assert done[0] == "001_core.sql"
+        states = {s.name: s.state for s in migrate.status(conn)}
+        rows = conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version").fetchall()
+    assert states["001_core.sql"] == "applied"
+    assert states["002_timescaledb.sql"] in ("applied", "waiting for timescaledb")
+    assert rows[0][0] == 1 and len(rows[0][1]) == 64
+    with empty_db.connect(autocommit=True) as conn:
+        assert migrate.migrate(conn) == []  # idempotent
+
+
+def test_plain_postgres_gets_the_same_tables_without_timescaledb(empty_db: TestDb) -> None:
+    with empty_db.connect(autocommit=True) as conn:
+        migrate.migrate(conn)
+        active = migrate.timescaledb_active(conn)
+        tables = {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
+    assert {"event", "market", "outcome", "tick", "signal", "job_run", "job_state", "ingest_pass"} <= tables
+    if not active:
+        status = run_mpx("db", "status")
+        assert status.code == 0, status.stderr
+        assert "not active (plain PostgreSQL)" in status.stdout
+        assert "waiting for timescaledb" in status.stdout
+
+
+def test_changed_applied_migration_refuses_to_run(empty_db: TestDb, tmp_path: Path) -> None:
+    sql = _copy_sql(tmp_path)
+    with empty_db.connect(autocommit=True) as conn:
+        migrate.migrate(conn, migrate.discover(sql))
+    (sql / "001_core.sql").write_text((sql / "001_core.sql").read_text() + "\n-- edited\n")
+    (sql / "003_more.sql").write_text("CREATE TABLE must_not_exist (x int);")
+    with empty_db.connect(autocommit=True) as conn, pytest.raises(ConfigError, match="001_core.sql"):
+        migrate.migrate(conn, migrate.discover(sql))
+    assert empty_db.scalar("SELECT to_regclass('must_not_exist')") is None
+    res = run_mpx("db", "migrate", env={"MPX_SQL_DIR": str(sql)})
+    assert res.code == 78 and "changed since they were applied" in res.stderr
+
+
+def test_failing_migration_rolls_back_entirely(empty_db: TestDb, tmp_path: Path) -> None:
+    sql = _copy_sql(tmp_path)
+    (sql / "003_broken.sql").write_text("CREATE TABLE half_done (x int);\nSELECT no_such_function();\n")
+    with empty_db.connect(autocommit=True) as conn, pytest.raises(MpxError, match="003_broken.sql"):
+        migrate.migrate(conn, migrate.discover(sql))
+    assert empty_db.scalar("SELECT to_regclass('half_done')") is None
+    assert empty_db.scalar("SELECT count(*) FROM schema_migrations WHERE version = 3") == 0
+
+
+def test_migrate_via_cli_then_status_lists_applied(empty_db: TestDb) -> None:
+    res = run_mpx("db", "migrate")
+    assert res.code == 0, res.stderr
+    assert "applied: 001_core.sql" in res.stdout
+    res = run_mpx("db", "status", "--format", "json")
+    assert res.code == 0
+    assert '"server_version": "15' in res.stdout or '"server_version": "1' in res.stdout
+    with psycopg.connect(empty_db.url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 1  # type: ignore[index]

@@ -1,0 +1,111 @@
+"""`mpx ingest`: one pass, unchanged books not rewritten, one run at a time, nothing half-written."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from conftest import TestDb
+from helpers import run_mpx, spawn_mpx
+from mpx.adapters.metrics import JobMetrics
+from mpx.adapters.sources.mock import MockSource
+from mpx.domain.models import Book, Level, Snapshot
+from mpx.jobs.contract import Context
+from mpx.jobs.ingest import store_snapshot
+from mpx.settings import load_settings
+
+
+def test_seed_then_ingest_writes_only_changed_books(db: TestDb) -> None:
+    seed = run_mpx("seed")
+    assert seed.code == 0, seed.stderr
+    tokens = db.scalar("SELECT count(*) FROM outcome")
+    assert tokens == db.scalar("SELECT count(*) FROM tick")  # first frame: every book
+    assert db.scalar("SELECT count(*) FROM market") >= 200
+
+    res = run_mpx("ingest")
+    assert res.code == 0, res.stderr
+    written = db.scalar("SELECT written FROM ingest_pass ORDER BY ts DESC LIMIT 1")
+    books = db.scalar("SELECT books FROM ingest_pass ORDER BY ts DESC LIMIT 1")
+    assert books == tokens
+    assert 0 < written < books, "only the books that changed are written"  # type: ignore[operator]
+    assert f"{written} written" in res.stdout
+    run = db.scalar("SELECT status || ':' || rows FROM job_run WHERE job = 'ingest' ORDER BY id DESC LIMIT 1")
+    assert run == f"ok:{written}"
+
+
+def test_identical_snapshot_writes_nothing_the_second_time(db: TestDb) -> None:
+    settings = load_settings(None, mpx_database_url=db.url)
+    source = MockSource(seed=7)
+    snap = source.frame(0, datetime(2026, 1, 1, tzinfo=UTC))
+    with db.connect() as conn:
+        ctx = Context(settings, conn, JobMetrics("test"))
+        first = store_snapshot(ctx, "mock", snap)
+        conn.commit()
+        again = store_snapshot(ctx, "mock", Snapshot(ts=snap.ts + timedelta(seconds=10), books=snap.books))
+        conn.commit()
+    assert first.rows == len(snap.books)
+    assert again.rows == 0 and again.unchanged == len(snap.books)
+
+
+def test_one_sided_and_empty_books_are_stored_as_such(db: TestDb) -> None:
+    settings = load_settings(None, mpx_database_url=db.url)
+    snap = MockSource(seed=3).frame(0, datetime(2026, 1, 1, tzinfo=UTC))
+    yes, no = snap.markets[0].outcomes[0].token_id, snap.markets[0].outcomes[1].token_id
+    snap.books = [Book(yes, bids=(), asks=(Level(Decimal("0.61"), Decimal("40")),)), Book(no)]
+    with db.connect() as conn:
+        store_snapshot(Context(settings, conn, JobMetrics("test")), "mock", snap)
+        conn.commit()
+        rows = dict(conn.execute("SELECT token_id, (price, best_bid, best_ask, ask_px) FROM tick").fetchall())
+    assert rows[yes] == (None, None, Decimal("0.61"), [Decimal("0.61")])
+    assert rows[no] == (None, None, None, [])
+
+
+def test_two_concurrent_ingests_one_runs_one_exits_75(db: TestDb) -> None:
+    assert run_mpx("seed").code == 0
+    env = {"MPX_MOCK_LATENCY_MS": "1500"}
+    procs = [spawn_mpx("ingest", env=env) for _ in range(2)]
+    codes = sorted(p.wait(timeout=60) for p in procs)
+    assert codes == [0, 75], [p.stderr.read() for p in procs if p.stderr]  # type: ignore[union-attr]
+    statuses = sorted(r[0] for r in _runs(db))
+    assert statuses.count("ok") >= 2 and "skipped" in statuses  # seed + one ingest ok, one skipped
+
+
+def test_database_gone_mid_pass_exits_75_and_writes_nothing(db: TestDb) -> None:
+    assert run_mpx("seed").code == 0
+    ticks_before = db.scalar("SELECT count(*) FROM tick")
+    passes_before = db.scalar("SELECT count(*) FROM ingest_pass")
+    proc = spawn_mpx("ingest", env={"MPX_MOCK_LATENCY_MS": "2500"})
+    killed = 0
+    deadline = time.monotonic() + 10
+    with db.connect(autocommit=True) as admin:
+        while not killed and time.monotonic() < deadline:
+            time.sleep(0.2)
+            killed = len(admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'mpx' AND datname = %s AND pid <> pg_backend_pid()", (db.name,)
+            ).fetchall())
+    assert killed, "the ingest never connected"
+    code = proc.wait(timeout=60)
+    err = proc.stderr.read() if proc.stderr else ""
+    assert code == 75, err
+    assert "database" in err
+    assert db.scalar("SELECT count(*) FROM tick") == ticks_before
+    assert db.scalar("SELECT count(*) FROM ingest_pass") == passes_before
+    # and the next pass works
+    assert run_mpx("ingest").code == 0
+
+
+def test_ingest_logs_json_lines_on_stderr(db: TestDb) -> None:
+    import json
+
+    assert run_mpx("seed").code == 0
+    res = run_mpx("ingest")
+    lines = [json.loads(ln) for ln in res.stderr.splitlines() if ln.startswith("{")]
+    finished = [ln for ln in lines if ln["msg"] == "pass finished"]
+    assert finished and finished[0]["job"] == "ingest" and "written" in finished[0]
+
+
+def _runs(db: TestDb) -> list[tuple[str]]:
+    with db.connect() as conn:
+        return conn.execute("SELECT status FROM job_run").fetchall()
