@@ -111,3 +111,13 @@ CREATE TABLE ingest_pass (
     written   integer NOT NULL,
     missing   text[] NOT NULL DEFAULT '{}'
 );
+
+-- The change digests of every token's latest tick as of one pass, packed (little-endian int64
+-- pairs: token key, digest). Written in the same transaction as that pass's ticks, so the next
+-- pass skips unchanged books without probing the tick index once per token. Ignored (and the tick
+-- index used instead) when it does not belong to the latest pass.
+CREATE TABLE ingest_digest_state (
+    id        smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    pass_ts   timestamptz NOT NULL,
+    digests   bytea NOT NULL
+);

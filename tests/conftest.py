@@ -53,6 +53,8 @@ def pg_cluster() -> Iterator[LocalCluster]:
 
 @dataclass
 class TestDb:
+    __test__ = False
+
     cluster: LocalCluster
     name: str
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import sys
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from datetime import datetime
 from decimal import Decimal
 
@@ -28,11 +31,27 @@ class WriteResult:
     unknown_token: int
 
 
-def latest_digests(conn: psycopg.Connection) -> dict[str, int]:
-    """The digest of the latest stored tick of every token of an active market.
+def token_key(token_id: str) -> int:
+    """A stable signed 64-bit key of a token id (for the packed digest state)."""
+    return int.from_bytes(hashlib.blake2b(token_id.encode(), digest_size=8).digest(), "big", signed=True)
 
-    One index probe per token on ``tick (token_id, ts DESC)``; no parameter array to send.
+
+def latest_digests(conn: psycopg.Connection) -> dict[int, int]:
+    """token key → digest of its latest stored tick, for every token of an active market.
+
+    Read from the packed state of the latest pass when there is one (one row); otherwise one index
+    probe per token on ``tick (token_id, ts DESC)``.
     """
+    row = conn.execute(
+        """SELECT s.digests FROM ingest_digest_state s
+           WHERE s.pass_ts = (SELECT max(ts) FROM ingest_pass)"""
+    ).fetchone()
+    if row is not None:
+        packed = array("q")
+        packed.frombytes(row[0])
+        if sys.byteorder == "big":
+            packed.byteswap()
+        return dict(zip(packed[0::2], packed[1::2], strict=True))
     rows = conn.execute(
         """SELECT o.token_id, t.book_digest
            FROM outcome o
@@ -40,7 +59,18 @@ def latest_digests(conn: psycopg.Connection) -> dict[str, int]:
            CROSS JOIN LATERAL (SELECT book_digest FROM tick WHERE tick.token_id = o.token_id
                                ORDER BY ts DESC LIMIT 1) t"""
     ).fetchall()
-    return dict(rows)
+    return {token_key(token): digest for token, digest in rows}
+
+
+def save_digests(conn: psycopg.Connection, pass_ts: datetime, digests: Mapping[int, int]) -> None:
+    packed = array("q", chain.from_iterable(digests.items()))
+    if sys.byteorder == "big":
+        packed.byteswap()
+    conn.execute(
+        """INSERT INTO ingest_digest_state (id, pass_ts, digests) VALUES (1, %s, %s)
+           ON CONFLICT (id) DO UPDATE SET pass_ts = EXCLUDED.pass_ts, digests = EXCLUDED.digests""",
+        (pass_ts, packed.tobytes()),
+    )
 
 
 # --- the COPY write path -------------------------------------------------------------------
@@ -87,7 +117,8 @@ def write_ticks(
 
     Runs inside the caller's transaction: a pass's ticks land together or not at all.
     """
-    digests = latest_digests(conn)
+    previous = latest_digests(conn)
+    current: dict[int, int] = {}
     ts_text = ts.isoformat()
     unknown = unchanged = written = 0
     chunk: list[str] = []
@@ -98,7 +129,9 @@ def write_ticks(
                 unknown += 1
                 continue
             digest, levels = format_levels(book, depth)
-            if digests.get(book.token_id) == digest:
+            key = token_key(book.token_id)
+            current[key] = digest
+            if previous.get(key) == digest:
                 unchanged += 1
                 continue
             bid = book.bids[0] if book.bids else None
@@ -115,6 +148,12 @@ def write_ticks(
                 chunk.clear()
         if chunk:
             copy.write("".join(chunk))
+    seen = {b.token_id for b in books}
+    for token in market_of.keys() - seen:  # not observed this pass: its latest tick stays the latest
+        key = token_key(token)
+        if key in previous:
+            current[key] = previous[key]
+    save_digests(conn, ts, current)
     return WriteResult(written, unchanged, unknown)
 
 
