@@ -41,22 +41,24 @@ CREATE TABLE outcome (
     UNIQUE (market_id, idx)
 );
 
--- One row per token per pass in which its book changed. Levels best-first, top N per side.
+-- One row per token per pass in which its book changed. Levels best-first, top N per side; the
+-- top-of-book columns are derived from them (so they can never disagree with the levels).
 CREATE TABLE tick (
     ts          timestamptz NOT NULL,
     token_id    text NOT NULL,
     market_id   text NOT NULL,
-    price       numeric,            -- mid; NULL when the book is one-sided or empty (never guessed)
-    best_bid    numeric,
-    best_ask    numeric,
-    bid_size    numeric,
-    ask_size    numeric,
     last_trade  numeric,
     bid_px      numeric[] NOT NULL,
     bid_sz      numeric[] NOT NULL,
     ask_px      numeric[] NOT NULL,
     ask_sz      numeric[] NOT NULL,
-    book_digest bigint NOT NULL     -- digest of the stored levels: unchanged books are not rewritten
+    book_digest bigint NOT NULL,    -- digest of the stored levels: unchanged books are not rewritten
+    best_bid    numeric GENERATED ALWAYS AS (bid_px[1]) STORED,
+    best_ask    numeric GENERATED ALWAYS AS (ask_px[1]) STORED,
+    bid_size    numeric GENERATED ALWAYS AS (bid_sz[1]) STORED,
+    ask_size    numeric GENERATED ALWAYS AS (ask_sz[1]) STORED,
+    -- mid; NULL when the book is one-sided or empty (never guessed)
+    price       numeric GENERATED ALWAYS AS ((bid_px[1] + ask_px[1]) * 0.5) STORED
 );
 CREATE UNIQUE INDEX tick_token_ts ON tick (token_id, ts DESC);
 CREATE INDEX tick_ts_brin ON tick USING brin (ts) WITH (pages_per_range = 32);
@@ -112,12 +114,13 @@ CREATE TABLE ingest_pass (
     missing   text[] NOT NULL DEFAULT '{}'
 );
 
--- The change digests of every token's latest tick as of one pass, packed (little-endian int64
--- pairs: token key, digest). Written in the same transaction as that pass's ticks, so the next
--- pass skips unchanged books without probing the tick index once per token. Ignored (and the tick
--- index used instead) when it does not belong to the latest pass.
+-- The change digests of the latest pass's books, packed as little-endian int64 in the order the
+-- source listed the books, with a hash of that token order. Written in the same transaction as
+-- the pass's ticks, so the next pass (same source, same order) compares each book with one array
+-- lookup instead of one tick-index probe per token; any other pass falls back to the index.
 CREATE TABLE ingest_digest_state (
-    id        smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    pass_ts   timestamptz NOT NULL,
-    digests   bytea NOT NULL
+    id          smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    pass_ts     timestamptz NOT NULL,
+    order_hash  bytea NOT NULL,
+    digests     bytea NOT NULL
 );

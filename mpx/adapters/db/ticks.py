@@ -7,20 +7,16 @@ import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from datetime import datetime
 from decimal import Decimal
 
 import psycopg
-from psycopg.copy import QueuedLibpqWriter
 
 from mpx.domain.models import Book, Level
 from mpx.domain.rules.base import PricePoint
 
-TICK_COLUMNS = (
-    "ts", "token_id", "market_id", "price", "best_bid", "best_ask", "bid_size", "ask_size", "last_trade",
-    "bid_px", "bid_sz", "ask_px", "ask_sz", "book_digest",
-)
+TICK_COLUMNS = ("ts", "token_id", "market_id", "last_trade", "bid_px", "bid_sz", "ask_px", "ask_sz", "book_digest")
+"""The columns a pass writes; top of book and mid are generated from the levels by PostgreSQL."""
 COPY_SQL = f"COPY tick ({', '.join(TICK_COLUMNS)}) FROM STDIN"
 
 
@@ -31,45 +27,46 @@ class WriteResult:
     unknown_token: int
 
 
-def token_key(token_id: str) -> int:
-    """A stable signed 64-bit key of a token id (for the packed digest state)."""
-    return int.from_bytes(hashlib.blake2b(token_id.encode(), digest_size=8).digest(), "big", signed=True)
+def _order_hash(token_ids: Sequence[str]) -> bytes:
+    return hashlib.blake2b("\x1f".join(token_ids).encode(), digest_size=16).digest()
 
 
-def latest_digests(conn: psycopg.Connection) -> dict[int, int]:
-    """token key → digest of its latest stored tick, for every token of an active market.
+def previous_digests(conn: psycopg.Connection, token_ids: Sequence[str]) -> Sequence[int | None]:
+    """The digest of each token's latest stored tick, aligned with ``token_ids`` (None: no tick).
 
-    Read from the packed state of the latest pass when there is one (one row); otherwise one index
-    probe per token on ``tick (token_id, ts DESC)``.
+    From the packed state of the latest pass when it listed the same tokens in the same order (one
+    row); otherwise one index probe per token on ``tick (token_id, ts DESC)``.
     """
     row = conn.execute(
-        """SELECT s.digests FROM ingest_digest_state s
+        """SELECT s.order_hash, s.digests FROM ingest_digest_state s
            WHERE s.pass_ts = (SELECT max(ts) FROM ingest_pass)"""
     ).fetchone()
-    if row is not None:
+    if row is not None and bytes(row[0]) == _order_hash(token_ids):
         packed = array("q")
-        packed.frombytes(row[0])
+        packed.frombytes(row[1])
         if sys.byteorder == "big":
             packed.byteswap()
-        return dict(zip(packed[0::2], packed[1::2], strict=True))
-    rows = conn.execute(
+        if len(packed) == len(token_ids):
+            return packed
+    found = dict(conn.execute(
         """SELECT o.token_id, t.book_digest
-           FROM outcome o
-           JOIN market m ON m.id = o.market_id AND m.status = 'active'
+           FROM unnest(%s::text[]) AS o(token_id)
            CROSS JOIN LATERAL (SELECT book_digest FROM tick WHERE tick.token_id = o.token_id
-                               ORDER BY ts DESC LIMIT 1) t"""
-    ).fetchall()
-    return {token_key(token): digest for token, digest in rows}
+                               ORDER BY ts DESC LIMIT 1) t""",
+        (list(token_ids),),
+    ).fetchall())
+    return [found.get(t) for t in token_ids]
 
 
-def save_digests(conn: psycopg.Connection, pass_ts: datetime, digests: Mapping[int, int]) -> None:
-    packed = array("q", chain.from_iterable(digests.items()))
+def save_digests(conn: psycopg.Connection, pass_ts: datetime, token_ids: Sequence[str], digests: array[int]) -> None:
     if sys.byteorder == "big":
-        packed.byteswap()
+        digests = array("q", digests)
+        digests.byteswap()
     conn.execute(
-        """INSERT INTO ingest_digest_state (id, pass_ts, digests) VALUES (1, %s, %s)
-           ON CONFLICT (id) DO UPDATE SET pass_ts = EXCLUDED.pass_ts, digests = EXCLUDED.digests""",
-        (pass_ts, packed.tobytes()),
+        """INSERT INTO ingest_digest_state (id, pass_ts, order_hash, digests) VALUES (1, %s, %s, %s)
+           ON CONFLICT (id) DO UPDATE SET pass_ts = EXCLUDED.pass_ts, order_hash = EXCLUDED.order_hash,
+                                          digests = EXCLUDED.digests""",
+        (pass_ts, _order_hash(token_ids), digests.tobytes()),
     )
 
 
@@ -78,8 +75,9 @@ def save_digests(conn: psycopg.Connection, pass_ts: datetime, digests: Mapping[i
 # arrays element by element in Python, which made these array-heavy rows several times slower
 # than the server could take them (bench/ingest_write.py; a binary encoder with a per-value cache
 # was slower still, Decimal hashing being the cost). The text of a book's levels is also what its
-# change digest is computed from, so a book is formatted once. Lines stream in chunks through a
-# writer thread, so PostgreSQL parses one chunk while Python formats the next.
+# change digest is computed from, so a book is formatted once. Lines go out in small chunks as
+# they are made, so PostgreSQL parses one chunk while Python formats the next (measured: faster
+# than formatting first, and than psycopg's queued writer thread on this 2-core machine).
 
 _CHUNK_ROWS = 100
 _NULL = "\\N"
@@ -117,30 +115,25 @@ def write_ticks(
 
     Runs inside the caller's transaction: a pass's ticks land together or not at all.
     """
-    previous = latest_digests(conn)
-    current: dict[int, int] = {}
+    token_ids = [b.token_id for b in books]
+    previous = previous_digests(conn, token_ids)
+    current = array("q", bytes(8 * len(books)))
     ts_text = ts.isoformat()
     unknown = unchanged = written = 0
     chunk: list[str] = []
-    with conn.cursor() as cur, cur.copy(COPY_SQL, writer=QueuedLibpqWriter(cur)) as copy:
-        for book in books:
+    with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
+        for i, book in enumerate(books):
             market_id = market_of.get(book.token_id)
             if market_id is None:
                 unknown += 1
                 continue
             digest, levels = format_levels(book, depth)
-            key = token_key(book.token_id)
-            current[key] = digest
-            if previous.get(key) == digest:
+            current[i] = digest
+            if previous[i] == digest:
                 unchanged += 1
                 continue
-            bid = book.bids[0] if book.bids else None
-            ask = book.asks[0] if book.asks else None
             chunk.append(
-                f"{ts_text}\t{_text(book.token_id)}\t{_text(market_id)}\t{_num(book.mid)}\t"
-                f"{_num(bid.price if bid else None)}\t{_num(ask.price if ask else None)}\t"
-                f"{_num(bid.size if bid else None)}\t{_num(ask.size if ask else None)}\t"
-                f"{_num(book.last_trade)}\t{levels}\t{digest}\n"
+                f"{ts_text}\t{_text(book.token_id)}\t{_text(market_id)}\t{_num(book.last_trade)}\t{levels}\t{digest}\n"
             )
             written += 1
             if len(chunk) >= _CHUNK_ROWS:
@@ -148,12 +141,7 @@ def write_ticks(
                 chunk.clear()
         if chunk:
             copy.write("".join(chunk))
-    seen = {b.token_id for b in books}
-    for token in market_of.keys() - seen:  # not observed this pass: its latest tick stays the latest
-        key = token_key(token)
-        if key in previous:
-            current[key] = previous[key]
-    save_digests(conn, ts, current)
+    save_digests(conn, ts, token_ids, current)
     return WriteResult(written, unchanged, unknown)
 
 
