@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_mpx
 from mpx.errors import ConfigError
 from mpx.settings import Settings, load_settings
+
+from helpers import run_mpx
 
 REPO = Path(__file__).resolve().parents[1]
 

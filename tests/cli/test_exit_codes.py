@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import TestDb
-from helpers import run_mpx
 from mpx.adapters.db.connection import lock_key
 from mpx.exit import ExitCode
+
+from conftest import TestDb
+from helpers import run_mpx
 
 
 def test_codes_are_the_published_values() -> None:

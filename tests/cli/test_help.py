@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer.main
 
-from helpers import run_mpx
 from mpx.cli import app
+
+from helpers import run_mpx
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
+from mpx.adapters.sources.mock import MockSource
+
 from conftest import TestDb
 from helpers import run_mpx
-from mpx.adapters.sources.mock import MockSource
 
 
 def _cycle(n: int) -> None:

@@ -6,14 +6,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from conftest import TestDb
-from helpers import run_mpx, spawn_mpx
 from mpx.adapters.metrics import JobMetrics
 from mpx.adapters.sources.mock import MockSource
 from mpx.domain.models import Book, Level, Snapshot
 from mpx.jobs.contract import Context
 from mpx.jobs.ingest import store_snapshot
 from mpx.settings import load_settings
+
+from conftest import TestDb
+from helpers import run_mpx, spawn_mpx
 
 
 def test_seed_then_ingest_writes_only_changed_books(db: TestDb) -> None:

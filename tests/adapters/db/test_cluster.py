@@ -8,9 +8,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from helpers import run_mpx
 from mpx.adapters.db.cluster import LocalCluster, find_bindir
 from mpx.errors import SetupError
+
+from helpers import run_mpx
 
 
 def test_db_up_status_down_on_a_fresh_directory() -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import REPO, TestDb
-from helpers import run_mpx
 from mpx.adapters.db import migrate
 from mpx.errors import ConfigError, MpxError
+
+from conftest import REPO, TestDb
+from helpers import run_mpx
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_changed_applied_migration_refuses_to_run(empty_db: TestDb, tmp_path: Pa
         migrate.migrate(conn, migrate.discover(sql))
     (sql / "001_core.sql").write_text((sql / "001_core.sql").read_text() + "\n-- edited\n")
     (sql / "003_more.sql").write_text("CREATE TABLE must_not_exist (x int);")
-    with empty_db.connect(autocommit=True) as conn, pytest.raises(ConfigError, match="001_core.sql"):
+    with empty_db.connect(autocommit=True) as conn, pytest.raises(ConfigError, match=r"001_core\.sql"):
         migrate.migrate(conn, migrate.discover(sql))
     assert empty_db.scalar("SELECT to_regclass('must_not_exist')") is None
     res = run_mpx("db", "migrate", env={"MPX_SQL_DIR": str(sql)})
@@ -70,7 +71,7 @@ def test_changed_applied_migration_refuses_to_run(empty_db: TestDb, tmp_path: Pa
 def test_failing_migration_rolls_back_entirely(empty_db: TestDb, tmp_path: Path) -> None:
     sql = _copy_sql(tmp_path)
     (sql / "003_broken.sql").write_text("CREATE TABLE half_done (x int);\nSELECT no_such_function();\n")
-    with empty_db.connect(autocommit=True) as conn, pytest.raises(MpxError, match="003_broken.sql"):
+    with empty_db.connect(autocommit=True) as conn, pytest.raises(MpxError, match=r"003_broken\.sql"):
         migrate.migrate(conn, migrate.discover(sql))
     assert empty_db.scalar("SELECT to_regclass('half_done')") is None
     assert empty_db.scalar("SELECT count(*) FROM schema_migrations WHERE version = 3") == 0
