@@ -71,8 +71,10 @@ class Endgame:
         params = rule.params
         assert isinstance(params, EndgameParams)
         findings: list[Finding] = []
+        # Time-driven: a market drifts into the window with an unchanged book, so every market is
+        # checked, not only the changed ones (the rule's cooldown keeps it from repeating).
         for market in universe.scoped_markets(rule.scope):
-            if not market.tradable or not universe.is_changed(market.id):
+            if not market.tradable:
                 continue
             finding = self._check(market, params, universe)
             if finding is not None:

@@ -157,3 +157,16 @@ def test_closed_stale_or_out_of_scope_is_not_reported() -> None:
     assert run(market(status="resolved")) == []
     assert run(market(), [replace(YES, ts=T0 - HOUR), NO]) == []
     assert run(market(), scope=Scope(categories=("sports",))) == []
+
+
+def test_unchanged_market_drifting_into_the_window_is_reported() -> None:
+    # ENDGAME is driven by time: the book did not change, the clock did
+    m = market(end=30 * HOUR)
+    u = Universe(as_of=T0, markets={m.id: m}, events={}, books={b.token_id: b for b in (YES, NO)},
+                 changed=frozenset())
+    r = RuleSpec(id="end", type="ENDGAME", params=EndgameParams(), levels=P3_ONLY)
+    assert list(Endgame().evaluate(r, u)) == []  # 30 h left: outside the 24 h window
+    u.as_of = T0 + 7 * HOUR
+    u.max_book_age = timedelta(days=1)
+    [f] = Endgame().evaluate(r, u)
+    assert f.market_id == "M"
