@@ -59,7 +59,7 @@ def store_snapshot(ctx: Context[IngestResult], source_name: str, snapshot: Snaps
     conn = ctx.conn
     if snapshot.markets:
         db_markets.upsert_metadata(conn, snapshot.events, snapshot.markets)
-    market_of = db_markets.tradable_tokens(conn)
+    market_of = db_markets.token_markets(conn)
     known = set(market_of)
     ts = _pass_time(snapshot.ts, state.get_state(conn, LAST_TS_KEY))
     wr = ticks.write_ticks(conn, ts, snapshot.books, market_of, ctx.settings.mpx_book_depth)

@@ -57,9 +57,10 @@ def test_one_sided_and_empty_books_are_stored_as_such(db: TestDb) -> None:
     with db.connect() as conn:
         store_snapshot(Context(settings, conn, JobMetrics("test")), "mock", snap)
         conn.commit()
-        rows = dict(conn.execute("SELECT token_id, (price, best_bid, best_ask, ask_px) FROM tick").fetchall())
-    assert rows[yes] == (None, None, Decimal("0.61"), [Decimal("0.61")])
-    assert rows[no] == (None, None, None, [])
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "SELECT token_id, price, best_bid, best_ask, bid_px, ask_px, ask_sz FROM tick").fetchall()}
+    assert rows[yes] == (None, None, Decimal("0.61"), [], [Decimal("0.61")], [Decimal("40")])
+    assert rows[no] == (None, None, None, [], [], [])
 
 
 def test_two_concurrent_ingests_one_runs_one_exits_75(db: TestDb) -> None:

@@ -57,13 +57,10 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
     return len(mk_rows)
 
 
-def tradable_tokens(conn: psycopg.Connection) -> dict[str, str]:
-    """token id → market id for every outcome of a market that is not closed or resolved."""
-    rows = conn.execute(
-        "SELECT o.token_id, o.market_id FROM outcome o JOIN market m ON m.id = o.market_id"
-        " WHERE m.status = 'active'"
-    ).fetchall()
-    return dict(rows)
+def token_markets(conn: psycopg.Connection) -> dict[str, str]:
+    """token id → market id for every known outcome (closed markets' books are stored too; the
+    rules skip markets that are not tradable)."""
+    return dict(conn.execute("SELECT token_id, market_id FROM outcome").fetchall())
 
 
 def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[str, Event]]:

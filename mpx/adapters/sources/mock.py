@@ -265,7 +265,7 @@ class MockSource:
             mids = np.where(move, np.clip(mids + rng.normal(0, 0.012, n_b), 0.04, 0.96), mids)
             changed_b[move] = f
             move_e = rng.random(n_e) < CHANGE_SHARE
-            weights = np.where(move_e[:, None], weights * np.exp(rng.normal(0, 0.06, weights.shape)), weights)
+            weights = np.where(move_e[:, None], weights * np.exp(rng.normal(0, 0.04, weights.shape)), weights)
             changed_e[move_e] = f
         self._walk_cache = (frame, mids, changed_b, weights, changed_e)
         return mids, changed_b, weights, changed_e
@@ -346,8 +346,11 @@ class MockSource:
             [m] = markets
             return self._fixed(m, [("0.945", "500"), ("0.944", "800")], [("0.955", "300"), ("0.956", "700")])
         if key == "decoy_closed_market":
-            [m] = markets
-            return self._fixed(m, [("0.50", "100")], [("0.40", "300")])  # YES ask 0.40 + NO ask 0.50
+            [m] = markets  # YES ask 0.40 + NO ask 0.50 = 0.90, but the market is closed
+            return [Book(m.yes.token_id, (Level(Decimal("0.39"), Decimal("300")),),
+                         (Level(Decimal("0.40"), Decimal("300")),)),
+                    Book(m.outcomes[1].token_id, (Level(Decimal("0.48"), Decimal("300")),),
+                         (Level(Decimal("0.50"), Decimal("300")),))]
         if key == "decoy_augmented_event":
             books = []
             for m in markets:

@@ -49,6 +49,13 @@ def _usable_book(book: Book | None, params: SpikeParams) -> bool:
     )
 
 
+def _fmt_price(price: Decimal) -> str:
+    """A price without trailing zeros beyond the cent: 0.400 → 0.40, 0.525 → 0.525."""
+    text = f"{price.normalize():f}"
+    decimals = len(text.partition(".")[2])
+    return f"{price:.{max(2, decimals)}f}"
+
+
 def _fmt_duration(td: timedelta) -> str:
     total = int(td.total_seconds())
     hours, rest = divmod(total, 3600)
@@ -101,7 +108,7 @@ class Spike:
         direction = "up" if move > 0 else "down"
         elapsed = now - reference.ts
         message = (
-            f"{market.question}: {token.label} mid {reference.price} → {mid} "
+            f"{market.question}: {token.label} mid {_fmt_price(reference.price)} → {_fmt_price(mid)} "
             f"({move * 100:+.1f} pts) in {_fmt_duration(elapsed)}; "
             f"spread {book.spread}, top {book.bid_size}/{book.ask_size} sh"
         )
