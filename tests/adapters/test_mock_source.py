@@ -158,3 +158,25 @@ def test_latency_is_simulated() -> None:
     t0 = time.monotonic()
     src.fetch(None)
     assert time.monotonic() - t0 >= 0.3
+
+
+def test_planted_situations_for_the_other_rule_kinds() -> None:
+    src = MockSource(seed=42, now=lambda: FIXED_NOW)
+    p = src.planted
+    s9, s10 = src.frame(9, ANCHOR), src.frame(10, ANCHOR)
+    b = books_of(s9)
+
+    def yes(key: str, books: dict[str, Book] = b, s: Snapshot = s9) -> Book:
+        return books[_market(s, p[key]).yes.token_id]
+
+    dutch = [b[m.yes.token_id] for m in _event_markets(s9, p["dutch_book_event"])]
+    assert sum(x.best_bid for x in dutch) == Decimal("1.05")  # type: ignore[misc]
+    assert all(x.bid_size >= 300 for x in dutch)  # type: ignore[operator]
+    assert yes("synonym_a").mid - yes("synonym_b").mid == Decimal("0.07")  # type: ignore[operator]
+    no_a = b[_market(s9, p["synonym_a"]).outcomes[1].token_id]
+    assert yes("synonym_b").best_ask + no_a.best_ask == Decimal("0.95")  # type: ignore[operator]
+    assert yes("ladder_high").best_bid > yes("ladder_low").best_ask  # type: ignore[operator]
+    assert yes("date_late").mid < yes("date_early").mid  # type: ignore[operator]
+    highs = [books_of(src.frame(n, ANCHOR))[_market(s9, p["trend_market"]).yes.token_id].mid for n in range(10)]
+    assert max(highs) == Decimal("0.62")  # type: ignore[type-var]
+    assert yes("trend_market", books_of(s10), s10).mid == Decimal("0.66")

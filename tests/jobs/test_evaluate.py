@@ -38,8 +38,10 @@ def test_planted_situations_become_signals_and_decoys_do_not(db: TestDb) -> None
     assert any(planted["sum_lt_1_binary"] in k for k in keys)
     assert any(planted["spike_market"] in k for k in keys)
     assert any(planted["endgame_market"] in k for k in keys)
+    # decoys, and situations planted for the kinds still to come, raise nothing from these three
     for decoy in ("decoy_augmented_event", "decoy_closed_market", "decoy_thin_event", "decoy_fee_event",
-                  "decoy_far_endgame"):
+                  "decoy_far_endgame", "dutch_book_event", "synonym_a", "synonym_b", "ladder_low",
+                  "ladder_high", "date_early", "date_late", "trend_market"):
         assert not any(planted[decoy] in k for k in keys), (decoy, subjects)
     for s in sigs:
         assert 0 <= float(s["edge_score"]) <= 1  # type: ignore[arg-type]

@@ -13,6 +13,14 @@ Ordinary markets carry no arbitrage (YES ask + NO ask ≥ 1.01; the YES asks of 
 - ``sum_lt_1_binary``: a binary market whose YES ask + NO ask = 0.97 with 200+ shares, from frame 1;
 - ``spike_market``: a liquid binary market whose mid jumps +0.15 at frame 2 and stays there;
 - ``endgame_market``: a binary market ending 6 h after the anchor, YES mid 0.95 (ask 0.955);
+- ``dutch_book_event``: a 3-outcome negRisk event whose YES bids sum to 1.05 (300+ shares each);
+- ``synonym_a`` / ``synonym_b``: two differently worded questions about the same outcome, YES mids
+  0.62 and 0.55 (a 7-point gap; YES ask of b + NO ask of a = 0.56 + 0.39 = 0.95);
+- ``ladder_low`` / ``ladder_high``: "above $70,000" at 0.50 and "above $80,000" at 0.60 (the
+  narrower outcome priced higher; its bid 0.59 exceeds the wider one's ask 0.51);
+  ``date_early`` / ``date_late``: "by March 31" at 0.45 and "by June 30" at 0.35;
+- ``trend_market``: a liquid market ranging 0.60–0.62 for frames 0–9, breaking out to 0.66 from
+  frame 10 (below the SPIKE threshold);
 - decoys that must not become signals: ``decoy_augmented_event`` (augmented negRisk event with
   placeholders and "Other"; its active YES asks sum to 0.90), ``decoy_closed_market`` (closed, YES +
   NO asks 0.90), ``decoy_thin_event`` (YES asks sum to 0.96 but only 2 shares there; 1.05 at
@@ -220,6 +228,23 @@ class MockSource:
             end=timedelta(days=50), fee=FeeSchedule(True, Decimal("0.25"), 1), tick_size=CENT,
             min_order_size=Decimal(5))
 
+        for key, question, base in (
+            ("synonym_a", "Will Bitcoin reach $150,000 in 2026?", 0.62),
+            ("synonym_b", "Bitcoin above $150k by December 31, 2026?", 0.55),
+            ("ladder_low", "Will Bitcoin be above $70,000 on December 31, 2026?", 0.50),
+            ("ladder_high", "Will Bitcoin be above $80,000 on December 31, 2026?", 0.60),
+            ("date_early", "Will the ceasefire hold by March 31, 2027?", 0.45),
+            ("date_late", "Will the ceasefire hold by June 30, 2027?", 0.35),
+            ("trend_market", "Will the planted trend market break out?", 0.61),
+        ):
+            spec = binary(question, "Crypto" if "Bitcoin" in question else "Politics", timedelta(days=120), base,
+                          fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
+            self._binary.append(spec)
+            self.planted[key] = spec.market.id
+        self.planted["dutch_book_event"] = self._add_event(
+            "Which planted Dutch-book outcome wins?", "Sports", [f"Will team {c} win the planted cup?" for c in "XYZ"],
+            end=timedelta(days=60), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
+
         # exactly one market with fees on at an unknown rate
         for n, spec in enumerate(self._binary):
             if spec.market.category == "Economics" and spec.market.id not in self.planted.values():
@@ -360,6 +385,23 @@ class MockSource:
                     books += self._fixed(m, [], [("0.02", "50")]) if m.neg_risk_other else [
                         Book(m.yes.token_id), Book(m.outcomes[1].token_id)]
             return books
+        if key == "dutch_book_event":
+            bids = ["0.45", "0.35", "0.25"]  # Σ YES bids 1.05: sell a set (or buy every NO) above 1
+            return [book for m, b in zip(markets, bids, strict=True) for book in self._fixed(
+                m, [(b, "320"), (str(Decimal(b) - CENT), "500")],
+                [(str(Decimal(b) + CENT), "300"), (str(Decimal(b) + 2 * CENT), "500")])]
+        if key in ("synonym_a", "synonym_b", "ladder_low", "ladder_high", "date_early", "date_late"):
+            [m] = markets
+            mid = {"synonym_a": "0.62", "synonym_b": "0.55", "ladder_low": "0.50", "ladder_high": "0.60",
+                   "date_early": "0.45", "date_late": "0.35"}[key]
+            c = Decimal(mid)
+            return self._fixed(m, [(str(c - CENT), "400"), (str(c - 2 * CENT), "600")],
+                               [(str(c + CENT), "400"), (str(c + 2 * CENT), "600")])
+        if key == "trend_market":
+            [m] = markets
+            c = Decimal("0.66") if frame >= 10 else (Decimal("0.60"), Decimal("0.61"), Decimal("0.62"))[frame % 3]
+            return self._fixed(m, [(str(c - CENT), "400"), (str(c - 2 * CENT), "600")],
+                               [(str(c + CENT), "400"), (str(c + 2 * CENT), "600")])
         if key == "decoy_thin_event":
             return [b for m in markets for b in self._fixed(
                 m, [("0.30", "100")], [("0.32", "2"), ("0.35", "400"), ("0.36", "800")])]  # 0.96 at 2, ≥1.014 at 5+

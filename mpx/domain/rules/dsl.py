@@ -23,7 +23,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -37,7 +37,11 @@ from mpx.errors import ConfigError
 
 TOP_KEYS = ("id", "type", "enabled", "description", "scope", "params", "levels", "cooldown")
 REQUIRED = ("id", "type", "levels")
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+NUMBER = re.compile(r"[-+]?(\d[\d_]*(\.[\d_]*)?|\.\d[\d_]*)([eE][-+]?\d+)?")
+"""A plain number as text, including the exponent forms YAML 1.1 leaves as strings (``1e3``)."""
+MERGE_TAG = "tag:yaml.org,2002:merge"
+NULL_TAG = "tag:yaml.org,2002:null"
 DEFAULT_COOLDOWN = timedelta(minutes=10)
 
 KeyPath = tuple[str, ...]
@@ -68,13 +72,20 @@ class _Doc:
         if isinstance(node, MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = str(self._scalar(key_node)) if isinstance(key_node, ScalarNode) else "?"
+                # The key as written: `on:` stays "on" (YAML 1.1 would make it the boolean True).
+                key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
                 sub = (*path, key)
-                self.lines[sub] = key_node.start_mark.line + 1
-                if key in out:
-                    self.problem(sub, f"duplicate key (first given on line {self._first[sub]})")
+                line = key_node.start_mark.line + 1
+                if key_node.tag == MERGE_TAG:
+                    self.lines.setdefault(sub, line)
+                    self.problem(sub, "YAML merge keys (<<) are not supported: write the keys out")
                     continue
-                self._first[sub] = self.lines[sub]
+                if key in out:
+                    # PyYAML would silently keep the last one; the first stays and this is an error.
+                    self.problems.append(f"{self.file}:{line}: {'.'.join(sub)}: "
+                                         f"duplicate key (first given on line {self.lines[sub]})")
+                    continue
+                self.lines[sub] = line
                 out[key] = self._convert(value_node, sub)
             return out
         if isinstance(node, SequenceNode):
@@ -83,15 +94,20 @@ class _Doc:
                 self.lines[(*path, str(i))] = item.start_mark.line + 1
                 items.append(self._convert(item, (*path, str(i))))
             return items
-        return self._scalar(node)
+        return self._scalar(node, path)
 
-    def _scalar(self, node: Node) -> Any:
+    def _scalar(self, node: Node, path: KeyPath) -> Any:
         if node.tag == "tag:yaml.org,2002:float":
+            # From the text as written, so 0.1 is exactly Decimal("0.1"), never a binary float.
             try:
                 return Decimal(str(node.value).replace("_", ""))
             except InvalidOperation:
-                pass
-        return self._constructor.construct_object(node, deep=True)
+                pass  # .inf, .nan, 1:30.5 (sexagesimal): let the constructor have them
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:  # e.g. an unknown tag such as !!python/object
+            self.problem(path, f"cannot read value: {getattr(exc, 'problem', None) or exc}")
+            return None
 
 
 def _expand(paths: Sequence[Path], problems: list[str]) -> list[Path]:
