@@ -17,7 +17,10 @@ from mpx.domain.rules.base import PricePoint, RuleSpec, Signal, Universe
 from mpx.domain.rules.dsl import load_rules
 from mpx.domain.rules.engine import apply_cooldown, evaluate_rules, lookback_for
 from mpx.jobs.contract import Context, JobResult
+from mpx.log import get_logger
 from mpx.settings import Settings
+
+log = get_logger(__name__)
 
 WATERMARK_KEY = "evaluate:watermark"
 MAX_STEPS = 500
@@ -83,6 +86,9 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     cooldowns = {r.id: r.cooldown for r in rules}
     kept = apply_cooldown(found, db_signals.last_seen(conn, [s.signature for s in found]), cooldowns)
     inserted = db_signals.insert_signals(conn, kept)
+    for sig in kept:
+        log.info("signal", extra={"job": "evaluate", "ruleId": sig.rule_id, "marketId": sig.market_id or sig.group_key,
+                                  "level": sig.level, "edge_bps": str(sig.estimated_edge_bps)})
     new_wm = steps[-1][0]
     state.set_state(conn, WATERMARK_KEY, new_wm.isoformat())
     conn.commit()

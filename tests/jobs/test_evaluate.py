@@ -90,3 +90,13 @@ def test_markets_list_and_show_with_sparkline(db: TestDb) -> None:
     assert show.code == 0, show.stderr
     assert "spread" in show.stdout and "Yes" in show.stdout
     assert any(ch in show.stdout for ch in "▁▂▃▄▅▆▇█")
+
+
+def test_each_new_signal_is_logged_with_rule_and_market(db: TestDb) -> None:
+    assert run_mpx("seed").code == 0
+    assert run_mpx("ingest").code == 0
+    res = run_mpx("evaluate")
+    lines = [json.loads(ln) for ln in res.stderr.splitlines() if ln.startswith("{")]
+    logged = [ln for ln in lines if ln["msg"] == "signal"]
+    assert len(logged) == db.scalar("SELECT count(*) FROM signal") > 0
+    assert all(ln["job"] == "evaluate" and ln["ruleId"] and ln["marketId"] for ln in logged)
