@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -46,3 +47,21 @@ def test_missing_binaries_say_how_to_install_or_use_a_server(monkeypatch: pytest
         find_bindir(patterns=())
     assert "apt-get install postgresql" in (err.value.hint or "")
     assert "MPX_DATABASE_URL" in (err.value.hint or "")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root invocation hands the server to the postgres user")
+def test_a_directory_the_postgres_user_cannot_reach_moves_to_var_tmp() -> None:
+    private = Path(tempfile.mkdtemp(prefix="mpx-private-"))  # 0700, owned by root
+    try:
+        cluster = LocalCluster(private / "pg")
+        assert cluster.data_dir.parent == Path("/var/tmp") and cluster.data_dir.name.startswith("mpx-pg-")
+        assert LocalCluster(private / "pg").data_dir == cluster.data_dir  # the same place every time
+    finally:
+        private.rmdir()
+
+
+def test_a_socket_path_too_long_for_unix_sockets_moves_to_var_tmp(tmp_path: Path) -> None:
+    deep = tmp_path / ("x" * 120) / "pg"
+    cluster = LocalCluster(deep)
+    assert cluster.data_dir.parent == Path("/var/tmp")
+    assert len(str(cluster.socket_dir / ".s.PGSQL.5432")) < 108
