@@ -193,27 +193,35 @@ class MockSource:
                              [f"Will Lab {c} ship first?" for c in "ABCD"], end=timedelta(days=40),
                              fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
         self.planted["sum_lt_1_event"] = ev
-        spec = binary("Will the planted binary market resolve YES?", "Politics", timedelta(days=30), 0.5,
-                      fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
-        self._binary.append(spec)
-        self.planted["sum_lt_1_binary"] = spec.market.id
-        spec = binary("Will the planted spike market jump?", "Sports", timedelta(days=20), 0.40,
-                      fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
-        self._binary.append(replace(spec, half_spread=1))
-        self.planted["spike_market"] = spec.market.id
-        spec = binary("Will the planted endgame market resolve YES today?", "Politics", timedelta(hours=6), 0.95,
-                      fee=FeeSchedule(), tick_size=MILLI, min_order_size=Decimal(5))
-        self._binary.append(spec)
-        self.planted["endgame_market"] = spec.market.id
-        spec = binary("Will the planted far-future market resolve YES?", "Politics", timedelta(days=200), 0.95,
-                      fee=FeeSchedule(), tick_size=MILLI, min_order_size=Decimal(5))
-        self._binary.append(spec)
-        self.planted["decoy_far_endgame"] = spec.market.id
-        spec = binary("Will the planted closed market resolve YES?", "Politics", timedelta(days=10), 0.5,
-                      fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5), status="closed",
-                      accepting_orders=False)
-        self._binary.append(spec)
-        self.planted["decoy_closed_market"] = spec.market.id
+        planted_binary: tuple[tuple[str, str, str, timedelta, float, Decimal, dict[str, object]], ...] = (
+            ("sum_lt_1_binary", "Will the planted binary market resolve YES?", "Politics", timedelta(days=30), 0.5,
+             CENT, {}),
+            ("spike_market", "Will the planted spike market jump?", "Sports", timedelta(days=20), 0.4, CENT, {}),
+            ("endgame_market", "Will the planted endgame market resolve YES today?", "Politics",
+             timedelta(hours=6), 0.95, MILLI, {}),
+            ("decoy_far_endgame", "Will the planted far-future market resolve YES?", "Politics",
+             timedelta(days=200), 0.95, MILLI, {}),
+            ("decoy_closed_market", "Will the planted closed market resolve YES?", "Politics", timedelta(days=10),
+             0.5, CENT, {"status": "closed", "accepting_orders": False}),
+            ("synonym_a", "Will Bitcoin reach $150,000 in 2026?", "Crypto", timedelta(days=120), 0.62, CENT, {}),
+            ("synonym_b", "Bitcoin above $150k by December 31, 2026?", "Crypto", timedelta(days=120), 0.55, CENT,
+             {}),
+            ("ladder_low", "Will Bitcoin be above $70,000 on December 31, 2026?", "Crypto", timedelta(days=120),
+             0.5, CENT, {}),
+            ("ladder_high", "Will Bitcoin be above $80,000 on December 31, 2026?", "Crypto", timedelta(days=120),
+             0.6, CENT, {}),
+            ("date_early", "Will the ceasefire hold by March 31, 2027?", "Politics", timedelta(days=120), 0.45,
+             CENT, {}),
+            ("date_late", "Will the ceasefire hold by June 30, 2027?", "Politics", timedelta(days=120), 0.35,
+             CENT, {}),
+            ("trend_market", "Will the planted trend market break out?", "Sports", timedelta(days=120), 0.61,
+             CENT, {}),
+        )
+        for key, question, category, end, base, tick, extra in planted_binary:
+            spec = binary(question, category, end, base, fee=FeeSchedule(), tick_size=tick,
+                          min_order_size=Decimal(5), **extra)
+            self._binary.append(spec)
+            self.planted[key] = spec.market.id
         self.planted["decoy_augmented_event"] = self._add_event(
             "Which party wins the planted Senate seat?", "Politics",
             ["Will the Democratic Party win the planted seat?", "Will the Republican Party win the planted seat?",
@@ -228,19 +236,6 @@ class MockSource:
             end=timedelta(days=50), fee=FeeSchedule(True, Decimal("0.25"), 1), tick_size=CENT,
             min_order_size=Decimal(5))
 
-        for key, question, base in (
-            ("synonym_a", "Will Bitcoin reach $150,000 in 2026?", 0.62),
-            ("synonym_b", "Bitcoin above $150k by December 31, 2026?", 0.55),
-            ("ladder_low", "Will Bitcoin be above $70,000 on December 31, 2026?", 0.50),
-            ("ladder_high", "Will Bitcoin be above $80,000 on December 31, 2026?", 0.60),
-            ("date_early", "Will the ceasefire hold by March 31, 2027?", 0.45),
-            ("date_late", "Will the ceasefire hold by June 30, 2027?", 0.35),
-            ("trend_market", "Will the planted trend market break out?", 0.61),
-        ):
-            spec = binary(question, "Crypto" if "Bitcoin" in question else "Politics", timedelta(days=120), base,
-                          fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
-            self._binary.append(spec)
-            self.planted[key] = spec.market.id
         self.planted["dutch_book_event"] = self._add_event(
             "Which planted Dutch-book outcome wins?", "Sports", [f"Will team {c} win the planted cup?" for c in "XYZ"],
             end=timedelta(days=60), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
