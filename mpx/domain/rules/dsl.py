@@ -12,7 +12,11 @@ cooldown: 10m             # default 10m
 ```
 
 Everything is validated before anything runs, and every problem in every file is reported at once
-as ``file:line: key.path: message``. Numbers are read as exact ``Decimal`` (``0.1`` stays 0.1).
+as ``file:line: key.path: message`` (``file: message`` for a path that does not exist). The YAML is
+composed into a node tree (SafeLoader) so every key path keeps its line; pydantic errors are mapped
+back to the nearest known line. Duplicate keys in a mapping, which PyYAML would silently resolve to
+the last one, are errors. Numbers are read as exact ``Decimal`` from the text as written (``0.1``
+stays 0.1), and ``levels`` are kept in P1, P2, P3 order.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from mpx.domain.durations import parse_duration
 from mpx.domain.rules.base import LEVELS, RuleSpec, Scope, SignalLevel
@@ -55,7 +60,7 @@ class _Doc:
         self.start = node.start_mark.line + 1
         self.lines: dict[KeyPath, int] = {(): self.start}
         self.problems: list[str] = []
-        self._first: dict[KeyPath, int] = {}
+        self._unreadable: set[KeyPath] = set()
         self._constructor = SafeConstructor()
         self.data = self._convert(node, ())
 
@@ -65,6 +70,8 @@ class _Doc:
         return self.lines.get(path, self.start)
 
     def problem(self, path: KeyPath, message: str) -> None:
+        if any(path[: len(bad)] == bad for bad in self._unreadable):
+            return  # already reported as unreadable: no follow-up errors about the same value
         key = ".".join(path) or "(rule)"
         self.problems.append(f"{self.file}:{self.line(path)}: {key}: {message}")
 
@@ -107,22 +114,29 @@ class _Doc:
             return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:  # e.g. an unknown tag such as !!python/object
             self.problem(path, f"cannot read value: {getattr(exc, 'problem', None) or exc}")
+            self._unreadable.add(path)
             return None
 
 
 def _expand(paths: Sequence[Path], problems: list[str]) -> list[Path]:
+    """The rule files named by ``paths`` (a directory → its ``*.yaml``/``*.yml``, sorted), each once."""
     files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(f for f in [*path.glob("*.yaml"), *path.glob("*.yml")] if f.is_file())
             if not found:
-                problems.append(f"{p}: no rule files (*.yaml) in this directory")
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
+                problems.append(f"{path}: no rule files (*.yaml, *.yml) in this directory")
+        elif path.is_file():
+            found = [path]
         else:
-            problems.append(f"{p}: no such file or directory")
+            problems.append(f"{path}: no such file or directory")
+            continue
+        for file in found:
+            if file.resolve() not in seen:
+                seen.add(file.resolve())
+                files.append(file)
     return files
 
 
@@ -134,7 +148,7 @@ def _pydantic_problems(doc: _Doc, prefix: KeyPath, exc: ValidationError, allowed
         elif err["type"] == "missing":
             doc.problem(path, "required key is missing")
         else:
-            doc.problem(path, err["msg"])
+            doc.problem(path, err["msg"].removeprefix("Value error, "))
 
 
 def _validate(doc: _Doc, seen_ids: dict[str, str]) -> RuleSpec | None:
@@ -151,8 +165,8 @@ def _validate(doc: _Doc, seen_ids: dict[str, str]) -> RuleSpec | None:
 
     rule_id = data.get("id")
     if "id" in data:
-        if not isinstance(rule_id, str) or not ID_PATTERN.match(rule_id):
-            doc.problem(("id",), f"must match {ID_PATTERN.pattern} (got {rule_id!r})")
+        if not isinstance(rule_id, str) or not ID_PATTERN.fullmatch(rule_id):
+            doc.problem(("id",), f"must match {ID_PATTERN.pattern} (lower case; got {rule_id!r})")
             rule_id = None
         elif rule_id in seen_ids:
             doc.problem(("id",), f"duplicate rule id {rule_id!r} (first defined at {seen_ids[rule_id]})")
@@ -163,19 +177,19 @@ def _validate(doc: _Doc, seen_ids: dict[str, str]) -> RuleSpec | None:
     rule_type = data.get("type")
     kind = None
     if "type" in data:
-        if rule_type in kinds:
+        known = ", ".join(kinds)
+        if isinstance(rule_type, str) and rule_type in kinds:
             kind = kinds[rule_type]
-        elif rule_type in KNOWN_TYPES:
-            doc.problem(("type",), f"rule type {rule_type!r} is not implemented yet "
-                                   f"(available: {', '.join(sorted(kinds))})")
+        elif isinstance(rule_type, str) and rule_type in KNOWN_TYPES:
+            doc.problem(("type",), f"rule type {rule_type!r} is planned but not implemented yet (known: {known})")
         else:
-            doc.problem(("type",), f"unknown rule type {rule_type!r} (available: {', '.join(sorted(kinds))})")
+            doc.problem(("type",), f"unknown rule type {rule_type!r} (known: {known})")
 
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         doc.problem(("enabled",), f"must be true or false (got {enabled!r})")
 
-    description = data.get("description", "")
+    description = data.get("description") or ""
     if not isinstance(description, str):
         doc.problem(("description",), "must be text")
 
@@ -184,7 +198,7 @@ def _validate(doc: _Doc, seen_ids: dict[str, str]) -> RuleSpec | None:
     cooldown = DEFAULT_COOLDOWN
     if "cooldown" in data:
         try:
-            cooldown = parse_duration(data["cooldown"])
+            cooldown = parse_duration(_duration_input(data["cooldown"]))
         except ValueError as exc:
             doc.problem(("cooldown",), str(exc))
 
@@ -205,7 +219,7 @@ def _validate(doc: _Doc, seen_ids: dict[str, str]) -> RuleSpec | None:
         doc.problem(("params",), "must be a mapping")
     elif kind is not None:
         try:
-            params = kind.Params.model_validate(raw_params or {})
+            params = kind.Params.model_validate(_params_input(kind.Params, raw_params or {}))
         except ValidationError as exc:
             _pydantic_problems(doc, ("params",), exc, list(kind.Params.model_fields))
 
@@ -215,6 +229,38 @@ def _validate(doc: _Doc, seen_ids: dict[str, str]) -> RuleSpec | None:
         id=rule_id, type=str(rule_type), params=params, levels=levels, scope=scope, enabled=bool(enabled),
         cooldown=cooldown, description=str(description), source=f"{doc.file}:{doc.start}",
     )
+
+
+def _duration_input(value: Any) -> Any:
+    """``parse_duration`` takes int/float seconds: a YAML number read as ``Decimal`` becomes a float."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _params_input(model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with bare-number durations (``window: 30.5``) handed to duration fields as floats."""
+    out = dict(raw)
+    for name, info in model.model_fields.items():
+        durations = info.annotation is timedelta or timedelta in get_args(info.annotation)
+        if durations and name in out:
+            out[name] = _duration_input(out[name])
+    return out
+
+
+def _number(value: Any) -> Decimal | None:
+    """A finite exact number from YAML: int, Decimal (YAML floats), or numeric text such as ``1e3``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        number = Decimal(str(value))
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+        number = Decimal(value.strip().replace("_", ""))
+    else:
+        return None
+    return number if number.is_finite() else None
 
 
 def _levels(doc: _Doc, raw: Any) -> dict[SignalLevel, Decimal] | None:
@@ -228,15 +274,18 @@ def _levels(doc: _Doc, raw: Any) -> dict[SignalLevel, Decimal] | None:
             doc.problem(("levels", key), "unknown level (use P1, P2, P3)")
             ok = False
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-            doc.problem(("levels", key), f"must be a number (got {value!r})")
+        number = _number(value)
+        if number is None:
+            shown = f"{value:f}" if isinstance(value, Decimal) else repr(value)
+            doc.problem(("levels", key), f"must be a finite number (got {shown})")
             ok = False
             continue
-        out[key] = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    present = [lv for lv in LEVELS if lv in out]
+        out[key] = number
+    out = {lv: out[lv] for lv in LEVELS if lv in out}  # P1, P2, P3 order whatever the file's order
+    present = list(out)
     for higher, lower in pairwise(present):
         if out[higher] < out[lower]:
-            doc.problem(("levels", lower), f"{lower} threshold {out[lower]} is above {higher}'s {out[higher]}: "
+            doc.problem(("levels", lower), f"{lower} threshold {out[lower]:f} is above {higher}'s {out[higher]:f}: "
                                            "thresholds must not increase from P1 to P3")
             ok = False
     return out if ok else None
@@ -260,7 +309,16 @@ def _load(paths: Sequence[Path]) -> tuple[list[RuleSpec], list[str]]:
             line = mark.line + 1 if mark else 1
             problems.append(f"{name}:{line}: YAML syntax error: {exc.problem or exc}")
             continue
-        docs = [n for n in nodes if n is not None]
+        except ReaderError as exc:  # a character YAML does not allow
+            line = text[: exc.position].count("\n") + 1
+            problems.append(f"{name}:{line}: YAML syntax error: {exc.reason} (character #x{exc.character:04x})")
+            continue
+        except yaml.YAMLError as exc:
+            problems.append(f"{name}:1: YAML syntax error: {exc}")
+            continue
+        # An empty document (a trailing `---`, or one holding only comments) is skipped; an
+        # explicit `~`/`null` or any other non-mapping is reported by _validate.
+        docs = [n for n in nodes if not (isinstance(n, ScalarNode) and n.tag == NULL_TAG and n.value == "")]
         if not docs:
             problems.append(f"{name}:1: empty file: expected one or more rule documents")
             continue
