@@ -25,6 +25,14 @@ class Level:
 
 
 @dataclass(frozen=True, slots=True)
+class PricePoint:
+    """A token's mid price at a time (price history)."""
+
+    ts: datetime
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Book:
     """One outcome token's order book at ``ts``; ``bids``/``asks`` best-first."""
 

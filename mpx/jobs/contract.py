@@ -110,4 +110,4 @@ def _record_skip(conn: psycopg.Connection, job: str, reason: str) -> None:
         state.record_skipped(conn, job, reason)
         conn.commit()
     except psycopg.Error:
-        pass
+        pass  # the database is gone: the skip is still logged and exits 75

@@ -12,8 +12,8 @@ import psycopg
 from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import signals as db_signals
 from mpx.adapters.db import state, ticks
-from mpx.domain.models import Book
-from mpx.domain.rules.base import PricePoint, RuleSpec, Signal, Universe
+from mpx.domain.models import Book, PricePoint
+from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.dsl import load_rules
 from mpx.domain.rules.engine import apply_cooldown, evaluate_rules, lookback_for
 from mpx.jobs.contract import Context, JobResult

@@ -12,8 +12,7 @@ from decimal import Decimal
 
 import psycopg
 
-from mpx.domain.models import Book, Level
-from mpx.domain.rules.base import PricePoint
+from mpx.domain.models import Book, Level, PricePoint
 
 TICK_COLUMNS = ("ts", "token_id", "market_id", "last_trade", "bid_px", "bid_sz", "ask_px", "ask_sz", "book_digest")
 """The columns a pass writes; top of book and mid are generated from the levels by PostgreSQL."""

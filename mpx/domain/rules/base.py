@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from mpx.domain.models import Book, Event, Market, Side
+from mpx.domain.models import Book, Event, Market, PricePoint, Side
 
 SignalLevel = Literal["P1", "P2", "P3"]
 LEVELS: tuple[SignalLevel, ...] = ("P1", "P2", "P3")
@@ -74,12 +74,6 @@ class RuleSpec:
             if threshold is not None and metric >= threshold:
                 return level
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class PricePoint:
-    ts: datetime
-    price: Decimal
 
 
 @dataclass(slots=True)

@@ -19,9 +19,9 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.durations import Duration
-from mpx.domain.models import Book, Market
+from mpx.domain.models import Book, Market, PricePoint
 from mpx.domain.money import BPS
-from mpx.domain.rules.base import Finding, PricePoint, RuleSpec, Universe
+from mpx.domain.rules.base import Finding, RuleSpec, Universe
 
 FULL_SCORE_MOVE = Decimal("0.25")
 """A move this large (25 points of probability) scores edge_score 1."""

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mpx.domain.models import Book, Level, Market, Outcome
-from mpx.domain.rules.base import Finding, PricePoint, RuleSpec, Scope, SignalLevel, Universe
+from mpx.domain.models import Book, Level, Market, Outcome, PricePoint
+from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
 from mpx.domain.rules.spike import Spike, SpikeParams
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
