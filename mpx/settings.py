@@ -7,6 +7,7 @@ documents each. ``load_settings()`` raises :class:`ConfigError` (exit 78) listin
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mpx.domain.durations import Duration
 from mpx.errors import ConfigError
 
 SECRET_MASK = "********"
@@ -46,6 +48,13 @@ class Settings(BaseSettings):
     mpx_gamma_url: str = Field("https://gamma-api.polymarket.com", description="Gamma API base URL")
     mpx_clob_url: str = Field("https://clob.polymarket.com", description="CLOB API base URL")
     mpx_replay_dir: Path | None = Field(None, description="recorded responses for DATA_SOURCE=replay")
+    mpx_metadata_ttl: Duration = Field(timedelta(minutes=5), description="refresh events/markets when older")
+    mpx_pass_deadline: Duration = Field(timedelta(seconds=60), description="deadline of one fetch pass")
+    mpx_http_concurrency: int = Field(8, ge=1, le=64, description="requests in flight at once")
+    mpx_http_timeout: float = Field(10.0, gt=0, le=300, description="seconds per request")
+    mpx_http_retries: int = Field(3, ge=0, le=10, description="retries on 429/5xx/timeouts/connection errors")
+    mpx_books_batch: int = Field(100, ge=1, le=500, description="tokens per POST /books request")
+    mpx_gamma_page_size: int = Field(100, ge=1, le=500, description="events per Gamma /events page")
 
     # --- rules
     mpx_rules_dir: Path = Field(Path("rules"), description="directory of rules/*.yaml")
@@ -94,7 +103,7 @@ class Settings(BaseSettings):
                 value = redact_conninfo(value.get_secret_value())
             elif isinstance(value, SecretStr):
                 value = SECRET_MASK
-            elif isinstance(value, Path | Decimal):
+            elif isinstance(value, Path | Decimal | timedelta):
                 value = str(value)
             out[name.upper()] = value
         return out

@@ -162,3 +162,7 @@ class Snapshot:
     markets: list[Market] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     """Problems the source survived (a failed batch, a dropped invalid level); logged and counted."""
+    requested: list[str] | None = None
+    """The tokens the source tried to fetch books for (None: every known token)."""
+    stats: dict[str, int] = field(default_factory=dict)
+    """Counters of the fetch (requests by endpoint and status, retries, 429s, dropped levels, …)."""

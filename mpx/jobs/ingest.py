@@ -18,6 +18,7 @@ log = get_logger(__name__)
 
 LAST_TS_KEY = "ingest:last_ts"
 TICKS_TOTAL_KEY = "ingest:ticks_total"
+COUNTERS_KEY = "ingest:counters"
 
 
 def cursor_key(source: Source) -> str:
@@ -37,7 +38,7 @@ def run_ingest(ctx: Context[IngestResult], source: Source) -> IngestResult:
     fetch_started = datetime.now().astimezone()
     cursor = state.get_state(conn, cursor_key(source))
     conn.commit()
-    snapshot, new_cursor = source.fetch(cursor)
+    snapshot, new_cursor = source.fetch(cursor, lambda: db_markets.active_tokens(conn))
     if not snapshot.books and not snapshot.markets:
         raise UnavailableError(f"source {source.name!r} returned nothing this pass")
     latency_ms = (datetime.now().astimezone() - fetch_started).total_seconds() * 1000
@@ -48,10 +49,31 @@ def run_ingest(ctx: Context[IngestResult], source: Source) -> IngestResult:
         source.name).set(latency_ms)
     if result.ts is not None:
         ctx.metrics.gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass").set(result.ts.timestamp())
-    total = state.get_state(conn, TICKS_TOTAL_KEY) or 0
-    ctx.metrics.gauge("mpx_ingest_ticks_total", "Ticks written since the database was created").set(total)
+    _metrics(ctx, source.name)
     conn.commit()
     return result
+
+
+def _metrics(ctx: Context[IngestResult], source_name: str) -> None:
+    """Totals from the counters kept in PostgreSQL, so they stay monotonic across runs."""
+    conn = ctx.conn
+    ctx.metrics.gauge("mpx_ingest_ticks_total", "Ticks written since the database was created").set(
+        state.get_state(conn, TICKS_TOTAL_KEY) or 0)
+    counters: dict[str, int] = state.get_state(conn, COUNTERS_KEY) or {}
+    requests = ctx.metrics.gauge("mpx_source_requests_total", "Source HTTP requests by endpoint and status",
+                                 ("source", "endpoint", "status"))
+    for key, n in counters.items():
+        if key.startswith("requests:"):
+            _, endpoint, status = key.split(":", 2)
+            requests.labels(source_name, endpoint, status).set(n)
+    for key, name, doc in (
+        ("retries", "mpx_source_retries_total", "Source requests retried"),
+        ("throttled", "mpx_source_throttled_total", "Source answers with HTTP 429"),
+        ("failed_batches", "mpx_source_failed_batches_total", "Book batches that failed (then fetched one by one)"),
+        ("dropped_levels", "mpx_ingest_dropped_levels_total", "Book levels dropped as invalid"),
+        ("dropped_markets", "mpx_ingest_dropped_markets_total", "Market objects dropped as unusable"),
+    ):
+        ctx.metrics.gauge(name, doc, ("source",)).labels(source_name).set(counters.get(key, 0))
 
 
 def store_snapshot(ctx: Context[IngestResult], source_name: str, snapshot: Snapshot) -> IngestResult:
@@ -64,11 +86,17 @@ def store_snapshot(ctx: Context[IngestResult], source_name: str, snapshot: Snaps
     ts = _pass_time(snapshot.ts, state.get_state(conn, LAST_TS_KEY))
     wr = ticks.write_ticks(conn, ts, snapshot.books, market_of, ctx.settings.mpx_book_depth)
     observed = {b.token_id for b in snapshot.books}
-    missing = sorted(known - observed)
+    asked = known if snapshot.requested is None else set(snapshot.requested)
+    missing = sorted(asked - observed)
     ticks.record_pass(conn, ts, source_name, len(snapshot.books), wr.written, missing)
     state.set_state(conn, LAST_TS_KEY, ts.isoformat())
     total = int(state.get_state(conn, TICKS_TOTAL_KEY) or 0) + wr.written
     state.set_state(conn, TICKS_TOTAL_KEY, total)
+    if snapshot.stats:
+        counters: dict[str, int] = state.get_state(conn, COUNTERS_KEY) or {}
+        for key, n in snapshot.stats.items():
+            counters[key] = counters.get(key, 0) + n
+        state.set_state(conn, COUNTERS_KEY, counters)
     warnings = list(snapshot.errors)
     if wr.unknown_token:
         warnings.append(f"{wr.unknown_token} book(s) for tokens of no known market were dropped")
@@ -78,7 +106,8 @@ def store_snapshot(ctx: Context[IngestResult], source_name: str, snapshot: Snaps
         rows=wr.written, ts=ts, books=len(snapshot.books), unchanged=wr.unchanged,
         markets=len(snapshot.markets), warnings=warnings,
         details={"books": len(snapshot.books), "written": wr.written, "unchanged": wr.unchanged,
-                 "markets": len(snapshot.markets), "missing": len(missing)},
+                 "markets": len(snapshot.markets), "missing": len(missing),
+                 **{k: v for k, v in snapshot.stats.items() if not k.startswith("requests:")}},
     )
 
 

@@ -57,6 +57,15 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
     return len(mk_rows)
 
 
+def active_tokens(conn: psycopg.Connection) -> list[str]:
+    """Tokens of stored markets open for trading, in a stable order (the books to fetch)."""
+    rows = conn.execute(
+        """SELECT o.token_id FROM outcome o JOIN market m ON m.id = o.market_id
+           WHERE m.status = 'active' AND m.active AND m.accepting_orders ORDER BY o.market_id, o.idx"""
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def token_markets(conn: psycopg.Connection) -> dict[str, str]:
     """token id → market id for every known outcome (closed markets' books are stored too; the
     rules skip markets that are not tradable)."""

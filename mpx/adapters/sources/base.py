@@ -7,6 +7,7 @@ transaction as the pass's ticks, and hands back on the next pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from mpx.domain.models import Snapshot
@@ -17,9 +18,11 @@ Cursor = dict[str, Any]
 class Source(Protocol):
     name: str
 
-    def fetch(self, cursor: Cursor | None) -> tuple[Snapshot, Cursor]:
+    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
+              ) -> tuple[Snapshot, Cursor]:
         """One snapshot (books, plus events/markets when refreshed) and the cursor after it.
 
-        Raises :class:`mpx.errors.UnavailableError` when nothing could be fetched.
+        ``known_tokens`` lists the stored tokens worth fetching, for a pass that does not refresh
+        metadata. Raises :class:`mpx.errors.UnavailableError` when nothing could be fetched.
         """
         ...

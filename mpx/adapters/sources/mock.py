@@ -436,7 +436,8 @@ class MockSource:
         books = [replace(b, ts=ts) for b in books]
         return Snapshot(ts=ts, books=books, events=events, markets=markets)
 
-    def fetch(self, cursor: Cursor | None) -> tuple[Snapshot, Cursor]:
+    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
+              ) -> tuple[Snapshot, Cursor]:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         seeded = cursor.get("seed") if cursor else None

@@ -1,0 +1,208 @@
+"""An async HTTP client for Gamma and the CLOB: bounded concurrency, a leaky-bucket rate limit per
+endpoint at Polymarket's published limits, per-request timeouts, and retries with exponential
+backoff and jitter on 429, 5xx, timeouts, connection errors and malformed JSON, honouring
+``Retry-After``. Every request is counted by endpoint and status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+
+# Published limits (docs.polymarket.com rate limits; API_NOTES §9), requests per 10 s. The
+# client never sends faster than these, whatever the concurrency.
+PUBLISHED_LIMITS: dict[str, int] = {"events": 500, "books": 500, "book": 1500}
+WINDOW_SECONDS = 10.0
+
+
+class FetchError(Exception):
+    """A request that failed after its retries (the message says how)."""
+
+
+@dataclass
+class FetchStats:
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, status) → n
+    retries: int = 0
+    throttled: int = 0  # 429 answers
+    failed_batches: int = 0
+    fallback_requests: int = 0
+
+    def as_counters(self) -> dict[str, int]:
+        out = {f"requests:{ep}:{status}": n for (ep, status), n in self.requests.items()}
+        out.update(retries=self.retries, throttled=self.throttled, failed_batches=self.failed_batches)
+        return out
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class ClientConfig:
+    gamma_url: str
+    clob_url: str
+    concurrency: int = 8
+    timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 0.25
+    page_size: int = 100
+    batch_size: int = 100
+    limits: dict[str, int] = field(default_factory=lambda: dict(PUBLISHED_LIMITS))
+
+
+class PolymarketClient:
+    def __init__(
+        self, config: ClientConfig, *, transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, deadline: float | None = None,
+    ) -> None:
+        self.config = config
+        self.stats = FetchStats()
+        self._transport = transport
+        self._sleep = sleep
+        self._deadline = deadline  # time.monotonic() value after which nothing new starts
+        self._http: httpx.AsyncClient | None = None
+        self._sem = asyncio.Semaphore(config.concurrency)
+        self._limiters = {ep: AsyncLimiter(n, WINDOW_SECONDS) for ep, n in config.limits.items()}
+
+    async def __aenter__(self) -> PolymarketClient:
+        self._http = httpx.AsyncClient(
+            timeout=self.config.timeout, transport=self._transport,
+            limits=httpx.Limits(max_connections=self.config.concurrency),
+            headers={"User-Agent": "mpx (MarketPulse-X)"},
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
+    def _remaining(self) -> float | None:
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    async def request_json(self, endpoint: str, method: str, url: str, **kw: Any) -> Any:
+        """One request with retries; the decoded JSON (floats as Decimal) or FetchError."""
+        assert self._http is not None, "use `async with PolymarketClient(...)`"
+        last = "no attempt"
+        for attempt in range(self.config.retries + 1):
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                raise FetchError(f"{endpoint}: pass deadline reached ({last})")
+            wait: float | None = None
+            async with self._limiters[endpoint], self._sem:
+                try:
+                    resp = await self._http.request(method, url, **kw)
+                except httpx.TimeoutException:
+                    self.stats.requests[(endpoint, "timeout")] += 1
+                    last = "timed out"
+                except httpx.TransportError as exc:
+                    self.stats.requests[(endpoint, "error")] += 1
+                    last = f"connection error: {type(exc).__name__}"
+                else:
+                    status = resp.status_code
+                    self.stats.requests[(endpoint, str(status))] += 1
+                    if status == 200:
+                        try:
+                            return json.loads(resp.content, parse_float=Decimal)
+                        except ValueError:
+                            last = f"malformed JSON ({len(resp.content)} bytes)"
+                    elif status == 429 or status >= 500:
+                        if status == 429:
+                            self.stats.throttled += 1
+                        wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                        last = f"HTTP {status}"
+                    else:
+                        raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}")
+            if attempt == self.config.retries:
+                break
+            if wait is None:
+                wait = self.config.backoff * 2**attempt + random.uniform(0, self.config.backoff)
+            remaining = self._remaining()
+            if remaining is not None and wait >= remaining:
+                raise FetchError(f"{endpoint}: {last}; retrying would pass the deadline")
+            self.stats.retries += 1
+            await self._sleep(wait)
+        raise FetchError(f"{endpoint}: {last} after {self.config.retries + 1} attempts")
+
+    async def events(self) -> list[Any]:
+        """Every active event: Gamma ``/events`` pages fetched ``concurrency`` at a time, until a
+        short page. Raises FetchError if any page fails (metadata must be complete or not at all)."""
+        size = self.config.page_size
+        url = f"{self.config.gamma_url.rstrip('/')}/events"
+        out: list[Any] = []
+        offset = 0
+        while True:
+            offsets = [offset + i * size for i in range(self.config.concurrency)]
+            pages = await asyncio.gather(*(
+                self.request_json("events", "GET", url, params={
+                    "active": "true", "closed": "false", "limit": size, "offset": o})
+                for o in offsets
+            ))
+            for page in pages:
+                if not isinstance(page, list):
+                    raise FetchError(f"events: a page is a JSON {type(page).__name__}, not a list")
+                out.extend(page)
+                if len(page) < size:
+                    return out
+            offset = offsets[-1] + size
+
+    async def books(self, token_ids: Sequence[str]) -> tuple[list[Any], list[str]]:
+        """Books for ``token_ids`` via ``POST /books`` batches; a failed batch falls back to ``GET
+        /book`` per token. Returns (book objects, tokens that could not be fetched)."""
+        size = self.config.batch_size
+        batches = [list(token_ids[i:i + size]) for i in range(0, len(token_ids), size)]
+        results = await asyncio.gather(*(self._batch(b) for b in batches))
+        books: list[Any] = []
+        failed: list[str] = []
+        for got, missed in results:
+            books.extend(got)
+            failed.extend(missed)
+        return books, failed
+
+    async def _batch(self, tokens: list[str]) -> tuple[list[Any], list[str]]:
+        url = f"{self.config.clob_url.rstrip('/')}/books"
+        try:
+            payload = await self.request_json("books", "POST", url, json=[{"token_id": t} for t in tokens])
+            if not isinstance(payload, list):
+                raise FetchError(f"books: response is a JSON {type(payload).__name__}, not a list")
+            return payload, []
+        except FetchError:
+            self.stats.failed_batches += 1
+            if (self._remaining() or 1) <= 0:
+                return [], tokens
+        single = f"{self.config.clob_url.rstrip('/')}/book"
+
+        async def one(token: str) -> Any:
+            self.stats.fallback_requests += 1
+            try:
+                return await self.request_json("book", "GET", single, params={"token_id": token})
+            except FetchError:
+                return None
+
+        got = await asyncio.gather(*(one(t) for t in tokens))
+        return [g for g in got if isinstance(g, dict)], [t for t, g in zip(tokens, got, strict=True)
+                                                         if not isinstance(g, dict)]

@@ -1,0 +1,179 @@
+"""``DATA_SOURCE=real``: one pass = (metadata when older than ``MPX_METADATA_TTL``) + every book.
+
+``DATA_SOURCE=replay``: the same code over a recorded session (``mpx ingest --record DIR``), one
+recorded pass per ``mpx ingest``, at the recorded pass times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mpx.adapters.sources.base import Cursor
+from mpx.adapters.sources.polymarket.client import ClientConfig, FetchError, FetchStats, PolymarketClient
+from mpx.adapters.sources.polymarket.parse import ParseReport, parse_book, parse_events
+from mpx.adapters.sources.polymarket.recording import (
+    RecordingTransport,
+    ReplayTransport,
+    next_pass_dir,
+    recorded_passes,
+    write_manifest,
+)
+from mpx.domain.models import Book, Event, Market, Snapshot
+from mpx.errors import UnavailableError
+from mpx.log import get_logger
+
+log = get_logger(__name__)
+
+
+def fetchable_tokens(markets: Sequence[Market]) -> list[str]:
+    """Tokens whose books are worth fetching: markets open for trading (closed, resolved, inactive
+    and order-book-less markets are stored but have no book to fetch)."""
+    return [o.token_id for m in markets if m.tradable for o in m.outcomes]
+
+
+class PolymarketSource:
+    name = "real"
+
+    def __init__(
+        self, config: ClientConfig, *, metadata_ttl: timedelta = timedelta(minutes=5),
+        deadline: timedelta = timedelta(seconds=60), record_dir: Path | None = None,
+        transport: httpx.AsyncBaseTransport | None = None, now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.metadata_ttl = metadata_ttl
+        self.deadline = deadline
+        self.record_dir = record_dir
+        self._transport = transport
+        self._now = now or (lambda: datetime.now(UTC))
+        self._force_metadata: bool | None = None
+        self._sleep: Callable[[float], Any] = asyncio.sleep
+
+    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
+              ) -> tuple[Snapshot, Cursor]:
+        now = self._now()
+        meta_at = datetime.fromisoformat(cursor["metadata_at"]) if cursor and cursor.get("metadata_at") else None
+        tokens: list[str] = []
+        if self._force_metadata is not None:
+            refresh = self._force_metadata
+        else:
+            refresh = meta_at is None or now - meta_at >= self.metadata_ttl
+        if not refresh:
+            tokens = known_tokens() if known_tokens else []
+            refresh = not tokens
+        transport = self._transport
+        sink = None
+        pass_dir = None
+        if self.record_dir is not None:
+            pass_dir = next_pass_dir(self.record_dir)
+            sink = (pass_dir / "responses.jsonl").open("w", encoding="utf-8")
+            transport = RecordingTransport(transport or httpx.AsyncHTTPTransport(), sink)
+        try:
+            snapshot, refreshed = asyncio.run(self._fetch(now, refresh, tokens, known_tokens, transport))
+        finally:
+            if sink is not None:
+                sink.close()
+        if pass_dir is not None:
+            write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0))
+            log.info("pass recorded", extra={"dir": str(pass_dir)})
+        new_cursor: Cursor = dict(cursor or {})
+        if refreshed:
+            new_cursor["metadata_at"] = now.isoformat()
+        return snapshot, new_cursor
+
+    async def _fetch(
+        self, now: datetime, refresh: bool, tokens: list[str], known_tokens: Callable[[], list[str]] | None,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> tuple[Snapshot, bool]:
+        report = ParseReport()
+        events: list[Event] = []
+        markets: list[Market] = []
+        refreshed = False
+        deadline = time.monotonic() + self.deadline.total_seconds()
+        async with PolymarketClient(self.config, transport=transport, sleep=self._sleep, deadline=deadline) as client:
+            if refresh:
+                try:
+                    events, markets = parse_events(await client.events(), report)
+                    refreshed = True
+                except (FetchError, ValueError) as exc:
+                    report.note(f"metadata refresh failed: {exc}")
+                    tokens = known_tokens() if known_tokens else []
+                    if not tokens:
+                        raise UnavailableError(f"Polymarket unavailable: could not fetch events ({exc})",
+                                               hint="check MPX_GAMMA_URL and the network; the next pass retries"
+                                               ) from None
+                if refreshed:
+                    if not markets:
+                        raise UnavailableError("Polymarket returned an empty universe (no active events)",
+                                               hint="check MPX_GAMMA_URL; nothing was written")
+                    tokens = fetchable_tokens(markets)
+            raw_books, failed = await client.books(tokens) if tokens else ([], [])
+            stats = client.stats
+        books: list[Book] = []
+        for obj in raw_books:
+            book = parse_book(obj, report)
+            if book is not None:
+                books.append(book)
+        if tokens and not books:
+            raise UnavailableError(
+                f"Polymarket unavailable: no order book could be fetched ({len(failed)} of {len(tokens)} tokens "
+                f"failed; {_summary(stats)})", hint="check MPX_CLOB_URL; the next pass retries")
+        if failed:
+            report.note(f"{len(failed)} of {len(tokens)} books could not be fetched "
+                        f"({stats.failed_batches} failed batch(es)); the rest are stored")
+        if report.dropped_levels:
+            report.note(f"{report.dropped_levels} invalid book level(s) dropped")
+        if report.dropped_markets:
+            report.note(f"{report.dropped_markets} unusable market object(s) dropped")
+        counters = stats.as_counters()
+        counters.update(requests=stats.total, dropped_levels=report.dropped_levels,
+                        dropped_markets=report.dropped_markets, dropped_books=report.dropped_books,
+                        failed_tokens=len(failed))
+        snap = Snapshot(ts=now, books=books, events=events, markets=markets, errors=report.problems,
+                        requested=list(tokens), stats=counters)
+        return snap, refreshed
+
+
+def _summary(stats: FetchStats) -> str:
+    parts = [f"{ep} {status}: {n}" for (ep, status), n in sorted(stats.requests.items())]
+    return ", ".join(parts) or "no requests"
+
+
+class ReplaySource:
+    """Replays a recorded session one pass per fetch, through :class:`PolymarketSource`."""
+
+    name = "replay"
+
+    def __init__(self, root: Path, config: ClientConfig) -> None:
+        self.root = root
+        self.config = config
+
+    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
+              ) -> tuple[Snapshot, Cursor]:
+        passes = recorded_passes(self.root)
+        done = int(cursor.get("pass", 0)) if cursor else 0
+        if done >= len(passes):
+            raise UnavailableError(f"replay: all {len(passes)} recorded pass(es) in {self.root} have been replayed",
+                                   hint="record more with `mpx ingest --record DIR`, or reset with `mpx seed --reset`"
+                                   if passes else "record a session with `mpx ingest --record DIR` first")
+        pass_dir = passes[done]
+        manifest = json.loads((pass_dir / "manifest.json").read_text())
+        ts = datetime.fromisoformat(manifest["ts"])
+
+        async def no_wait(_: float) -> None:
+            return None
+
+        source = PolymarketSource(self.config, transport=ReplayTransport(pass_dir / "responses.jsonl"),
+                                  now=lambda: ts, deadline=timedelta(hours=1))
+        source._force_metadata = bool(manifest.get("metadata_refreshed"))
+        source._sleep = no_wait
+        snapshot, inner = source.fetch(cursor, known_tokens)
+        log.info("pass replayed", extra={"dir": str(pass_dir)})
+        return snapshot, {**inner, "pass": done + 1}
