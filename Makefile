@@ -42,6 +42,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@scripts/ensure-postgres.sh
+	$(BIN)/python bench/real_source.py
 	$(BIN)/python bench/ingest_write.py
 
 clean-db:
