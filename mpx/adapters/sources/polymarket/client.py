@@ -7,6 +7,7 @@ backoff and jitter on 429, 5xx, timeouts, connection errors and malformed JSON, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -24,6 +25,9 @@ from aiolimiter import AsyncLimiter
 # client never sends faster than these, whatever the concurrency.
 PUBLISHED_LIMITS: dict[str, int] = {"events": 500, "books": 500, "book": 1500}
 WINDOW_SECONDS = 10.0
+
+
+_NO_LIMIT = contextlib.nullcontext()
 
 
 class FetchError(Exception):
@@ -79,15 +83,20 @@ class PolymarketClient:
     def __init__(
         self, config: ClientConfig, *, transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, deadline: float | None = None,
+        paced: bool = True,
     ) -> None:
         self.config = config
         self.stats = FetchStats()
         self._transport = transport
         self._sleep = sleep
+        self.paced = paced  # rate limits and Retry-After pauses; off when replaying a recording
         self._deadline = deadline  # time.monotonic() value after which nothing new starts
         self._http: httpx.AsyncClient | None = None
         self._sem = asyncio.Semaphore(config.concurrency)
         self._limiters = {ep: AsyncLimiter(n, WINDOW_SECONDS) for ep, n in config.limits.items()}
+        # A 429 with Retry-After pauses the whole endpoint, not only the request that got it:
+        # the server asked *us* to slow down, and the other in-flight batches would hit it too.
+        self._paused_until: dict[str, float] = {}
 
     async def __aenter__(self) -> PolymarketClient:
         self._http = httpx.AsyncClient(
@@ -112,31 +121,10 @@ class PolymarketClient:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 raise FetchError(f"{endpoint}: pass deadline reached ({last})")
-            wait: float | None = None
-            async with self._limiters[endpoint], self._sem:
-                try:
-                    resp = await self._http.request(method, url, **kw)
-                except httpx.TimeoutException:
-                    self.stats.requests[(endpoint, "timeout")] += 1
-                    last = "timed out"
-                except httpx.TransportError as exc:
-                    self.stats.requests[(endpoint, "error")] += 1
-                    last = f"connection error: {type(exc).__name__}"
-                else:
-                    status = resp.status_code
-                    self.stats.requests[(endpoint, str(status))] += 1
-                    if status == 200:
-                        try:
-                            return json.loads(resp.content, parse_float=Decimal)
-                        except ValueError:
-                            last = f"malformed JSON ({len(resp.content)} bytes)"
-                    elif status == 429 or status >= 500:
-                        if status == 429:
-                            self.stats.throttled += 1
-                        wait = retry_after_seconds(resp.headers.get("Retry-After"))
-                        last = f"HTTP {status}"
-                    else:
-                        raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}")
+            ok, value, wait = await self._attempt(endpoint, method, url, **kw)
+            if ok:
+                return value
+            last = value
             if attempt == self.config.retries:
                 break
             if wait is None:
@@ -147,6 +135,45 @@ class PolymarketClient:
             self.stats.retries += 1
             await self._sleep(wait)
         raise FetchError(f"{endpoint}: {last} after {self.config.retries + 1} attempts")
+
+    async def _attempt(self, endpoint: str, method: str, url: str, **kw: Any) -> tuple[bool, Any, float | None]:
+        """One request once a slot is free and the endpoint is not paused: ``(True, json, None)``, or
+        ``(False, what went wrong, Retry-After or None)`` for a retryable failure."""
+        assert self._http is not None
+        while True:
+            if self.paced and (pause := self._paused_until.get(endpoint, 0.0) - time.monotonic()) > 0:
+                remaining = self._remaining()
+                if remaining is not None and pause >= remaining:
+                    raise FetchError(f"{endpoint}: throttled (Retry-After); waiting would pass the deadline")
+                await self._sleep(pause)
+                continue
+            async with self._limiters[endpoint] if self.paced else _NO_LIMIT, self._sem:
+                if self.paced and self._paused_until.get(endpoint, 0.0) > time.monotonic():
+                    continue  # a 429 arrived while this request queued for a slot: wait it out first
+                try:
+                    resp = await self._http.request(method, url, **kw)
+                except httpx.TimeoutException:
+                    self.stats.requests[(endpoint, "timeout")] += 1
+                    return False, "timed out", None
+                except httpx.TransportError as exc:
+                    self.stats.requests[(endpoint, "error")] += 1
+                    return False, f"connection error: {type(exc).__name__}", None
+            status = resp.status_code
+            self.stats.requests[(endpoint, str(status))] += 1
+            if status == 200:
+                try:
+                    return True, json.loads(resp.content, parse_float=Decimal), None
+                except ValueError:
+                    return False, f"malformed JSON ({len(resp.content)} bytes)", None
+            if status == 429 or status >= 500:
+                wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                if status == 429:
+                    self.stats.throttled += 1
+                    if wait is not None:
+                        self._paused_until[endpoint] = max(self._paused_until.get(endpoint, 0.0),
+                                                           time.monotonic() + wait)
+                return False, f"HTTP {status}", wait
+            raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}")
 
     async def events(self) -> list[Any]:
         """Every active event: Gamma ``/events`` pages fetched ``concurrency`` at a time, until a

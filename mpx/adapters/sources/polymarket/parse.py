@@ -32,6 +32,7 @@ class ParseReport:
     dropped_events: int = 0
     dropped_levels: int = 0
     dropped_books: int = 0
+    duplicates: int = 0  # events listed twice (offset paging over a shifting list does this)
 
     def note(self, message: str) -> None:
         if len(self.problems) < 50:  # keep logs readable on a bad day
@@ -164,8 +165,7 @@ def parse_events(payload: Any, report: ParseReport) -> tuple[list[Event], list[M
     page itself is not a list (the whole response is unusable)."""
     if not isinstance(payload, list):
         raise ValueError(f"events response is a JSON {type(payload).__name__}, not a list")
-    events: list[Event] = []
-    markets: list[Market] = []
+    by_id: dict[str, tuple[Event, list[Market]]] = {}
     for ev in payload:
         if not isinstance(ev, dict) or ev.get("id") is None:
             report.dropped_events += 1
@@ -175,7 +175,7 @@ def parse_events(payload: Any, report: ParseReport) -> tuple[list[Event], list[M
         nested = ev.get("markets")
         parsed = [mk for mk in (parse_market(x, ev, report) for x in (nested if isinstance(nested, list) else []))
                   if mk is not None]
-        events.append(Event(
+        event = Event(
             id=str(ev["id"]),
             title=str(title) if isinstance(title, str) and title else (parsed[0].question if parsed else str(ev["id"])),
             market_ids=tuple(mk.id for mk in parsed),
@@ -183,9 +183,19 @@ def parse_events(payload: Any, report: ParseReport) -> tuple[list[Event], list[M
             neg_risk_augmented=ev.get("negRiskAugmented") is True,
             end_date=parse_time(ev.get("endDate")),
             category=_category(ev),
-        ))
-        markets.extend(parsed)
-    return events, markets
+        )
+        if event.id in by_id:  # the same event on two pages: the later copy wins
+            report.duplicates += 1
+            del by_id[event.id]
+        by_id[event.id] = (event, parsed)
+    events: list[Event] = []
+    markets: dict[str, Market] = {}
+    for event, parsed in by_id.values():
+        events.append(event)
+        for mk in parsed:
+            markets.pop(mk.id, None)
+            markets[mk.id] = mk
+    return events, list(markets.values())
 
 
 def _levels(raw: Any, report: ParseReport, *, descending: bool) -> tuple[Level, ...]:

@@ -105,9 +105,13 @@ def next_pass_dir(root: Path) -> Path:
     return path
 
 
-def write_manifest(pass_dir: Path, ts: datetime, metadata: bool, requests: int) -> None:
+def write_manifest(pass_dir: Path, ts: datetime, metadata: bool, requests: int, *, page_size: int,
+                   batch_size: int) -> None:
+    """The pass time, whether metadata was fetched, and the request shapes (events page size, books
+    batch size) a replay must reproduce to find the recorded responses."""
     (pass_dir / "manifest.json").write_text(json.dumps(
-        {"ts": ts.isoformat(), "metadata_refreshed": metadata, "requests": requests}, indent=2) + "\n")
+        {"ts": ts.isoformat(), "metadata_refreshed": metadata, "requests": requests,
+         "page_size": page_size, "batch_size": batch_size}, indent=2) + "\n")
 
 
 def recorded_passes(root: Path) -> list[Path]:

@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ log = get_logger(__name__)
 def fetchable_tokens(markets: Sequence[Market]) -> list[str]:
     """Tokens whose books are worth fetching: markets open for trading (closed, resolved, inactive
     and order-book-less markets are stored but have no book to fetch)."""
-    return [o.token_id for m in markets if m.tradable for o in m.outcomes]
+    return list(dict.fromkeys(o.token_id for m in markets if m.tradable for o in m.outcomes))
 
 
 class PolymarketSource:
@@ -55,6 +56,7 @@ class PolymarketSource:
         self._now = now or (lambda: datetime.now(UTC))
         self._force_metadata: bool | None = None
         self._sleep: Callable[[float], Any] = asyncio.sleep
+        self._paced = True
 
     def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
               ) -> tuple[Snapshot, Cursor]:
@@ -81,7 +83,8 @@ class PolymarketSource:
             if sink is not None:
                 sink.close()
         if pass_dir is not None:
-            write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0))
+            write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0),
+                           page_size=self.config.page_size, batch_size=self.config.batch_size)
             log.info("pass recorded", extra={"dir": str(pass_dir)})
         new_cursor: Cursor = dict(cursor or {})
         if refreshed:
@@ -97,7 +100,8 @@ class PolymarketSource:
         markets: list[Market] = []
         refreshed = False
         deadline = time.monotonic() + self.deadline.total_seconds()
-        async with PolymarketClient(self.config, transport=transport, sleep=self._sleep, deadline=deadline) as client:
+        async with PolymarketClient(self.config, transport=transport, sleep=self._sleep, deadline=deadline,
+                                    paced=self._paced) as client:
             if refresh:
                 try:
                     events, markets = parse_events(await client.events(), report)
@@ -116,11 +120,12 @@ class PolymarketSource:
                     tokens = fetchable_tokens(markets)
             raw_books, failed = await client.books(tokens) if tokens else ([], [])
             stats = client.stats
-        books: list[Book] = []
+        by_token: dict[str, Book] = {}
         for obj in raw_books:
             book = parse_book(obj, report)
             if book is not None:
-                books.append(book)
+                by_token[book.token_id] = book  # a token answered twice: keep one book
+        books = list(by_token.values())
         if tokens and not books:
             raise UnavailableError(
                 f"Polymarket unavailable: no order book could be fetched ({len(failed)} of {len(tokens)} tokens "
@@ -135,6 +140,7 @@ class PolymarketSource:
         counters = stats.as_counters()
         counters.update(requests=stats.total, dropped_levels=report.dropped_levels,
                         dropped_markets=report.dropped_markets, dropped_books=report.dropped_books,
+                        duplicate_events=report.duplicates,
                         failed_tokens=len(failed))
         snap = Snapshot(ts=now, books=books, events=events, markets=markets, errors=report.problems,
                         requested=list(tokens), stats=counters)
@@ -170,10 +176,14 @@ class ReplaySource:
         async def no_wait(_: float) -> None:
             return None
 
-        source = PolymarketSource(self.config, transport=ReplayTransport(pass_dir / "responses.jsonl"),
+        # the recorded request shapes, whatever this machine's MPX_BOOKS_BATCH / MPX_GAMMA_PAGE_SIZE say
+        config = replace(self.config, page_size=int(manifest.get("page_size", self.config.page_size)),
+                         batch_size=int(manifest.get("batch_size", self.config.batch_size)))
+        source = PolymarketSource(config, transport=ReplayTransport(pass_dir / "responses.jsonl"),
                                   now=lambda: ts, deadline=timedelta(hours=1))
         source._force_metadata = bool(manifest.get("metadata_refreshed"))
         source._sleep = no_wait
+        source._paced = False
         snapshot, inner = source.fetch(cursor, known_tokens)
         log.info("pass replayed", extra={"dir": str(pass_dir)})
         return snapshot, {**inner, "pass": done + 1}

@@ -1,0 +1,1 @@
+"""Local stand-ins for the external HTTP APIs (Polymarket, Telegram) used by tests and benchmarks."""

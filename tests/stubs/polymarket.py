@@ -1,0 +1,349 @@
+"""A local stand-in for Polymarket's Gamma and CLOB HTTP APIs, for tests and benchmarks.
+
+It speaks the real wire shapes (API_NOTES.md §1–4): Gamma ``GET /events`` (``active``/``closed``
+filters, ``limit``/``offset`` paging) serving recorded events, CLOB ``POST /books`` (a JSON array
+of ``{"token_id": …}``) and ``GET /book?token_id=…`` (404 for an unknown token). Books are in the
+CLOB's own order — bids ascending, asks descending, best level *last* — with prices and sizes as
+strings, synthesised deterministically per token around the market's ``outcomePrices`` for every
+market that has a live order book (``set_book`` overrides or removes one).
+
+Faults are injected per endpoint (``"events"``, ``"books"``, ``"book"``) and consumed one request
+at a time, in the order they were added: ``fail`` (an HTTP status, optionally with
+``Retry-After``), ``hang`` (answer only after N seconds), ``truncate`` (a 200 with half the JSON),
+``replace_body`` (a 200 with the given bytes).
+
+    with PolymarketStandIn(load_recorded_events()) as api:
+        api.fail("books", 429, times=3, retry_after=0.4)
+        ... MPX_GAMMA_URL=api.url MPX_CLOB_URL=api.url ...
+        assert api.count("/book?") == 0
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "polymarket"
+EVENT_FILES = (
+    "gamma_events_fed_decision_march_2026.json",
+    "gamma_events_midterms_2026_senate_house.json",
+    "gamma_events_sample_2026-02.json",
+    "gamma_events_microstrategy_2026-02.json",
+)
+
+
+def load_recorded_events() -> list[dict[str, Any]]:
+    """Every recorded Gamma event, in file order (a fresh deep copy each call). The MicroStrategy
+    event appears twice, recorded at different times — as a real offset-paged listing can return
+    an event twice when the list shifts between pages."""
+    events: list[dict[str, Any]] = []
+    for name in EVENT_FILES:
+        data = json.loads((FIXTURES / name).read_text())
+        events.extend(data if isinstance(data, list) else [data])
+    return events
+
+
+def has_book(market: dict[str, Any]) -> bool:
+    """Whether the CLOB holds an order book for this Gamma market (as the real API does)."""
+    return (market.get("active") is not False and market.get("closed") is not True
+            and market.get("acceptingOrders") is not False and market.get("enableOrderBook") is not False)
+
+
+def _tokens(market: dict[str, Any]) -> list[str]:
+    try:
+        ids = json.loads(market.get("clobTokenIds") or "[]")
+    except (TypeError, ValueError):
+        return []
+    return [str(t) for t in ids] if isinstance(ids, list) else []
+
+
+def _prices(market: dict[str, Any]) -> list[Decimal]:
+    try:
+        return [Decimal(str(p)) for p in json.loads(market.get("outcomePrices") or "[]")]
+    except (TypeError, ValueError, ArithmeticError):
+        return []
+
+
+def synth_book(token: str, market: dict[str, Any], price: Decimal | None, levels: int = 6) -> dict[str, Any]:
+    """A deterministic CLOB book for ``token`` around ``price``, worst level first on both sides."""
+    rng = random.Random(int(hashlib.sha256(token.encode()).hexdigest()[:16], 16))
+    tick = Decimal(str(market.get("orderPriceMinTickSize") or "0.01"))
+    lo, hi = tick, 1 - tick
+    if price is None or not lo < price < hi:
+        price = Decimal(rng.randint(10, 90)) / 100
+    mid = (price / tick).to_integral_value() * tick
+    best_bid = max(lo, min(mid - tick, hi - tick))
+    best_ask = max(best_bid + tick, min(mid + tick, hi))
+    bids = [best_bid - i * tick for i in range(levels) if best_bid - i * tick >= lo]
+    asks = [best_ask + i * tick for i in range(levels) if best_ask + i * tick <= hi]
+
+    def side(prices: list[Decimal]) -> list[dict[str, str]]:
+        return [{"price": str(p), "size": f"{rng.randint(5, 5000)}.{rng.randint(0, 99):02d}"} for p in prices]
+
+    book = {
+        "market": market.get("conditionId", ""),
+        "asset_id": token,
+        "timestamp": str(1772318263027 + rng.randint(0, 10**6)),
+        "bids": side(bids)[::-1],  # ascending: best bid last
+        "asks": side(asks)[::-1],  # descending: best ask last
+        "min_order_size": str(market.get("orderMinSize") or 5),
+        "tick_size": str(tick),
+        "neg_risk": bool(market.get("negRisk")),
+        "last_trade_price": str(price),
+    }
+    book["hash"] = hashlib.sha1(json.dumps(book, sort_keys=True).encode()).hexdigest()
+    return book
+
+
+def make_universe(n_tokens: int, seed: int = 0) -> list[dict[str, Any]]:
+    """A synthetic Gamma universe of at least ``n_tokens`` outcome tokens, every event a clone of
+    a recorded one (same shape and fields) with fresh ids, tokens and prices; all tradable."""
+    rng = random.Random(seed)
+    templates = [e for e in load_recorded_events() if e.get("markets")]
+    events: list[dict[str, Any]] = []
+    tokens = 0
+    i = 0
+    while tokens < n_tokens:
+        ev = copy.deepcopy(templates[i % len(templates)])
+        ev["id"] = str(900000 + i)
+        ev["slug"] = f"{ev.get('slug', 'event')}-{i}"
+        ev["title"] = f"{ev.get('title', 'Event')} #{i}"
+        ev["active"], ev["closed"] = True, False
+        n = len(ev["markets"])
+        for j, m in enumerate(ev["markets"]):
+            m["id"] = str(5000000 + i * 100 + j)
+            m["conditionId"] = "0x" + hashlib.sha256(f"{seed}:{i}:{j}".encode()).hexdigest()
+            m["questionID"] = "0x" + hashlib.sha256(f"q{seed}:{i}:{j}".encode()).hexdigest()
+            m["question"] = f"{m.get('question', 'Market')} #{i}"
+            m["slug"] = f"{m.get('slug', 'market')}-{i}"
+            m["clobTokenIds"] = json.dumps([str(rng.getrandbits(250)) for _ in range(2)])
+            p = Decimal(rng.randint(1, 99 // max(1, n) or 1)) / 100 if ev.get("negRisk") else \
+                Decimal(rng.randint(5, 95)) / 100
+            m["outcomePrices"] = json.dumps([str(p), str(1 - p)])
+            m.update(active=True, closed=False, acceptingOrders=True, enableOrderBook=True)
+            tokens += 2
+        events.append(ev)
+        i += 1
+    return events
+
+
+@dataclass
+class _Fault:
+    kind: str  # "status" | "hang" | "truncate" | "body"
+    status: int = 200
+    retry_after: float | None = None
+    seconds: float = 0.0
+    body: bytes = b""
+    match: str | None = None  # only requests whose target or body contains this
+
+
+class PolymarketStandIn:
+    """A threaded HTTP server on 127.0.0.1 (a free port) speaking Gamma + CLOB; a context manager.
+
+    ``requests`` lists ``(method, path, query, status)`` for every answered request, ``status``
+    being ``"hang"`` for a request held past the client's patience."""
+
+    def __init__(self, events: list[dict[str, Any]], books: dict[str, dict[str, Any]] | None = None,
+                 delay_ms: int = 0) -> None:
+        self.delay = delay_ms / 1000
+        self.requests: list[tuple[str, str, str, int | str]] = []
+        self._lock = threading.Lock()
+        self._faults: dict[str, deque[_Fault]] = {"events": deque(), "books": deque(), "book": deque()}
+        self._overrides: dict[str, dict[str, Any] | None] = dict(books or {})
+        self.set_events(events)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.block_on_close = False  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="polymarket-stand-in", daemon=True)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> PolymarketStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ---- state -----------------------------------------------------------------------------
+    def set_events(self, events: list[dict[str, Any]]) -> None:
+        """Replace the universe; books are (re)synthesised for every market that has one."""
+        books: dict[str, tuple[dict[str, Any], Decimal | None]] = {}
+        for ev in events:
+            for m in ev.get("markets") or []:
+                if not isinstance(m, dict) or not has_book(m):
+                    continue
+                prices = _prices(m)
+                for k, token in enumerate(_tokens(m)):
+                    books[token] = (m, prices[k] if k < len(prices) else None)
+        with self._lock:
+            self._events = events
+            self._book_src = books
+            self._book_cache: dict[str, dict[str, Any]] = {}
+
+    def set_book(self, token: str, book: dict[str, Any] | None) -> None:
+        """Serve ``book`` for ``token`` from now on; ``None`` removes its book (404 / omitted)."""
+        with self._lock:
+            self._overrides[token] = book
+
+    def book(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            if token in self._overrides:
+                return self._overrides[token]
+            if token not in self._book_src:
+                return None
+            if token not in self._book_cache:
+                market, price = self._book_src[token]
+                self._book_cache[token] = synth_book(token, market, price)
+            return self._book_cache[token]
+
+    def tokens(self) -> list[str]:
+        """Tokens that currently have a book."""
+        with self._lock:
+            known = set(self._book_src) | {t for t, b in self._overrides.items() if b is not None}
+            return sorted(t for t in known if self._overrides.get(t, True) is not None)
+
+    # ---- faults ----------------------------------------------------------------------------
+    # ``match``: the fault applies only to requests whose target or body contains it (a token id
+    # picks one batch out of several in flight); faults for other requests stay queued.
+    def fail(self, endpoint: str, status: int, times: int = 1, retry_after: float | None = None,
+             match: str | None = None) -> None:
+        self._add(endpoint, times, _Fault("status", status=status, retry_after=retry_after, match=match))
+
+    def hang(self, endpoint: str, seconds: float, times: int = 1, match: str | None = None) -> None:
+        self._add(endpoint, times, _Fault("hang", seconds=seconds, match=match))
+
+    def truncate(self, endpoint: str, times: int = 1, match: str | None = None) -> None:
+        self._add(endpoint, times, _Fault("truncate", match=match))
+
+    def replace_body(self, endpoint: str, body: bytes | str, times: int = 1, match: str | None = None) -> None:
+        self._add(endpoint, times, _Fault("body", body=body.encode() if isinstance(body, str) else body, match=match))
+
+    def _add(self, endpoint: str, times: int, fault: _Fault) -> None:
+        if endpoint not in self._faults:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {sorted(self._faults)}")
+        with self._lock:
+            self._faults[endpoint].extend(fault for _ in range(times))
+
+    def _next_fault(self, endpoint: str, text: str) -> _Fault | None:
+        with self._lock:
+            q = self._faults[endpoint]
+            for i, fault in enumerate(q):
+                if fault.match is None or fault.match in text:
+                    del q[i]
+                    return fault
+            return None
+
+    # ---- inspection ------------------------------------------------------------------------
+    def count(self, prefix: str) -> int:
+        """Requests whose target (path, plus ``?query`` when there is one) starts with ``prefix``:
+        ``count("/book?")`` counts GET /book but not POST /books."""
+        with self._lock:
+            return sum(1 for _, path, query, _ in self.requests
+                       if (f"{path}?{query}" if query else path).startswith(prefix))
+
+    # ---- HTTP ------------------------------------------------------------------------------
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes
+               ) -> tuple[str | None, int, Any]:
+        """(endpoint, status, JSON payload) for a request, before faults."""
+        if method == "GET" and path == "/events":
+            with self._lock:
+                events = self._events
+            if query.get("active") == ["true"]:
+                events = [e for e in events if e.get("active") is True]
+            if query.get("closed") == ["false"]:
+                events = [e for e in events if e.get("closed") is not True]
+            try:
+                limit = int(query.get("limit", ["20"])[0])
+                offset = int(query.get("offset", ["0"])[0])
+            except ValueError:
+                return "events", 400, {"error": "invalid limit or offset"}
+            return "events", 200, events[offset:offset + limit]
+        if method == "POST" and path == "/books":
+            try:
+                wanted = json.loads(body)
+                ids = [str(item["token_id"]) for item in wanted]
+            except (ValueError, TypeError, KeyError):
+                return "books", 400, {"error": "Invalid payload"}
+            found = [self.book(t) for t in ids]
+            return "books", 200, [b for b in found if b is not None]
+        if method == "GET" and path == "/book":
+            token = query.get("token_id", [""])[0]
+            book = self.book(token) if token else None
+            if book is None:
+                return "book", 404, {"error": "No orderbook exists for the requested token id"}
+            return "book", 200, book
+        return None, 404, {"error": "not found"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _serve(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                endpoint, status, payload = stand_in._route(method, parts.path, parse_qs(parts.query), body)
+                data = json.dumps(payload).encode()
+                headers: dict[str, str] = {}
+                text = self.path + body.decode("utf-8", "replace")
+                fault = stand_in._next_fault(endpoint, text) if endpoint else None
+                if stand_in.delay:
+                    time.sleep(stand_in.delay)
+                recorded: int | str = status
+                if fault is not None:
+                    if fault.kind == "status":
+                        status, data = fault.status, json.dumps({"error": f"injected {fault.status}"}).encode()
+                        if fault.retry_after is not None:
+                            headers["Retry-After"] = f"{fault.retry_after:g}"
+                        recorded = status
+                    elif fault.kind == "hang":
+                        time.sleep(fault.seconds)
+                        recorded = "hang"
+                    elif fault.kind == "truncate":
+                        status, data = 200, data[: max(1, len(data) // 2)]
+                        recorded = 200
+                    else:
+                        status, data = 200, fault.body
+                        recorded = 200
+                with stand_in._lock:
+                    stand_in.requests.append((method, parts.path, parts.query, recorded))
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+        return Handler
