@@ -81,3 +81,12 @@ def db(pg_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Te
     yield TestDb(pg_cluster, name)
     with psycopg.connect(pg_cluster.conninfo("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
+    """(URL, pushes received) of a local push receiver."""
+    from stubs.pushgateway import PushRecorder
+
+    with PushRecorder() as rec:
+        yield rec.url, rec.received

@@ -23,14 +23,18 @@ def list_(
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """List markets with their YES token's latest bid, ask and mid, most recently ticked first."""
+    """List markets with their YES token's latest bid, ask and mid, most recently ticked first.
+
+    `book` says how the YES book stands: ok, no bids, no asks, empty, missing (not fetched in the
+    latest pass) or no book (closed, resolved or not accepting orders)."""
     with connect(settings()) as conn:
         rows = db_markets.list_markets(conn, status=status, search=search, limit=limit)
     if fmt is OutputFormat.table:
         for r in rows:
             r["question"] = truncate(r["question"], 60)
             r["id"] = r["id"][:12] + "…" if len(r["id"]) > 13 else r["id"]
-        render(rows, fmt, ["id", "question", "status", "yes_bid", "yes_ask", "yes_mid", "end_date", "last_tick"],
+        render(rows, fmt, ["id", "question", "status", "book", "yes_bid", "yes_ask", "yes_mid", "end_date",
+                           "last_tick"],
                empty="(no markets: run `mpx seed` or `mpx ingest`)")
     else:
         render(rows, fmt)
@@ -54,7 +58,8 @@ def show(
     rows = []
     for o in outcomes:
         spread = (o["best_ask"] - o["best_bid"]) if o["best_ask"] is not None and o["best_bid"] is not None else None
-        rows.append({"outcome": o["label"], "bid": o["best_bid"], "ask": o["best_ask"], "mid": o["price"],
+        rows.append({"outcome": o["label"], "book": o["book"], "bid": o["best_bid"], "ask": o["best_ask"],
+                     "mid": o["price"],
                      "spread": spread, "bid_size": o["bid_size"], "ask_size": o["ask_size"],
                      "last_tick": o["ts"], "recent": sparkline(o["history"] or []),
                      "token_id": o["token_id"]})
@@ -71,5 +76,5 @@ def show(
         return
     render_mapping(header, fmt)
     typer.echo("")
-    render(rows, fmt, ["outcome", "bid", "ask", "mid", "spread", "bid_size", "ask_size", "last_tick", "recent"]
+    render(rows, fmt, ["outcome", "book", "bid", "ask", "mid", "spread", "bid_size", "ask_size", "last_tick", "recent"]
            + ([] if fmt is OutputFormat.table else ["token_id"]))

@@ -4,42 +4,11 @@ costs a warning line, never the job."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
-
-import pytest
 
 from mpx.adapters.db.connection import lock_key
 
 from conftest import TestDb
 from helpers import run_mpx
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[str, str, str]]] = []
-
-    def _record(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        type(self).received.append((self.command, self.path, body))
-        self.send_response(200)
-        self.end_headers()
-
-    do_PUT = do_POST = _record
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def gateway() -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
-    _Recorder.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.received
-    server.shutdown()
 
 
 def test_successful_pass_puts_its_metrics_with_job_grouping_key(db: TestDb, gateway) -> None:  # type: ignore[no-untyped-def]

@@ -104,6 +104,19 @@ def _market(r: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Market:
     )
 
 
+# How an outcome's book stands, for display: a missing or one-sided book is shown as such, never
+# filled in. "missing": tradable but not fetched in the latest pass (or never); "no book": the
+# market is closed, resolved or not accepting orders, so there is nothing to fetch.
+BOOK_STATE_SQL = """CASE
+    WHEN NOT (m.active AND m.status = 'active' AND m.accepting_orders) THEN 'no book'
+    WHEN t.ts IS NULL OR o.token_id = ANY(lp.missing) THEN 'missing'
+    WHEN cardinality(t.bid_px) = 0 AND cardinality(t.ask_px) = 0 THEN 'empty'
+    WHEN cardinality(t.bid_px) = 0 THEN 'no bids'
+    WHEN cardinality(t.ask_px) = 0 THEN 'no asks'
+    ELSE 'ok' END"""
+LAST_PASS_SQL = "LEFT JOIN LATERAL (SELECT missing FROM ingest_pass ORDER BY ts DESC LIMIT 1) lp ON true"
+
+
 def list_markets(
     conn: psycopg.Connection, *, status: str | None = None, search: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
@@ -111,12 +124,14 @@ def list_markets(
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(
         """SELECT m.id, m.question, m.category, m.status, m.end_date, e.title AS event,
-                  t.best_bid AS yes_bid, t.best_ask AS yes_ask, t.price AS yes_mid, t.ts AS last_tick
+                  t.best_bid AS yes_bid, t.best_ask AS yes_ask, t.price AS yes_mid, t.ts AS last_tick,
+                  """ + BOOK_STATE_SQL + """ AS book
            FROM market m
            LEFT JOIN event e ON e.id = m.event_id
            LEFT JOIN outcome o ON o.market_id = m.id AND o.idx = 0
-           LEFT JOIN LATERAL (SELECT ts, best_bid, best_ask, price FROM tick
+           LEFT JOIN LATERAL (SELECT ts, best_bid, best_ask, price, bid_px, ask_px FROM tick
                               WHERE tick.token_id = o.token_id ORDER BY ts DESC LIMIT 1) t ON true
+           """ + LAST_PASS_SQL + """
            WHERE (%(status)s::text IS NULL OR m.status = %(status)s)
              AND (%(search)s::text IS NULL OR m.question ILIKE '%%' || %(search)s || '%%'
                   OR m.id = %(search)s OR m.slug = %(search)s)
@@ -147,13 +162,15 @@ def market_outcomes(conn: psycopg.Connection, market_id: str, history_points: in
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(
         """SELECT o.token_id, o.label, o.idx, t.ts, t.price, t.best_bid, t.best_ask, t.bid_size, t.ask_size,
-                  t.last_trade, t.bid_px, t.ask_px,
+                  t.last_trade, t.bid_px, t.ask_px, """ + BOOK_STATE_SQL + """ AS book,
                   ARRAY(SELECT h.price FROM (SELECT ts, price FROM tick
                                              WHERE token_id = o.token_id ORDER BY ts DESC LIMIT %(n)s) h
                         ORDER BY h.ts) AS history
            FROM outcome o
+           JOIN market m ON m.id = o.market_id
            LEFT JOIN LATERAL (SELECT * FROM tick WHERE tick.token_id = o.token_id ORDER BY ts DESC LIMIT 1) t
              ON true
+           """ + LAST_PASS_SQL + """
            WHERE o.market_id = %(m)s ORDER BY o.idx""",
         {"m": market_id, "n": history_points},
     ).fetchall()

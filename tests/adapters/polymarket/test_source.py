@@ -221,3 +221,52 @@ def test_record_then_replay_anywhere(db: TestDb, api: PolymarketStandIn, other_d
 def test_record_requires_the_real_source(db: TestDb, tmp_path: Path) -> None:
     res = run_mpx("ingest", "--record", str(tmp_path / "x"))
     assert res.code == 2 and "--record works with DATA_SOURCE=real" in res.stderr
+
+
+def test_pass_metrics_count_requests_by_endpoint_and_status(db: TestDb, api: PolymarketStandIn,
+                                                            gateway) -> None:  # type: ignore[no-untyped-def]
+    url, received = gateway
+    events = load_recorded_events()
+    fed = next(e for e in events if e.get("title") == "Fed decision in March?")
+    token = json.loads(fed["markets"][2]["clobTokenIds"])[0]
+    api.set_events(events)
+    api.set_book(token, {"market": fed["markets"][2]["conditionId"], "asset_id": token, "timestamp": "1",
+                         "bids": [{"price": "1.5", "size": "1"}, {"price": "0.3", "size": "-5"}, {"price": "0.2",
+                                                                                                "size": "5"}],
+                         "asks": [{"price": "0.6", "size": "7"}]})
+    api.fail("books", 429, times=1, retry_after=0.1)
+    res = run_mpx("ingest", env=real_env(api, PUSHGATEWAY_URL=url))
+    assert res.code == 0, res.stderr
+    method, path, body = received[-1]
+    assert (method, path) == ("PUT", "/metrics/job/mpx_ingest")
+    metrics = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in body.splitlines()
+               if ln and not ln.startswith("#")}
+    assert metrics['mpx_source_requests_total{endpoint="books",source="real",status="429"}'] == 1
+    assert metrics['mpx_source_requests_total{endpoint="books",source="real",status="200"}'] == 5  # 48 tokens / 10
+    assert metrics['mpx_source_throttled_total{source="real"}'] == 1
+    assert metrics['mpx_source_retries_total{source="real"}'] == 1
+    assert metrics['mpx_ingest_dropped_levels_total{source="real"}'] == 2
+    assert metrics['mpx_ingest_latency_ms{source="real"}'] > 0
+    stored_at = db.scalar("SELECT extract(epoch FROM max(ts)) FROM ingest_pass")
+    assert metrics["mpx_ingest_last_tick_timestamp"] == pytest.approx(float(stored_at))  # type: ignore[arg-type]
+
+
+def test_missing_and_one_sided_books_are_stored_as_such_and_flagged(db: TestDb, api: PolymarketStandIn) -> None:
+    events = load_recorded_events()
+    fed = next(e for e in events if e.get("title") == "Fed decision in March?")
+    gone, one_sided = (json.loads(m["clobTokenIds"])[0] for m in fed["markets"][:2])
+    api.set_book(gone, None)
+    api.set_book(one_sided, {"market": fed["markets"][1]["conditionId"], "asset_id": one_sided, "timestamp": "1",
+                             "bids": [], "asks": [{"price": "0.9", "size": "10"}, {"price": "0.8", "size": "3"}]})
+    res = run_mpx("ingest", env=real_env(api))
+    assert res.code == 0, res.stderr
+    assert db.scalar("SELECT %s = ANY(missing) FROM ingest_pass", (gone,)) is True
+    assert db.scalar("SELECT count(*) FROM tick WHERE token_id = %s", (gone,)) == 0  # nothing guessed
+    assert db.scalar("SELECT (best_bid IS NULL AND best_ask = 0.8) FROM tick WHERE token_id = %s", (one_sided,))
+    listing = json.loads(run_mpx("markets", "list", "--search", "Fed", "--format", "json").stdout)
+    flags = {r["id"]: r["book"] for r in listing}
+    assert flags[fed["markets"][0]["conditionId"]] == "missing"
+    assert flags[fed["markets"][1]["conditionId"]] == "no bids"
+    assert flags[fed["markets"][2]["conditionId"]] == "ok"
+    shown = json.loads(run_mpx("markets", "show", fed["markets"][1]["conditionId"], "--format", "json").stdout)
+    assert [o["book"] for o in shown["outcomes"]] == ["no bids", "ok"]
