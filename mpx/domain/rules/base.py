@@ -76,6 +76,37 @@ class RuleSpec:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class SynonymGroup:
+    """Markets that ask the same question in different words: their YES must trade alike."""
+
+    key: str
+    """Stable id (from ``synonyms.yml``: ``kw:<name>`` / ``list:<name>``; proposed by text
+    similarity: ``auto:<hash of member ids>``); part of signal signatures."""
+    name: str
+    source: str  # "keywords" | "list" | "similar"
+    market_ids: tuple[str, ...]
+
+
+RelationKind = Literal["threshold", "date", "declared"]
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """``narrower`` resolving YES implies ``wider`` resolves YES, so P(narrower) ≤ P(wider):
+    "BTC above 80k" ⊂ "BTC above 70k" (threshold ladder), "by March" ⊂ "by June" (date ladder), or a
+    relation declared in ``synonyms.yml``. Buying YES of ``wider`` + NO of ``narrower`` pays at
+    least 1 whatever happens."""
+
+    key: str
+    """Stable id, part of signal signatures."""
+    narrower: str  # market id
+    wider: str  # market id
+    kind: RelationKind
+    note: str = ""
+    """Human explanation, e.g. ``"Bitcoin above 80,000 ⊂ above 70,000 (Dec 31, 2026)"``."""
+
+
 @dataclass(slots=True)
 class Universe:
     """Everything a rule may look at for one evaluation step, as of ``as_of``.
@@ -98,6 +129,10 @@ class Universe:
     """When each token's book was last *observed* by an ingest pass. Unchanged books are not
     re-written as ticks, so a book's own ``ts`` is when it last changed; staleness is judged from
     this map where a token is in it, else from the book's ``ts``."""
+    groups: Sequence[SynonymGroup] = ()
+    """Synonym groups (``synonyms.yml`` plus proposed candidates), refreshed each evaluate pass."""
+    relations: Sequence[Relation] = ()
+    """Implication relations between markets (ladders found in the questions, declared ones)."""
 
     def is_changed(self, market_id: str) -> bool:
         return self.changed is None or market_id in self.changed

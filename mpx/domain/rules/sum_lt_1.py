@@ -20,24 +20,17 @@ whose fee is enabled at an unknown rate is priced fee-free but caps the finding 
 from __future__ import annotations
 
 import builtins
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpx.domain.models import ZERO, Event, Level, Market, Outcome
-from mpx.domain.money import Fill, depth, edge_bps, round_to_tick, walk_book
-from mpx.domain.rules.base import Finding, Leg, RuleSpec, Scope, SignalLevel, Universe
-
-SHARE_QUANTUM = Decimal("0.01")
-"""Sizes are floored to whole cents of a share."""
-
-_PLACEHOLDER_LABEL = re.compile(r"^(other|others|another|any other|someone else|anyone else)$")
-_PLACEHOLDER_QUESTION = re.compile(r"^(other\??|will (another|any other|someone else|anyone else)\b.*)$")
+from mpx.domain.models import ZERO, Event, Market
+from mpx.domain.money import edge_bps, round_to_tick
+from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
+from mpx.domain.rules.sets import LegBook, PricedSet, complete_neg_risk_markets, leg_books, make_leg, price_set
 
 
 class SumLt1Params(BaseModel):
@@ -48,108 +41,16 @@ class SumLt1Params(BaseModel):
     include_neg_risk: bool = Field(True, description="check the YES legs of negRisk events")
 
 
-@dataclass(frozen=True, slots=True)
-class LegBook:
-    """One leg to buy: a market's outcome token and that token's fresh asks (best-first)."""
-
-    market: Market
-    outcome: Outcome
-    asks: tuple[Level, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PricedSet:
-    shares: Decimal
-    fills: tuple[Fill, ...]
-    cost: Decimal  # Σ fill.total: prices plus fees
-
-    @property
-    def profit(self) -> Decimal:
-        return self.shares - self.cost
-
-
-def floor_shares(shares: Decimal) -> Decimal:
-    return shares.quantize(SHARE_QUANTUM, rounding=ROUND_DOWN)
-
-
-def is_placeholder(market: Market) -> bool:
-    """The "Other" market of an augmented event, or a market named like one (API_NOTES §3)."""
-    if market.neg_risk_other:
-        return True
-    if any(_PLACEHOLDER_LABEL.match(o.label.strip().lower()) for o in market.outcomes):
-        return True
-    return bool(_PLACEHOLDER_QUESTION.match(market.question.strip().lower()))
-
-
-def price_set(legs: Sequence[LegBook], size: Decimal) -> PricedSet | None:
-    """The most profitable equal-share purchase of every leg, or ``None`` if none is profitable.
-
-    Candidate sizes: ``S = min(size, thinnest depth)`` floored to 0.01, plus every cumulative
-    level boundary of any leg below ``S`` that still meets every leg's minimum order size.
-    Ties go to the larger size.
-    """
-    if not legs or any(not leg.asks for leg in legs):
-        return None
-    cap = floor_shares(min(size, *(depth(leg.asks) for leg in legs)))
-    min_size = max(leg.market.min_order_size for leg in legs)
-    if cap <= 0 or cap < min_size:
-        return None
-    candidates = {cap}
-    for leg in legs:
-        cumulative = ZERO
-        for level in leg.asks:
-            cumulative += level.size
-            boundary = floor_shares(cumulative)
-            if boundary >= cap:
-                break
-            if boundary > 0 and boundary >= min_size:
-                candidates.add(boundary)
-    best: PricedSet | None = None
-    for shares in sorted(candidates, reverse=True):
-        fills = tuple(walk_book(leg.asks, shares, leg.market.fee) for leg in legs)
-        if not all(f.complete for f in fills):
-            continue
-        priced = PricedSet(shares, fills, sum((f.total for f in fills), ZERO))
-        if best is None or priced.profit > best.profit:
-            best = priced
-    return best if best is not None and best.profit > 0 else None
-
-
-def make_leg(leg: LegBook, fill: Fill) -> Leg:
-    assert fill.vwap is not None and fill.worst_price is not None
-    return Leg(
-        token_id=leg.outcome.token_id, market_id=leg.market.id, label=leg.outcome.label, side="BUY",
-        shares=fill.shares, vwap=fill.vwap.quantize(Decimal("0.000001")), cost=fill.cost, fee=fill.fee,
-        worst_price=fill.worst_price,
-    )
-
-
-def _leg_books(pairs: Iterable[tuple[Market, Outcome]], universe: Universe) -> list[LegBook] | None:
-    """Each outcome's fresh asks; ``None`` if any book is missing, stale or has no asks."""
-    legs: list[LegBook] = []
-    for market, outcome in pairs:
-        book = universe.fresh_book(outcome.token_id)
-        if book is None or not book.asks:
-            return None
-        legs.append(LegBook(market, outcome, book.asks))
-    return legs
-
-
 def _neg_risk_legs(event: Event, scope: Scope, universe: Universe) -> list[LegBook] | None:
     """The YES legs of a complete, unaugmented negRisk event whose markets are all in scope."""
-    if not event.neg_risk or event.neg_risk_augmented or len(event.market_ids) < 2:
-        return None
-    markets = universe.event_markets(event)
-    if any(is_placeholder(m) for m in markets):
-        return None
-    # Every listed outcome must be there and tradable, else buying all YES is not a complete set.
-    if sum(1 for m in markets if m.tradable) < len(event.market_ids):
+    markets = complete_neg_risk_markets(event, universe)
+    if markets is None:
         return None
     if not all(scope.admits(m) for m in markets):
         return None
     if not any(universe.is_changed(m.id) for m in markets):
         return None
-    return _leg_books(((m, m.yes) for m in markets), universe)
+    return leg_books(((m, m.yes) for m in markets), universe)
 
 
 def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
@@ -157,7 +58,7 @@ def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
         return None
     if not universe.is_changed(market.id):
         return None
-    return _leg_books(((market, o) for o in market.outcomes), universe)
+    return leg_books(((market, o) for o in market.outcomes), universe)
 
 
 def _finding(
@@ -183,7 +84,7 @@ def _finding(
         "cost": str(priced.cost),
         "fees": str(fees),
         "cost_per_set": str(per_set),
-        "payout": str(priced.shares),
+        "payout": str(priced.payout),
         "profit": str(priced.profit),
         "sum_best_ask": str(sum((leg.asks[0].price for leg in legs), ZERO)),
         "min_order_size": str(max(leg.market.min_order_size for leg in legs)),

@@ -1,0 +1,141 @@
+"""Pricing a set of legs bought in equal share counts — the executable core of every arbitrage kind.
+
+* every leg buys the same number of shares ``S`` by walking its token's asks (best-first), each
+  level a separate fill charged its own taker fee (:func:`mpx.domain.money.walk_book`);
+* ``S`` is at most the rule's size and at most the thinnest leg's total ask depth, floored to
+  0.01 share, and never below the largest ``min_order_size`` among the legs;
+* the set pays ``S × payout`` USDC at resolution whatever happens, so ``profit = S × payout −
+  Σ leg cost incl. fees``. Besides ``S`` itself, every level boundary of every leg below it is
+  tried, and the most profitable size is reported — the edge at the full size can be negative
+  while the first levels are an arbitrage. Nothing is returned unless ``profit > 0``.
+
+Also here: what makes a negRisk event a *complete* outcome set (API_NOTES §3) — no augmented
+events, no placeholder/"Other" markets, every listed market present and tradable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from mpx.domain.models import ZERO, Event, Level, Market, Outcome
+from mpx.domain.money import Fill, depth, walk_book
+from mpx.domain.rules.base import Leg, Universe
+
+SHARE_QUANTUM = Decimal("0.01")
+"""Sizes are floored to whole cents of a share."""
+
+_PLACEHOLDER_LABEL = re.compile(r"^(other|others|another|any other|someone else|anyone else)$")
+_PLACEHOLDER_QUESTION = re.compile(r"^(other\??|will (another|any other|someone else|anyone else)\b.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class LegBook:
+    """One leg to buy: a market's outcome token and that token's fresh asks (best-first)."""
+
+    market: Market
+    outcome: Outcome
+    asks: tuple[Level, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PricedSet:
+    shares: Decimal
+    fills: tuple[Fill, ...]
+    cost: Decimal  # Σ fill.total: prices plus fees
+    payout_per_share: Decimal = Decimal(1)
+    """What one share of every leg is certain to pay in total (1 for a complete YES set; N − 1 for
+    the NO legs of an N-outcome negRisk event)."""
+
+    @property
+    def payout(self) -> Decimal:
+        return self.shares * self.payout_per_share
+
+    @property
+    def profit(self) -> Decimal:
+        return self.payout - self.cost
+
+
+def floor_shares(shares: Decimal) -> Decimal:
+    return shares.quantize(SHARE_QUANTUM, rounding=ROUND_DOWN)
+
+
+def is_placeholder(market: Market) -> bool:
+    """The "Other" market of an augmented event, or a market named like one (API_NOTES §3)."""
+    if market.neg_risk_other:
+        return True
+    if any(_PLACEHOLDER_LABEL.match(o.label.strip().lower()) for o in market.outcomes):
+        return True
+    return bool(_PLACEHOLDER_QUESTION.match(market.question.strip().lower()))
+
+
+def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(1)) -> PricedSet | None:
+    """The most profitable equal-share purchase of every leg, or ``None`` if none is profitable.
+
+    ``payout`` is what one share of every leg together is certain to pay at resolution.
+
+    Candidate sizes: ``S = min(size, thinnest depth)`` floored to 0.01, plus every cumulative
+    level boundary of any leg below ``S`` that still meets every leg's minimum order size.
+    Ties go to the larger size.
+    """
+    if not legs or any(not leg.asks for leg in legs):
+        return None
+    cap = floor_shares(min(size, *(depth(leg.asks) for leg in legs)))
+    min_size = max(leg.market.min_order_size for leg in legs)
+    if cap <= 0 or cap < min_size:
+        return None
+    candidates = {cap}
+    for leg in legs:
+        cumulative = ZERO
+        for level in leg.asks:
+            cumulative += level.size
+            boundary = floor_shares(cumulative)
+            if boundary >= cap:
+                break
+            if boundary > 0 and boundary >= min_size:
+                candidates.add(boundary)
+    best: PricedSet | None = None
+    for shares in sorted(candidates, reverse=True):
+        fills = tuple(walk_book(leg.asks, shares, leg.market.fee) for leg in legs)
+        if not all(f.complete for f in fills):
+            continue
+        priced = PricedSet(shares, fills, sum((f.total for f in fills), ZERO), payout)
+        if best is None or priced.profit > best.profit:
+            best = priced
+    return best if best is not None and best.profit > 0 else None
+
+
+def make_leg(leg: LegBook, fill: Fill) -> Leg:
+    assert fill.vwap is not None and fill.worst_price is not None
+    return Leg(
+        token_id=leg.outcome.token_id, market_id=leg.market.id, label=leg.outcome.label, side="BUY",
+        shares=fill.shares, vwap=fill.vwap.quantize(Decimal("0.000001")), cost=fill.cost, fee=fill.fee,
+        worst_price=fill.worst_price,
+    )
+
+
+def leg_books(pairs: Iterable[tuple[Market, Outcome]], universe: Universe) -> list[LegBook] | None:
+    """Each outcome's fresh asks; ``None`` if any book is missing, stale or has no asks."""
+    legs: list[LegBook] = []
+    for market, outcome in pairs:
+        book = universe.fresh_book(outcome.token_id)
+        if book is None or not book.asks:
+            return None
+        legs.append(LegBook(market, outcome, book.asks))
+    return legs
+
+
+def complete_neg_risk_markets(event: Event, universe: Universe) -> list[Market] | None:
+    """The markets of a negRisk event that is a complete, mutually exclusive outcome set, else
+    ``None``: augmented events, events with a placeholder/"Other" market, and events listing more
+    markets than are present and tradable (closed, resolved, inactive) are not."""
+    if not event.neg_risk or event.neg_risk_augmented or len(event.market_ids) < 2:
+        return None
+    markets = universe.event_markets(event)
+    if any(is_placeholder(m) for m in markets):
+        return None
+    if sum(1 for m in markets if m.tradable) < len(event.market_ids):
+        return None
+    return markets
