@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # --- rules
     mpx_rules_dir: Path = Field(Path("rules"), description="directory of rules/*.yaml")
     mpx_synonyms_file: Path = Field(Path("synonyms.yml"), description="synonym groups file")
+    mpx_max_book_age: Duration = Field(timedelta(minutes=2), description="rules ignore books not observed for longer")
+    mpx_episode_improve_bps: Decimal = Field(
+        Decimal(25), ge=0, description="an open opportunity alerts again when its edge grows by this much")
 
     # --- alerts
     telegram_enabled: bool = Field(False, description="send alerts to Telegram (otherwise dry-run)")

@@ -19,6 +19,7 @@ from mpx.cli import db as db_cmd
 from mpx.cli import evaluate as evaluate_cmd
 from mpx.cli import ingest as ingest_cmd
 from mpx.cli import markets as markets_cmd
+from mpx.cli import opportunities as opportunities_cmd
 from mpx.cli import rules as rules_cmd
 from mpx.cli import seed as seed_cmd
 from mpx.cli import signals as signals_cmd
@@ -67,6 +68,7 @@ app.command("seed")(seed_cmd.seed)
 app.command("ingest")(ingest_cmd.ingest)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("signals")(signals_cmd.signals)
+app.command("opportunities")(opportunities_cmd.opportunities)
 
 
 def main(argv: list[str] | None = None) -> None:

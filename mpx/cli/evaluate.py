@@ -10,17 +10,22 @@ from mpx.jobs.evaluate import load_rule_set, run_evaluate
 
 
 def evaluate(fmt: FormatOption = OutputFormat.table) -> None:
-    """Run the enabled rules in MPX_RULES_DIR over every ingest pass since the last evaluate and
-    store new signals (each once: signature + cooldown). Invalid rules exit 78 before anything runs."""
+    """Run the enabled rules in MPX_RULES_DIR over every ingest pass since the last evaluate.
+
+    What the rules find is tracked as opportunities (episodes) that open, update and close; a
+    signal is stored (and alerted) when one opens or improves materially — a higher level, or a
+    net edge MPX_EPISODE_IMPROVE_BPS above the last alert — never twice within the rule's
+    cooldown. Invalid rules exit 78 before anything runs."""
     s = settings()
     rules = load_rule_set(s)
     res = run_job(s, "evaluate", lambda ctx: run_evaluate(ctx, rules))
-    rows = [{"level": x.level, "rule": x.rule_id, "edge_bps": x.estimated_edge_bps,
+    rows = [{"level": x.level, "rule": x.rule_id, "alert": x.payload.get("alert"), "edge_bps": x.estimated_edge_bps,
              "message": truncate(x.message, 90) if fmt is OutputFormat.table else x.message}
             for x in res.signals]
     if fmt is OutputFormat.table:
-        typer.echo(f"evaluate: {res.steps} step(s), {res.rows} new signal(s)")
+        typer.echo(f"evaluate: {res.steps} step(s), {res.rows} new signal(s); opportunities: {res.opened} opened, "
+                   f"{res.closed} closed, {res.details.get('open', 0)} open")
         if rows:
             render(rows, fmt)
     else:
-        render(rows, fmt, ["level", "rule", "edge_bps", "message"])
+        render(rows, fmt, ["level", "rule", "alert", "edge_bps", "message"])

@@ -1,5 +1,7 @@
-"""``mpx evaluate``: one pass — the rules over every ingest pass newer than the watermark, signals
-stored once (signature + cooldown), watermark advanced in the same transaction."""
+"""``mpx evaluate``: one pass — the rules over every ingest pass newer than the watermark, folded into
+opportunities (episodes) that open, update and close; a signal is stored when an opportunity opens
+or improves materially (see :mod:`mpx.domain.rules.episodes`). Opportunities, signals and the
+watermark are written in one transaction."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ from datetime import datetime, timedelta
 import psycopg
 
 from mpx.adapters.db import markets as db_markets
+from mpx.adapters.db import opportunities as db_opps
 from mpx.adapters.db import signals as db_signals
 from mpx.adapters.db import state, ticks
 from mpx.domain.models import Book, PricePoint
 from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.dsl import load_rules
-from mpx.domain.rules.engine import apply_cooldown, evaluate_rules, lookback_for
+from mpx.domain.rules.engine import evaluate_rules, lookback_for
+from mpx.domain.rules.episodes import Alert, Opportunity, track
 from mpx.jobs.contract import Context, JobResult
 from mpx.log import get_logger
 from mpx.settings import Settings
@@ -25,13 +29,14 @@ log = get_logger(__name__)
 WATERMARK_KEY = "evaluate:watermark"
 MAX_STEPS = 500
 """At most this many ingest passes per evaluate pass; the rest wait for the next one (nothing lost)."""
-MAX_BOOK_AGE = timedelta(minutes=5)
 
 
 @dataclass
 class EvaluateResult(JobResult):
     steps: int = 0
     signals: list[Signal] = field(default_factory=list)
+    opened: int = 0
+    closed: int = 0
     watermark: datetime | None = None
     backlog: bool = False
 
@@ -66,8 +71,16 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
 
     observed: dict[str, datetime] = {t: b.ts for t, b in books.items() if b.ts is not None}
     universe = Universe(as_of=steps[0][0], markets=markets, events=events, books=books,
-                       history=history, changed=None, max_book_age=MAX_BOOK_AGE, observed=observed)
-    found: list[Signal] = []
+                       history=history, changed=None, max_book_age=ctx.settings.mpx_max_book_age,
+                       observed=observed)
+    market_of = {o.token_id: m.id for m in markets.values() for o in m.outcomes}
+    open_opps = db_opps.load_open(conn)
+    touched_opps: dict[int, Opportunity] = {id(o): o for o in open_opps.values()}
+    cooldowns = {r.id: r.cooldown for r in rules}
+    active = [r.id for r in rules if r.enabled]
+    last_alerts = _LastAlerts(conn)
+    alerts: list[Alert] = []
+    found = opened = closed = 0
     prev = watermark
     for ts, missing, apply in steps:
         changed: set[str] | None = None
@@ -80,25 +93,53 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
                 observed[token] = ts
         universe.as_of = ts
         universe.changed = frozenset(changed) if changed is not None else None
-        found.extend(evaluate_rules(rules, universe))
+        universe.unobserved = frozenset(miss)
+        signals = evaluate_rules(rules, universe)
+        found += len(signals)
+        touched = None if changed is None else frozenset(changed | {market_of[t] for t in miss if t in market_of})
+        step = track(open_opps, signals, as_of=ts, touched=touched, cooldowns=cooldowns, active_rules=active,
+                     improve_bps=ctx.settings.mpx_episode_improve_bps, last_alerts=last_alerts)
+        for o in step.opened:
+            touched_opps[id(o)] = o
+        alerts.extend(step.alerts)
+        opened += len(step.opened)
+        closed += len(step.closed)
         prev = ts
 
-    cooldowns = {r.id: r.cooldown for r in rules}
-    kept = apply_cooldown(found, db_signals.last_seen(conn, [s.signature for s in found]), cooldowns)
-    inserted = db_signals.insert_signals(conn, kept)
-    for sig in kept:
+    db_opps.save(conn, touched_opps.values())
+    kept = [a.signal for a in alerts]
+    inserted = db_signals.insert_signals(conn, kept, [(a.opportunity.id, a.reason) for a in alerts])
+    for a in alerts:
+        sig = a.signal
         log.info("signal", extra={"job": "evaluate", "ruleId": sig.rule_id, "marketId": sig.market_id or sig.group_key,
-                                  "level": sig.level, "edge_bps": str(sig.estimated_edge_bps)})
+                                  "level": sig.level, "edge_bps": str(sig.estimated_edge_bps), "reason": a.reason,
+                                  "opportunity": a.opportunity.id})
     new_wm = steps[-1][0]
     state.set_state(conn, WATERMARK_KEY, new_wm.isoformat())
     conn.commit()
     _metrics(ctx, conn)
     return EvaluateResult(
-        rows=inserted, steps=len(steps), signals=kept, watermark=new_wm, backlog=backlog,
-        details={"steps": len(steps), "found": len(found), "new_signals": inserted, "backlog": backlog},
+        rows=inserted, steps=len(steps), signals=kept, watermark=new_wm, backlog=backlog, opened=opened,
+        closed=closed,
+        details={"steps": len(steps), "found": found, "new_signals": inserted, "opened": opened, "closed": closed,
+                 "open": len(open_opps), "backlog": backlog},
         warnings=[f"more than {MAX_STEPS} ingest passes pending; the rest are evaluated next pass"]
         if backlog else [],
     )
+
+
+class _LastAlerts:
+    """signature → time of its latest stored signal, looked up on first use (only for signatures
+    that open an opportunity, which is rare)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+        self._cache: dict[str, datetime | None] = {}
+
+    def get(self, signature: str, default: datetime | None = None) -> datetime | None:
+        if signature not in self._cache:
+            self._cache[signature] = db_signals.last_seen(self._conn, [signature]).get(signature)
+        return self._cache[signature] or default
 
 
 def _apply_ticks(

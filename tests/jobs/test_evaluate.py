@@ -4,6 +4,8 @@ are not, and nothing is written twice."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from typing import Any
 
 from mpx.adapters.sources.mock import MockSource
 
@@ -25,27 +27,70 @@ def _signals(db: TestDb) -> list[dict[str, object]]:
     return json.loads(res.stdout)
 
 
+# Planted situation → the rule kind that must report it, and the net edge worked out by hand from
+# the planted books (see the mock source's docstring; every figure within 1 bp).
+PLANTED: dict[str, tuple[str, Decimal | None]] = {
+    "sum_lt_1_event": ("SUM_LT_1", Decimal("526.31")),  # 4 YES asks 0.31+0.27+0.22+0.15 = 0.95: 5/95
+    "sum_lt_1_binary": ("SUM_LT_1", Decimal("309.27")),  # YES 0.48 + NO 0.49 = 0.97: 3/97
+    "endgame_market": ("ENDGAME", Decimal("471.20")),  # buy YES at 0.955: 4.5/95.5
+    "spike_market": ("SPIKE", None),  # momentum, not priced
+}
+DECOYS = ("decoy_augmented_event", "decoy_closed_market", "decoy_thin_event", "decoy_fee_event",
+          "decoy_far_endgame", "decoy_incomplete_event", "decoy_stale_event")
+
+
+def _subjects(sig: dict[str, Any]) -> set[str]:
+    """Every market/event id a signal is about."""
+    payload = sig.get("payload") or {}
+    ids = {str(sig.get("market_id")), str(sig.get("group_key")), str(payload.get("event_id"))}
+    ids |= {str(m) for m in payload.get("market_ids") or []}
+    ids |= {str(leg.get("market_id")) for leg in payload.get("legs") or []}
+    return {i for i in ids if i != "None"} | {i.split(":", 1)[1] for i in ids if ":" in i}
+
+
 def test_planted_situations_become_signals_and_decoys_do_not(db: TestDb) -> None:
     assert run_mpx("seed", "--seed", "42").code == 0
-    _cycle(4)
+    _cycle(12)  # the trend breakout is planted at frame 10
     planted = MockSource(seed=42).planted
     sigs = _signals(db)
-    types = {s["rule_type"] for s in sigs}
-    assert {"SUM_LT_1", "SPIKE", "ENDGAME"} <= types, types
-    subjects = {(s["rule_type"], s["group_key"] or s["market_id"]) for s in sigs}
-    keys = {str(s["group_key"]) for s in sigs} | {str(s["market_id"]) for s in sigs}
-    assert any(planted["sum_lt_1_event"] in k for k in keys), subjects
-    assert any(planted["sum_lt_1_binary"] in k for k in keys)
-    assert any(planted["spike_market"] in k for k in keys)
-    assert any(planted["endgame_market"] in k for k in keys)
-    # decoys, and situations planted for the kinds still to come, raise nothing from these three
-    for decoy in ("decoy_augmented_event", "decoy_closed_market", "decoy_thin_event", "decoy_fee_event",
-                  "decoy_far_endgame", "dutch_book_event", "synonym_a", "synonym_b", "ladder_low",
-                  "ladder_high", "date_early", "date_late", "trend_market"):
-        assert not any(planted[decoy] in k for k in keys), (decoy, subjects)
+    enabled = {r["type"] for r in json.loads(run_mpx("rules", "list", "--format", "json").stdout)
+               if r.get("enabled", True)}
+    for key, (kind, bps) in PLANTED.items():
+        if kind not in enabled:
+            continue
+        hits = [s for s in sigs if s["rule_type"] == kind and planted[key] in _subjects(s)]
+        assert hits, (key, kind, [(s["rule_type"], _subjects(s)) for s in sigs])
+        if bps is not None:
+            assert abs(Decimal(str(hits[0]["estimated_edge_bps"])) - bps) <= 1, (key, hits[0])
+    for decoy in DECOYS:
+        assert not any(planted[decoy] in _subjects(s) for s in sigs), (decoy, sigs)
+    # ordinary (random-walk) markets raise nothing: every signal is about a planted situation
+    planted_ids = set(planted.values())
+    strays = [s for s in sigs if not _subjects(s) & planted_ids]
+    assert strays == [], strays
     for s in sigs:
-        assert 0 <= float(s["edge_score"]) <= 1  # type: ignore[arg-type]
+        assert 0 <= float(s["edge_score"]) <= 1
         assert s["level"] in ("P1", "P2", "P3")
+
+
+def test_opportunities_open_once_and_close_when_the_situation_is_gone(db: TestDb) -> None:
+    assert run_mpx("seed", "--seed", "42").code == 0
+    _cycle(3)
+    planted = MockSource(seed=42).planted
+    event = planted["sum_lt_1_event"]
+    opps = json.loads(run_mpx("opportunities", "--status", "all", "--format", "json").stdout)
+    mine = [o for o in opps if o["rule_type"] == "SUM_LT_1" and o["subject"] == f"event:{event}"]
+    # still open: its books did not change after frame 1, so it stands as first reported
+    assert len(mine) == 1 and mine[0]["closed_at"] is None, mine
+    # one signal for it, though it was there at every step
+    n = db.scalar("SELECT count(*) FROM signal WHERE opportunity_id = %s", (mine[0]["id"],))
+    assert n == 1 and db.scalar("SELECT reason FROM signal WHERE opportunity_id = %s", (mine[0]["id"],)) == "opened"
+    # the spike is a one-off move: its opportunity opened at frame 2 and closed when the market
+    # next changed without a new move — or is still open if it did not change; either way one signal
+    spike = db.scalar("SELECT count(*) FROM signal WHERE rule_type = 'SPIKE'")
+    assert spike == 1
+    closed = json.loads(run_mpx("opportunities", "--status", "closed", "--format", "json").stdout)
+    assert all(o["closed_at"] is not None and o["duration"] is not None for o in closed)
 
 
 def test_evaluate_twice_over_the_same_ticks_creates_nothing_new(db: TestDb) -> None:

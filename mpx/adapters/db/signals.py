@@ -13,20 +13,23 @@ from psycopg.types.json import Jsonb
 from mpx.domain.rules.base import Signal
 
 
-def insert_signals(conn: psycopg.Connection, signals: Sequence[Signal]) -> int:
-    """Insert signals; a (signature, ts) already stored is skipped. Returns rows inserted."""
+def insert_signals(conn: psycopg.Connection, signals: Sequence[Signal],
+                   links: Sequence[tuple[int | None, str | None]] | None = None) -> int:
+    """Insert signals; a (signature, ts) already stored is skipped. ``links`` gives each signal's
+    (opportunity id, reason). Returns rows inserted."""
     inserted = 0
     with conn.cursor() as cur:
-        for s in signals:
+        for i, s in enumerate(signals):
+            opp, reason = links[i] if links else (None, None)
             cur.execute(
                 """INSERT INTO signal (ts, rule_id, rule_type, level, market_id, group_key, message, edge_score,
                                        estimated_edge_bps, executable_shares, executable_notional, payload,
-                                       signature)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                       signature, opportunity_id, reason)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (signature, ts) DO NOTHING""",
                 (s.ts, s.rule_id, s.rule_type, s.level, s.market_id, s.group_key, s.message, s.edge_score,
                  s.estimated_edge_bps, s.executable_shares, s.executable_notional, Jsonb(dict(s.payload)),
-                 s.signature),
+                 s.signature, opp, reason),
             )
             inserted += cur.rowcount
     return inserted

@@ -25,7 +25,9 @@ Ordinary markets carry no arbitrage (YES ask + NO ask ≥ 1.01; the YES asks of 
   placeholders and "Other"; its active YES asks sum to 0.90), ``decoy_closed_market`` (closed, YES +
   NO asks 0.90), ``decoy_thin_event`` (YES asks sum to 0.96 but only 2 shares there; 1.05 at
   5+ shares), ``decoy_fee_event`` (asks sum to 0.99, above 1 after a 0.25 fee rate),
-  ``decoy_far_endgame`` (YES at 0.95, ending in 200 days).
+  ``decoy_far_endgame`` (YES at 0.95, ending in 200 days), ``decoy_incomplete_event`` (4 listed
+  outcomes, one closed; the 3 open YES asks sum to 0.90), ``decoy_stale_event`` (from frame 1 one
+  outcome's books stop arriving; with its stale ask the YES asks would sum to 0.91).
 """
 
 from __future__ import annotations
@@ -240,6 +242,14 @@ class MockSource:
             "Which planted Dutch-book outcome wins?", "Sports", [f"Will team {c} win the planted cup?" for c in "XYZ"],
             end=timedelta(days=60), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
 
+        self.planted["decoy_incomplete_event"] = self._add_event(
+            "Which planted incomplete outcome wins?", "Culture", [f"Will incomplete outcome {c} win?" for c in "ABCD"],
+            end=timedelta(days=45), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5),
+            closed_last=True)
+        self.planted["decoy_stale_event"] = self._add_event(
+            "Which planted stale outcome wins?", "Culture", [f"Will stale outcome {c} win?" for c in "ABC"],
+            end=timedelta(days=45), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
+
         # exactly one market with fees on at an unknown rate
         for n, spec in enumerate(self._binary):
             if spec.market.category == "Economics" and spec.market.id not in self.planted.values():
@@ -247,7 +257,7 @@ class MockSource:
                 break
 
     def _add_event(self, title: str, category: str, questions: list[str], *, end: timedelta,
-                   augmented: bool = False, **kw: object) -> str:
+                   augmented: bool = False, closed_last: bool = False, **kw: object) -> str:
         rng = self._rng
         event_id = self._event_id()
         specs = []
@@ -258,6 +268,8 @@ class MockSource:
                 extra["active"] = False
             if augmented and "another" in q:
                 extra["neg_risk_other"] = True
+            if closed_last and q == questions[-1]:
+                extra.update(status="closed", accepting_orders=False)
             market = self._new_market(q, event_id=event_id, category=category, end=end, neg_risk=True, **extra)
             specs.append(_MarketSpec(market, w, 6 + rng.randrange(3), 1 + rng.randrange(2)))
         total_mid = rng.uniform(1.0, 1.015)
@@ -400,6 +412,21 @@ class MockSource:
         if key == "decoy_thin_event":
             return [b for m in markets for b in self._fixed(
                 m, [("0.30", "100")], [("0.32", "2"), ("0.35", "400"), ("0.36", "800")])]  # 0.96 at 2, ≥1.014 at 5+
+        if key == "decoy_incomplete_event":
+            # the three open outcomes' YES asks sum to 0.90, but the event lists a fourth (closed) one
+            return [b for m in markets for b in (
+                self._fixed(m, [("0.28", "400")], [("0.30", "500")]) if m.tradable
+                else [Book(m.yes.token_id), Book(m.outcomes[1].token_id)])]
+        if key == "decoy_stale_event":
+            # frame 0: YES asks 0.36 + 0.33 + 0.34 = 1.03. From frame 1 outcome A's books are no
+            # longer delivered (its last book goes stale) while B and C drop to 0.28 and 0.27:
+            # with A's stale 0.36 the set would "cost" 0.91.
+            a, b, c = markets
+            if frame == 0:
+                return [bk for m, p in ((a, "0.36"), (b, "0.33"), (c, "0.34"))
+                        for bk in self._fixed(m, [(str(Decimal(p) - CENT), "400")], [(p, "500")])]
+            return [bk for m, p in ((b, "0.28"), (c, "0.27"))
+                    for bk in self._fixed(m, [(str(Decimal(p) - CENT), "400")], [(p, "500")])]
         if key == "decoy_fee_event":
             return [b for m in markets for b in self._fixed(
                 m, [("0.31", "400")], [("0.33", "500"), ("0.34", "800")])]  # 0.99 before fees, ≈1.156 after

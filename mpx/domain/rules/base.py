@@ -129,6 +129,9 @@ class Universe:
     """When each token's book was last *observed* by an ingest pass. Unchanged books are not
     re-written as ticks, so a book's own ``ts`` is when it last changed; staleness is judged from
     this map where a token is in it, else from the book's ``ts``."""
+    unobserved: frozenset[str] = frozenset()
+    """Tokens the current ingest pass asked for but got no book for: their stored book is what the
+    market looked like *before*, so it is stale now whatever its age."""
     groups: Sequence[SynonymGroup] = ()
     """Synonym groups (``synonyms.yml`` plus proposed candidates), refreshed each evaluate pass."""
     relations: Sequence[Relation] = ()
@@ -141,9 +144,10 @@ class Universe:
         return self.books.get(token_id)
 
     def fresh_book(self, token_id: str) -> Book | None:
-        """The token's book if it is no older than ``max_book_age`` (stale books are ignored)."""
+        """The token's book if it was observed in the current pass and no longer ago than
+        ``max_book_age`` (stale books are ignored)."""
         book = self.books.get(token_id)
-        if book is None:
+        if book is None or token_id in self.unobserved:
             return None
         seen = self.observed.get(token_id, book.ts)
         if seen is None:

@@ -1,10 +1,11 @@
-"""The rules engine: run every enabled rule over a universe, turn findings into signals, apply
-cooldowns. Pure: the evaluate job and the backtest both call :func:`evaluate_rules`."""
+"""The rules engine: run every enabled rule over a universe and turn findings into signals (the
+episodes module then decides which of them alert). Pure: the evaluate job and the backtest both
+call :func:`evaluate_rules`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from mpx.domain.rules.base import RuleSpec, Signal, Universe, signature
 from mpx.domain.rules.registry import get_kind
@@ -49,24 +50,3 @@ def evaluate_rules(rules: Sequence[RuleSpec], universe: Universe) -> list[Signal
                 )
             )
     return signals
-
-
-def apply_cooldown(
-    signals: Iterable[Signal],
-    last_seen: Mapping[str, datetime],
-    cooldowns: Mapping[str, timedelta],
-) -> list[Signal]:
-    """Drop a signal whose signature was already signalled within its rule's cooldown.
-
-    ``last_seen`` maps signature → time of the latest stored signal; ``cooldowns`` rule id →
-    cooldown. Within one batch the first signal of a signature wins.
-    """
-    seen = dict(last_seen)
-    kept: list[Signal] = []
-    for s in signals:
-        prev = seen.get(s.signature)
-        if prev is not None and s.ts - prev < cooldowns.get(s.rule_id, timedelta(0)):
-            continue
-        seen[s.signature] = s.ts
-        kept.append(s)
-    return kept

@@ -19,12 +19,11 @@ from mpx.domain.rules.base import (
     Leg,
     RuleKind,
     RuleSpec,
-    Signal,
     SignalLevel,
     Universe,
     signature,
 )
-from mpx.domain.rules.engine import apply_cooldown, evaluate_rules, lookback_for
+from mpx.domain.rules.engine import evaluate_rules, lookback_for
 from mpx.domain.rules.spike import SpikeParams
 from mpx.domain.rules.sum_lt_1 import SumLt1Params
 
@@ -155,37 +154,6 @@ def test_same_finding_gives_same_signature_across_evaluations(fake: FakeKind) ->
     assert [s.signature for s in first] == [s.signature for s in later]
     assert first[0].signature == signature("r1", "market:M", "up")
     assert first[0].signature != first[1].signature
-
-
-def sig(ts: datetime, signature: str = "s1", rule_id: str = "r1") -> Signal:
-    return Signal(ts=ts, rule_id=rule_id, rule_type="FAKE", level="P1", message="m", edge_score=0.5,
-                  estimated_edge_bps=D(1), signature=signature)
-
-
-COOL = {"r1": timedelta(minutes=10)}
-
-
-def test_cooldown_drops_repeats_within_the_cooldown() -> None:
-    assert apply_cooldown([sig(T0)], {"s1": T0 - timedelta(minutes=5)}, COOL) == []
-    # other signatures are unaffected
-    assert apply_cooldown([sig(T0, "s2")], {"s1": T0 - timedelta(minutes=5)}, COOL) == [sig(T0, "s2")]
-
-
-def test_cooldown_keeps_repeats_after_the_cooldown() -> None:
-    assert apply_cooldown([sig(T0)], {"s1": T0 - timedelta(minutes=10)}, COOL) == [sig(T0)]
-    assert apply_cooldown([sig(T0)], {"s1": T0 - timedelta(minutes=15)}, COOL) == [sig(T0)]
-
-
-def test_cooldown_within_one_batch_first_wins() -> None:
-    batch = [sig(T0), sig(T0 + timedelta(minutes=1)), sig(T0 + timedelta(minutes=11))]
-    assert apply_cooldown(batch, {}, COOL) == [sig(T0), sig(T0 + timedelta(minutes=11))]
-
-
-def test_cooldown_is_per_rule() -> None:
-    # A rule without a configured cooldown never suppresses.
-    assert apply_cooldown([sig(T0, rule_id="r2")], {"s1": T0 - timedelta(seconds=1)}, COOL) == [
-        sig(T0, rule_id="r2")
-    ]
 
 
 def test_lookback_for_takes_the_longest_enabled_window() -> None:

@@ -1,0 +1,70 @@
+"""Opportunities (episodes): load the open ones, store what a pass changed, list them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mpx.domain.rules.episodes import Opportunity
+
+_COLUMNS = ("signature", "rule_id", "rule_type", "market_id", "group_key", "market_ids", "opened_at", "updated_at",
+            "closed_at", "first_edge_bps", "last_edge_bps", "max_edge_bps", "best_level", "max_executable_shares",
+            "max_executable_notional", "alerted_edge_bps", "alerted_level", "last_alert_at", "steps", "last_message")
+
+
+def load_open(conn: psycopg.Connection) -> dict[str, Opportunity]:
+    """Every open opportunity, by signature."""
+    cur = conn.cursor(row_factory=dict_row)
+    rows = cur.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM opportunity WHERE closed_at IS NULL").fetchall()
+    out: dict[str, Opportunity] = {}
+    for r in rows:
+        r["market_ids"] = frozenset(r["market_ids"])
+        out[r["signature"]] = Opportunity(**r, dirty=False)
+    return out
+
+
+def _values(o: Opportunity) -> tuple[Any, ...]:
+    return tuple(sorted(o.market_ids) if c == "market_ids" else getattr(o, c) for c in _COLUMNS)
+
+
+def save(conn: psycopg.Connection, opportunities: Iterable[Opportunity]) -> int:
+    """Insert new and update changed opportunities (``dirty``); sets ``id`` on new ones."""
+    n = 0
+    with conn.cursor() as cur:
+        for o in opportunities:
+            if not o.dirty:
+                continue
+            if o.id is None:
+                cur.execute(f"INSERT INTO opportunity ({', '.join(_COLUMNS)}) "
+                            f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) RETURNING id", _values(o))
+                row = cur.fetchone()
+                assert row is not None
+                o.id = int(row[0])
+            else:
+                sets = ", ".join(f"{c} = %s" for c in _COLUMNS)
+                cur.execute(f"UPDATE opportunity SET {sets} WHERE id = %s", (*_values(o), o.id))
+            o.dirty = False
+            n += 1
+    return n
+
+
+def query(conn: psycopg.Connection, *, status: str = "open", since: datetime | None = None,
+          rule: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Opportunities, newest first. ``status``: open, closed or all."""
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        """SELECT id, rule_id, rule_type, coalesce(group_key, market_id) AS subject, best_level AS level,
+                  opened_at, closed_at, coalesce(closed_at - opened_at, updated_at - opened_at) AS duration,
+                  first_edge_bps, last_edge_bps, max_edge_bps, max_executable_shares, max_executable_notional,
+                  steps, last_message AS message, market_ids
+           FROM opportunity
+           WHERE (%(status)s = 'all' OR (%(status)s = 'open') = (closed_at IS NULL))
+             AND (%(since)s::timestamptz IS NULL OR opened_at >= %(since)s)
+             AND (%(rule)s::text IS NULL OR rule_id = %(rule)s OR rule_type = %(rule)s)
+           ORDER BY opened_at DESC, id DESC LIMIT %(limit)s""",
+        {"status": status, "since": since, "rule": rule, "limit": limit},
+    ).fetchall()

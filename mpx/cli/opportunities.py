@@ -1,0 +1,44 @@
+"""``mpx opportunities``: episodes — what the rules found, from when it opened until it closed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from mpx.adapters.db import opportunities as db_opps
+from mpx.adapters.db.connection import connect
+from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
+from mpx.domain.durations import parse_duration
+from mpx.errors import UsageError
+
+
+def opportunities(
+    status: Annotated[str, typer.Option("--status", help="open, closed or all.")] = "open",
+    since: Annotated[str | None, typer.Option("--since", help="Only opened within this, e.g. 30m, 1h, 2d.")] = None,
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule id or rule type.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List opportunities (episodes of one signature), newest first: when each opened and closed,
+    its duration, first/last/max net edge and max executable size."""
+    if status not in ("open", "closed", "all"):
+        raise UsageError(f"--status must be open, closed or all, not {status!r}")
+    since_ts = None
+    if since is not None:
+        try:
+            since_ts = datetime.now(UTC) - parse_duration(since)
+        except ValueError as exc:
+            raise UsageError(f"--since: {exc}") from None
+    with connect(settings()) as conn:
+        rows = db_opps.query(conn, status=status, since=since_ts, rule=rule, limit=limit)
+    if fmt is OutputFormat.table:
+        for r in rows:
+            r["message"] = truncate(r["message"], 60)
+            r["duration"] = str(r["duration"]).split(".")[0]
+        render(rows, fmt, ["id", "level", "rule_id", "opened_at", "closed_at", "duration", "max_edge_bps",
+                           "last_edge_bps", "max_executable_shares", "message"],
+               empty=f"(no {status if status != 'all' else ''} opportunities)".replace("  ", " "))
+    else:
+        render(rows, fmt)
