@@ -5,6 +5,7 @@ watermark are written in one transaction."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,12 +61,15 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     passes = passes[:MAX_STEPS]
     if not passes:
         return EvaluateResult(details={"steps": 0, "new_signals": 0, "note": "no new ticks"})
+    clock = _Clock()
+    t = time.perf_counter()
     markets, events = db_markets.load_reference(conn)
     all_tokens = [o.token_id for m in markets.values() for o in m.outcomes]
     lookback = lookback_for(rules)
     start = watermark or passes[0][0]
     books = ticks.books_as_of(conn, start)
     history = ticks.price_history(conn, start - lookback, start)
+    clock.read += time.perf_counter() - t
     # (time, tokens missing in that pass, apply that pass's ticks?)
     steps = [(ts, missing, watermark is not None) for ts, missing in passes]
 
@@ -84,9 +88,12 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     prev = watermark
     for ts, missing, apply in steps:
         changed: set[str] | None = None
+        t = time.perf_counter()
         if apply:
             changed = set()
             _apply_ticks(conn, prev, ts, books, history, changed)
+        clock.read += time.perf_counter() - t
+        t = time.perf_counter()
         miss = set(missing)
         for token in all_tokens:
             if token not in miss:
@@ -105,7 +112,9 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
         opened += len(step.opened)
         closed += len(step.closed)
         prev = ts
+        clock.evaluate += time.perf_counter() - t
 
+    t = time.perf_counter()
     db_opps.save(conn, touched_opps.values())
     kept = [a.signal for a in alerts]
     inserted = db_signals.insert_signals(conn, kept, [(a.opportunity.id, a.reason) for a in alerts])
@@ -117,15 +126,26 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     new_wm = steps[-1][0]
     state.set_state(conn, WATERMARK_KEY, new_wm.isoformat())
     conn.commit()
-    _metrics(ctx, conn)
+    clock.write += time.perf_counter() - t
+    _metrics(ctx, conn, clock)
     return EvaluateResult(
         rows=inserted, steps=len(steps), signals=kept, watermark=new_wm, backlog=backlog, opened=opened,
         closed=closed,
         details={"steps": len(steps), "found": found, "new_signals": inserted, "opened": opened, "closed": closed,
-                 "open": len(open_opps), "backlog": backlog},
+                 "open": len(open_opps), "backlog": backlog, "read_s": round(clock.read, 3),
+                 "eval_s": round(clock.evaluate, 3), "write_s": round(clock.write, 3)},
         warnings=[f"more than {MAX_STEPS} ingest passes pending; the rest are evaluated next pass"]
         if backlog else [],
     )
+
+
+@dataclass
+class _Clock:
+    """Where a pass spends its time: reading ticks into books, evaluating the rules, writing."""
+
+    read: float = 0.0
+    evaluate: float = 0.0
+    write: float = 0.0
 
 
 class _LastAlerts:
@@ -154,7 +174,11 @@ def _apply_ticks(
             history.setdefault(token, []).append(PricePoint(ts, book.mid))
 
 
-def _metrics(ctx: Context[EvaluateResult], conn: psycopg.Connection) -> None:
+def _metrics(ctx: Context[EvaluateResult], conn: psycopg.Connection, clock: _Clock) -> None:
+    ctx.metrics.gauge("mpx_rule_eval_ms", "Time the rules took in the last evaluate pass").set(
+        round(clock.evaluate * 1000, 3))
+    ctx.metrics.gauge("mpx_evaluate_read_ms", "Time reading ticks into books in the last evaluate pass").set(
+        round(clock.read * 1000, 3))
     g = ctx.metrics.gauge("mpx_signals_total", "Signals stored, by rule", ("rule",))
     for rule_id, n in conn.execute("SELECT rule_id, count(*) FROM signal GROUP BY rule_id"):
         g.labels(rule_id).set(n)
