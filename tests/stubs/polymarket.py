@@ -106,6 +106,25 @@ def synth_book(token: str, market: dict[str, Any], price: Decimal | None, levels
     return book
 
 
+def quote_book(token: str, market: dict[str, Any], yes: bool, size: str = "100") -> dict[str, Any] | None:
+    """A one-level CLOB book from the market's *recorded* Gamma quotes (``bestBid``/``bestAsk`` are
+    the YES token's; the NO token's are their complements). Gamma records no depth, so every level
+    holds ``size`` shares. ``None`` when the market recorded no quotes."""
+    bid, ask = market.get("bestBid"), market.get("bestAsk")
+    if bid is None or ask is None:
+        return None
+    b, a = Decimal(str(bid)), Decimal(str(ask))
+    if not yes:
+        b, a = 1 - a, 1 - b
+    return {"market": market.get("conditionId", ""), "asset_id": token, "timestamp": "1772318263027",
+            "bids": [{"price": str(b), "size": size}] if 0 < b < 1 else [],
+            "asks": [{"price": str(a), "size": size}] if 0 < a < 1 else [],
+            "min_order_size": str(market.get("orderMinSize") or 5),
+            "tick_size": str(market.get("orderPriceMinTickSize") or "0.01"),
+            "neg_risk": bool(market.get("negRisk")), "last_trade_price": str(market.get("lastTradePrice") or b),
+            "hash": hashlib.sha1(f"{token}{b}{a}".encode()).hexdigest()}
+
+
 def make_universe(n_tokens: int, seed: int = 0) -> list[dict[str, Any]]:
     """A synthetic Gamma universe of at least ``n_tokens`` outcome tokens, every event a clone of
     a recorded one (same shape and fields) with fresh ids, tokens and prices; all tradable."""
@@ -155,8 +174,11 @@ class PolymarketStandIn:
     being ``"hang"`` for a request held past the client's patience."""
 
     def __init__(self, events: list[dict[str, Any]], books: dict[str, dict[str, Any]] | None = None,
-                 delay_ms: int = 0) -> None:
+                 delay_ms: int = 0, book_source: str = "synth") -> None:
+        """``book_source``: ``"synth"`` synthesises 6-level books around ``outcomePrices``;
+        ``"quotes"`` serves one-level books at the recorded Gamma ``bestBid``/``bestAsk``."""
         self.delay = delay_ms / 1000
+        self.book_source = book_source
         self.requests: list[tuple[str, str, str, int | str]] = []
         self._lock = threading.Lock()
         self._faults: dict[str, deque[_Fault]] = {"events": deque(), "books": deque(), "book": deque()}
@@ -210,7 +232,13 @@ class PolymarketStandIn:
                 return None
             if token not in self._book_cache:
                 market, price = self._book_src[token]
-                self._book_cache[token] = synth_book(token, market, price)
+                if self.book_source == "quotes":
+                    quoted = quote_book(token, market, yes=_tokens(market)[:1] == [token])
+                    if quoted is None:
+                        return None
+                    self._book_cache[token] = quoted
+                else:
+                    self._book_cache[token] = synth_book(token, market, price)
             return self._book_cache[token]
 
     def tokens(self) -> list[str]:

@@ -11,6 +11,8 @@ _KINDS: dict[str, tuple[str, str]] = {
     "SUM_LT_1": ("sum_lt_1", "SumLt1"),
     "SPIKE": ("spike", "Spike"),
     "ENDGAME": ("endgame", "Endgame"),
+    "DUTCH_BOOK_DETECT": ("dutch_book", "DutchBook"),
+    "TREND_BREAKOUT": ("trend_breakout", "TrendBreakout"),
 }
 
 KNOWN_TYPES = (

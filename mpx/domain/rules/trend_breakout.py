@@ -1,0 +1,115 @@
+"""TREND_BREAKOUT — the YES price breaks the high (or low) of the preceding window by a margin.
+
+The current price is the YES token's fresh book mid; the book must be two-sided, no wider than
+``max_spread`` and hold at least ``min_top_size`` shares at the best bid and the best ask. The
+preceding window is the history points with ``as_of − window ≤ ts < book ts`` (the current tick is
+not part of it); it must hold at least ``min_ticks`` points. A breakout up is
+``mid ≥ high + margin``, down ``mid ≤ low − margin``; up and down are separate signals.
+
+The metric is the distance beyond the broken level in basis points of probability,
+``(mid − high) × 10,000`` (or ``(low − mid) × 10,000``): e.g. a 0.60–0.62 range broken at 0.66 is
+400. Momentum information, not an arbitrage: nothing is priced for execution, and
+``estimated_edge_bps`` is that distance.
+"""
+
+from __future__ import annotations
+
+import builtins
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mpx.domain.durations import Duration
+from mpx.domain.models import Book, Market, PricePoint
+from mpx.domain.money import BPS
+from mpx.domain.rules.base import Finding, RuleSpec, Universe
+
+FULL_SCORE_BREAK = Decimal("0.10")
+"""A break 10 points of probability beyond the range scores edge_score 1."""
+
+
+class TrendBreakoutParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: Duration = Field(timedelta(minutes=30), description="the range is taken over this window")
+    margin: Decimal = Field(Decimal("0.02"), gt=0, lt=1, description="break the high/low by at least this")
+    min_ticks: int = Field(5, ge=1, description="the window must hold at least this many price points")
+    min_top_size: Decimal = Field(Decimal("50"), ge=0, description="ignore books thinner than this at the top")
+    max_spread: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="ignore books wider than this")
+
+
+def _usable(book: Book | None, params: TrendBreakoutParams) -> bool:
+    if book is None or not book.two_sided:
+        return False
+    assert book.spread is not None and book.bid_size is not None and book.ask_size is not None
+    return book.spread <= params.max_spread and min(book.bid_size, book.ask_size) >= params.min_top_size
+
+
+def window_points(history: Sequence[PricePoint], start: datetime, end: datetime) -> Sequence[PricePoint]:
+    """Points with ``start ≤ ts < end`` of an ascending history (binary search, not a scan)."""
+    lo = bisect_left(history, start, key=lambda p: p.ts)
+    hi = bisect_left(history, end, key=lambda p: p.ts)
+    return history[lo:hi]
+
+
+class TrendBreakout:
+    type: ClassVar[str] = "TREND_BREAKOUT"
+    Params: ClassVar[builtins.type[BaseModel]] = TrendBreakoutParams
+
+    def lookback(self, params: BaseModel) -> timedelta:
+        assert isinstance(params, TrendBreakoutParams)
+        return params.window
+
+    def evaluate(self, rule: RuleSpec, universe: Universe) -> Iterable[Finding]:
+        params = rule.params
+        assert isinstance(params, TrendBreakoutParams)
+        findings: list[Finding] = []
+        for market in universe.scoped_markets(rule.scope):
+            if not market.tradable or not universe.is_changed(market.id):
+                continue
+            finding = self._check(market, params, universe)
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    def _check(self, market: Market, params: TrendBreakoutParams, universe: Universe) -> Finding | None:
+        token = market.yes
+        book = universe.fresh_book(token.token_id)
+        if not _usable(book, params):
+            return None
+        assert book is not None and book.mid is not None
+        mid = book.mid
+        now = book.ts or universe.as_of
+        history = universe.history.get(token.token_id)
+        if not history:
+            return None
+        points = window_points(history, universe.as_of - params.window, now)
+        if len(points) < params.min_ticks:
+            return None
+        high = max(p.price for p in points)
+        low = min(p.price for p in points)
+        if mid >= high + params.margin:
+            direction, beyond = "up", mid - high
+        elif mid <= low - params.margin:
+            direction, beyond = "down", low - mid
+        else:
+            return None
+        bps = (beyond * BPS).quantize(Decimal("0.01"))
+        level = high if direction == "up" else low
+        message = (f"{market.question}: {token.label} mid {mid} breaks the {params.window} "
+                   f"{'high' if direction == 'up' else 'low'} {level} by {beyond * 100:.1f} pts "
+                   f"(range {low}–{high} over {len(points)} ticks)")
+        return Finding(
+            subject=f"market:{market.id}", message=message, metric=bps,
+            edge_score=min(1.0, float(beyond / FULL_SCORE_BREAK)), estimated_edge_bps=bps,
+            market_id=market.id, group_key=f"market:{market.id}",
+            payload={"kind": "momentum", "direction": direction, "market_ids": [market.id],
+                     "token_id": token.token_id, "mid": str(mid), "window_high": str(high), "window_low": str(low),
+                     "ticks_in_window": len(points), "window_seconds": int(params.window.total_seconds()),
+                     "best_bid": str(book.best_bid), "best_ask": str(book.best_ask)},
+            variant=direction,
+        )

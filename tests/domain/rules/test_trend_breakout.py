@@ -1,0 +1,84 @@
+"""TREND_BREAKOUT: the YES mid breaks the preceding window's high or low by a margin, with enough
+ticks in the window, on a liquid book."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+from domain.rules.test_sum_lt_1 import T0, book, market, universe
+
+from mpx.domain.models import PricePoint
+from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
+from mpx.domain.rules.dsl import load_rules
+from mpx.domain.rules.trend_breakout import TrendBreakout, TrendBreakoutParams
+
+LEVELS: dict[SignalLevel, D] = {"P1": D(500), "P2": D(300), "P3": D(200)}
+ROOT = Path(__file__).resolve().parents[3]
+RANGE = ["0.60", "0.61", "0.62", "0.60", "0.61", "0.62"]  # six ticks, 10 s apart, before T0
+
+
+def rule(scope: Scope | None = None, **params: Any) -> RuleSpec:
+    params = {"window": "5m", **params}
+    return RuleSpec(id="trend", type="TREND_BREAKOUT", params=TrendBreakoutParams(**params), levels=LEVELS,
+                    scope=scope or Scope())
+
+
+def history(prices: list[str] = RANGE, step: int = 10) -> list[PricePoint]:
+    n = len(prices)
+    return [PricePoint(T0 - timedelta(seconds=step * (n - i)), D(p)) for i, p in enumerate(prices)]
+
+
+def u(bid: str, ask: str, size: str = "400", prices: list[str] = RANGE, **kw: Any) -> Universe:
+    m = market("M", question="Will the trend break?")
+    hist = [*history(prices), PricePoint(T0, (D(bid) + D(ask)) / 2)]  # the current tick is in the history too
+    return universe([m], [book("M-yes", [(ask, size)], [(bid, size)])], history={"M-yes": hist}, **kw)
+
+
+def run(x: Universe, r: RuleSpec | None = None) -> list[Finding]:
+    return list(TrendBreakout().evaluate(r or rule(), x))
+
+
+def test_a_break_above_the_range_high_by_the_margin_is_reported() -> None:
+    # mid (0.65 + 0.67) / 2 = 0.66; window high 0.62 → 0.04 beyond → 400 bps (P2)
+    [f] = run(u("0.65", "0.67"))
+    assert f.metric == D("400.00") and f.estimated_edge_bps == D("400.00") and f.variant == "up"
+    assert f.payload["window_high"] == "0.62" and f.payload["window_low"] == "0.60"
+    assert f.payload["ticks_in_window"] == 6 and f.payload["market_ids"] == ["M"]
+    assert f.edge_score == 0.4  # 0.04 / 0.10
+
+
+def test_a_break_below_the_low_is_a_separate_signal() -> None:
+    # mid 0.57: 0.03 below the low 0.60 → 300 bps, variant down
+    [f] = run(u("0.56", "0.58"))
+    assert (f.variant, f.metric, f.payload["direction"]) == ("down", D("300.00"), "down")
+
+
+def test_inside_the_range_or_short_of_the_margin_is_nothing() -> None:
+    assert run(u("0.60", "0.62")) == []  # mid 0.61
+    assert run(u("0.62", "0.65")) == []  # mid 0.635: 0.015 above the high < 0.02
+
+
+def test_too_few_ticks_in_the_window_is_nothing() -> None:
+    assert run(u("0.65", "0.67", prices=["0.60", "0.62", "0.61", "0.60"])) == []  # 4 < 5
+    assert len(run(u("0.65", "0.67", prices=["0.60", "0.62", "0.61", "0.60"]), rule(min_ticks=4))) == 1
+    # points older than the window do not count: a 30 s window holds 3 of the six
+    assert run(u("0.65", "0.67"), rule(window="30s")) == []
+
+
+def test_thin_wide_one_sided_stale_and_unchanged_books_are_skipped() -> None:
+    assert run(u("0.65", "0.67", size="10")) == []  # < 50 at the top
+    assert run(u("0.63", "0.70")) == []  # spread 0.07 > 0.05
+    m = market("M", question="?")
+    one_sided = universe([m], [book("M-yes", [("0.67", "400")])], history={"M-yes": history()})
+    assert run(one_sided) == []
+    assert run(u("0.65", "0.67", unobserved=frozenset({"M-yes"}))) == []
+    assert run(u("0.65", "0.67", changed=frozenset({"other"}))) == []
+    assert run(u("0.65", "0.67"), rule(Scope(categories=("Sports",)))) == []
+
+
+def test_the_shipped_rule_file_validates() -> None:
+    [r] = load_rules([ROOT / "rules" / "trend_breakout.yaml"])
+    assert r.type == "TREND_BREAKOUT" and r.params.window == timedelta(minutes=1)  # type: ignore[attr-defined]
