@@ -13,6 +13,8 @@ _KINDS: dict[str, tuple[str, str]] = {
     "ENDGAME": ("endgame", "Endgame"),
     "DUTCH_BOOK_DETECT": ("dutch_book", "DutchBook"),
     "TREND_BREAKOUT": ("trend_breakout", "TrendBreakout"),
+    "SYNONYM_MISPRICE": ("synonym_misprice", "SynonymMisprice"),
+    "CROSS_MARKET_MISPRICE": ("cross_market", "CrossMarketMisprice"),
 }
 
 KNOWN_TYPES = (

@@ -1,0 +1,93 @@
+"""CROSS_MARKET_MISPRICE — related markets that contradict each other.
+
+Every :class:`~mpx.domain.rules.base.Relation` says "``narrower`` YES implies ``wider`` YES", so
+P(narrower) ≤ P(wider): a threshold ladder (BTC above 80k ⊂ above 70k), a date ladder (by March ⊂
+by June) or a relation declared in ``synonyms.yml``. A contradiction is the narrower market's YES
+trading above the wider one's.
+
+**Executable** when a bid of the narrower YES exceeds an ask of the wider YES: buy YES of
+``wider`` + NO of ``narrower`` — a set that pays at least 1 in every outcome (1 if both resolve
+alike, 2 if only the wider one does) — for less than 1 after fees at executable depth (priced like
+SUM_LT_1: equal shares, each level fill charged its taker fee, minimum order sizes, the most
+profitable size up to ``size``). The metric is the net edge in bps (P2 at most when a fee rate is
+unknown). A contradiction of the mids by more than ``min_gap`` that the books do not let anyone
+trade is information only: metric = mid gap × 10,000, ``estimated_edge_bps = 0``, no legs, P3.
+Example: "above 80k" bid 0.59 vs "above 70k" ask 0.51: 0.51 + (1 − 0.59) = 0.92/set → +869.56 bps.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mpx.domain.money import BPS
+from mpx.domain.rules.base import Finding, RuleSpec, Universe
+from mpx.domain.rules.pairs import price_yes_no, quote
+
+INFO_FULL_SCORE_GAP = Decimal("0.25")
+
+
+class CrossMarketParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_gap: Decimal = Field(Decimal("0.02"), gt=0, lt=1,
+                             description="report a non-executable contradiction of the mids above this")
+    size: Decimal = Field(Decimal("100"), gt=0, description="target shares per leg of the executable set")
+
+
+class CrossMarketMisprice:
+    type: ClassVar[str] = "CROSS_MARKET_MISPRICE"
+    Params: ClassVar[builtins.type[BaseModel]] = CrossMarketParams
+
+    def lookback(self, params: BaseModel) -> timedelta:
+        return timedelta(0)
+
+    def evaluate(self, rule: RuleSpec, universe: Universe) -> Iterable[Finding]:
+        params = rule.params
+        assert isinstance(params, CrossMarketParams)
+        findings: list[Finding] = []
+        for rel in universe.relations:
+            narrow = quote(universe.markets.get(rel.narrower), universe, rule.scope)
+            wide = quote(universe.markets.get(rel.wider), universe, rule.scope)
+            if narrow is None or wide is None:
+                continue
+            if not (universe.is_changed(rel.narrower) or universe.is_changed(rel.wider)):
+                continue
+            n_bid, w_ask = narrow.yes.best_bid, wide.yes.best_ask
+            assert n_bid is not None and w_ask is not None
+            pair = price_yes_no(wide.market, narrow.market, universe, params.size) if n_bid > w_ask else None
+            gap = narrow.mid - wide.mid
+            if pair is None and gap <= params.min_gap:
+                continue
+            payload = {
+                "kind": "arbitrage" if pair else "mispricing", "relation": rel.kind, "relation_key": rel.key,
+                "note": rel.note, "narrower": rel.narrower, "wider": rel.wider,
+                "market_ids": [rel.narrower, rel.wider], "narrower_mid": str(narrow.mid), "wider_mid": str(wide.mid),
+                "narrower_bid": str(n_bid), "wider_ask": str(w_ask), "gap": str(gap), "executable": pair is not None,
+            }
+            head = (f"{narrow.market.question} (YES {narrow.mid}) trades above {wide.market.question} "
+                    f"(YES {wide.mid}), which it implies [{rel.kind}]")
+            if pair is not None:
+                findings.append(Finding(
+                    subject=f"relation:{rel.key}", metric=pair.bps, edge_score=min(1.0, float(pair.bps) / 1000),
+                    message=f"{head}; YES wider + NO narrower {pair.payload['cost_per_set']}/set at "
+                            f"{pair.priced.shares.normalize():f} sh after fees → {pair.bps:+.1f} bps net",
+                    estimated_edge_bps=pair.bps, market_id=rel.narrower, group_key=rel.key,
+                    executable_shares=pair.priced.shares, executable_notional=pair.priced.cost, legs=pair.legs,
+                    payload={**payload, **pair.payload}, max_level=pair.max_level,
+                ))
+            else:
+                metric = (gap * BPS).quantize(Decimal("0.01"))
+                findings.append(Finding(
+                    subject=f"relation:{rel.key}", metric=metric,
+                    edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
+                    message=f"{head}; not executable after fees and depth (information)",
+                    estimated_edge_bps=Decimal(0), market_id=rel.narrower, group_key=rel.key,
+                    payload=payload, max_level="P3",
+                ))
+        return findings

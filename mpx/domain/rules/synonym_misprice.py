@@ -1,0 +1,93 @@
+"""SYNONYM_MISPRICE — equivalent markets (one synonym group) whose YES prices disagree.
+
+For each group (``synonyms.yml`` keyword groups and lists, and candidates the matcher proposes),
+the usable members are binary, tradable, in-scope markets with a fresh two-sided YES book; their
+YES mids are compared. When the highest (``leader``) and lowest (``laggard``) differ by more than
+``min_gap`` a finding is made, with ``gap = leader mid − laggard mid``.
+
+**Executable** when buying YES of the laggard + NO of the leader — a set that pays exactly 1 if the
+two really ask the same question — costs less than 1 after fees at executable depth (priced like
+SUM_LT_1: equal shares, each level fill charged its taker fee, minimum order sizes, the most
+profitable size up to ``size``). Then the metric is the net edge in bps, with legs and size; P2
+at most when a fee rate is unknown. Otherwise the gap is information only: metric = gap × 10,000
+(bps of probability), ``estimated_edge_bps = 0``, no legs, and the level is capped at P3 — a
+trader cannot act on a gap the books do not let him trade.
+Example: YES 0.62 vs 0.55; laggard YES ask 0.56 + leader NO ask 0.39 = 0.95/set → +526.31 bps.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mpx.domain.money import BPS
+from mpx.domain.rules.base import Finding, RuleSpec, Universe
+from mpx.domain.rules.pairs import price_yes_no, quote
+
+INFO_FULL_SCORE_GAP = Decimal("0.25")
+"""An information-only gap of 25 points scores 0.5 (executable edges score bps / 1000, up to 1)."""
+
+
+class SynonymMispriceParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_gap: Decimal = Field(Decimal("0.025"), gt=0, lt=1, description="YES mids must differ by more than this")
+    size: Decimal = Field(Decimal("100"), gt=0, description="target shares per leg of the executable set")
+
+
+class SynonymMisprice:
+    type: ClassVar[str] = "SYNONYM_MISPRICE"
+    Params: ClassVar[builtins.type[BaseModel]] = SynonymMispriceParams
+
+    def lookback(self, params: BaseModel) -> timedelta:
+        return timedelta(0)
+
+    def evaluate(self, rule: RuleSpec, universe: Universe) -> Iterable[Finding]:
+        params = rule.params
+        assert isinstance(params, SynonymMispriceParams)
+        findings: list[Finding] = []
+        for group in universe.groups:
+            quotes = [q for q in (quote(universe.markets.get(mid), universe, rule.scope) for mid in group.market_ids)
+                      if q is not None]
+            if len(quotes) < 2 or not any(universe.is_changed(q.market.id) for q in quotes):
+                continue
+            leader = max(quotes, key=lambda q: q.mid)
+            laggard = min(quotes, key=lambda q: q.mid)
+            gap = leader.mid - laggard.mid
+            if gap <= params.min_gap:
+                continue
+            pair = price_yes_no(laggard.market, leader.market, universe, params.size)
+            payload = {
+                "kind": "arbitrage" if pair else "mispricing", "group": group.key, "group_name": group.name,
+                "group_source": group.source, "market_ids": [q.market.id for q in quotes],
+                "leader": leader.market.id, "laggard": laggard.market.id, "gap": str(gap),
+                "leader_mid": str(leader.mid), "laggard_mid": str(laggard.mid),
+                "laggard_yes_ask": str(laggard.yes.best_ask), "leader_yes_bid": str(leader.yes.best_bid),
+                "executable": pair is not None,
+            }
+            head = (f"{group.name}: YES {leader.mid} ({leader.market.question}) vs {laggard.mid} "
+                    f"({laggard.market.question}), gap {gap * 100:.1f} pts")
+            if pair is not None:
+                findings.append(Finding(
+                    subject=f"group:{group.key}", metric=pair.bps, edge_score=min(1.0, float(pair.bps) / 1000),
+                    message=f"{head}; YES laggard + NO leader {pair.payload['cost_per_set']}/set at "
+                            f"{pair.priced.shares.normalize():f} sh after fees → {pair.bps:+.1f} bps net",
+                    estimated_edge_bps=pair.bps, market_id=laggard.market.id, group_key=group.key,
+                    executable_shares=pair.priced.shares, executable_notional=pair.priced.cost, legs=pair.legs,
+                    payload={**payload, **pair.payload}, max_level=pair.max_level,
+                ))
+            else:
+                metric = (gap * BPS).quantize(Decimal("0.01"))
+                findings.append(Finding(
+                    subject=f"group:{group.key}", metric=metric,
+                    edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
+                    message=f"{head}; not executable after fees and depth (information)",
+                    estimated_edge_bps=Decimal(0), market_id=laggard.market.id, group_key=group.key,
+                    payload=payload, max_level="P3",
+                ))
+        return findings
