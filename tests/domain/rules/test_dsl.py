@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[3]
 RULES = Path("rules")
 """Relative to the test's working directory (tmp_path), so messages read ``rules/x.yaml:3: …``."""
 
-KNOWN = "(known: SUM_LT_1, SPIKE, ENDGAME)"
+KNOWN = ("(known: SUM_LT_1, SPIKE, ENDGAME, DUTCH_BOOK_DETECT, TREND_BREAKOUT, SYNONYM_MISPRICE, "
+         "CROSS_MARKET_MISPRICE)")
 
 VALID = """\
 # a comment line first: the rule starts on line 2
@@ -113,7 +114,8 @@ def test_yaml_11_boolean_words_as_keys_stay_text() -> None:
 def test_shipped_rule_files_load_cleanly() -> None:
     assert validate_rule_files([REPO / "rules"]) == []
     rules = {r.type: r for r in load_rules([REPO / "rules"])}
-    assert set(rules) == {"SUM_LT_1", "SPIKE", "ENDGAME"}
+    assert set(rules) == {"SUM_LT_1", "SPIKE", "ENDGAME", "DUTCH_BOOK_DETECT", "TREND_BREAKOUT", "SYNONYM_MISPRICE",
+                          "CROSS_MARKET_MISPRICE"}  # one documented example file per kind
     assert all(r.enabled for r in rules.values())
 
     s = rules["SUM_LT_1"]
@@ -208,12 +210,6 @@ def test_levels_must_be_a_non_empty_mapping_of_finite_numbers() -> None:
 def test_unknown_type_lists_the_registered_kinds() -> None:
     assert problems("id: s\ntype: SUM_LT_2\nlevels: {P1: 1}\n") == [
         f"rules/x.yaml:2: type: unknown rule type 'SUM_LT_2' {KNOWN}"
-    ]
-
-
-def test_planned_but_unimplemented_type_says_so() -> None:
-    assert problems("id: s\ntype: TREND_BREAKOUT\nlevels: {P1: 1}\n") == [
-        f"rules/x.yaml:2: type: rule type 'TREND_BREAKOUT' is planned but not implemented yet {KNOWN}"
     ]
 
 
