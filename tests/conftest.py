@@ -32,6 +32,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MPX_RULES_DIR", str(REPO / "rules"))
     monkeypatch.setenv("MPX_SQL_DIR", str(REPO / "sql"))
+    monkeypatch.setenv("MPX_SYNONYMS_FILE", str(REPO / "synonyms.yml"))
     monkeypatch.chdir(tmp_path)  # no stray .env
 
 

@@ -23,6 +23,7 @@ from mpx.cli import opportunities as opportunities_cmd
 from mpx.cli import rules as rules_cmd
 from mpx.cli import seed as seed_cmd
 from mpx.cli import signals as signals_cmd
+from mpx.cli import synonyms as synonyms_cmd
 from mpx.cli.common import invocation
 from mpx.errors import ConfigError, MpxError
 from mpx.exit import ExitCode
@@ -64,6 +65,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(markets_cmd.app, name="markets")
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(synonyms_cmd.app, name="synonyms")
 app.command("seed")(seed_cmd.seed)
 app.command("ingest")(ingest_cmd.ingest)
 app.command("evaluate")(evaluate_cmd.evaluate)

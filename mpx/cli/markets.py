@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mpx.adapters.db import markets as db_markets
+from mpx.adapters.db import synonyms as db_synonyms
 from mpx.adapters.db.connection import connect
 from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings, truncate
 from mpx.domain.books import sparkline
@@ -53,6 +54,7 @@ def show(
         if m is None:
             raise NotFoundError(f"no market matches {market!r}", hint="see `mpx markets list --search TEXT`")
         outcomes = db_markets.market_outcomes(conn, m["id"], points)
+        groups, relations = db_synonyms.of_market(conn, m["id"])
     fee = "disabled" if not m["fees_enabled"] else (
         f"rate {m['fee_rate']} exponent {m['fee_exponent']}" if m["fee_rate"] is not None else "enabled, rate unknown")
     rows = []
@@ -68,6 +70,8 @@ def show(
         ("status", m["status"]), ("end_date", m["end_date"]), ("category", m["category"]),
         ("neg_risk", m["neg_risk"]), ("fees", fee), ("tick_size", m["tick_size"]),
         ("min_order_size", m["min_order_size"]),
+        ("groups", ", ".join(groups) or "-"),
+        ("relations", "; ".join(f"{r['role']} {r['other']} ({r['kind']})" for r in relations) or "-"),
     ]
     if fmt is OutputFormat.json:
         import json

@@ -22,6 +22,7 @@ from mpx.domain.rules.dsl import load_rules
 from mpx.domain.rules.engine import evaluate_rules, lookback_for
 from mpx.domain.rules.episodes import Alert, Opportunity, track
 from mpx.jobs.contract import Context, JobResult
+from mpx.jobs.synonyms import refresh_synonyms
 from mpx.log import get_logger
 from mpx.settings import Settings
 
@@ -64,6 +65,7 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     clock = _Clock()
     t = time.perf_counter()
     markets, events = db_markets.load_reference(conn)
+    groups, relations = refresh_synonyms(conn, ctx.settings, markets, events)
     all_tokens = [o.token_id for m in markets.values() for o in m.outcomes]
     lookback = lookback_for(rules)
     start = watermark or passes[0][0]
@@ -76,7 +78,7 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     observed: dict[str, datetime] = {t: b.ts for t, b in books.items() if b.ts is not None}
     universe = Universe(as_of=steps[0][0], markets=markets, events=events, books=books,
                        history=history, changed=None, max_book_age=ctx.settings.mpx_max_book_age,
-                       observed=observed)
+                       observed=observed, groups=groups, relations=relations)
     market_of = {o.token_id: m.id for m in markets.values() for o in m.outcomes}
     open_opps = db_opps.load_open(conn)
     touched_opps: dict[int, Opportunity] = {id(o): o for o in open_opps.values()}

@@ -34,6 +34,15 @@ PLANTED: dict[str, tuple[str, Decimal | None]] = {
     "sum_lt_1_binary": ("SUM_LT_1", Decimal("309.27")),  # YES 0.48 + NO 0.49 = 0.97: 3/97
     "endgame_market": ("ENDGAME", Decimal("471.20")),  # buy YES at 0.955: 4.5/95.5
     "spike_market": ("SPIKE", None),  # momentum, not priced
+    # NO asks 1 − YES bids = 0.55 + 0.65 + 0.75 = 1.95 for a set paying 2: 5/195
+    "dutch_book_event": ("DUTCH_BOOK_DETECT", Decimal("256.41")),
+    # YES of b at its ask 0.56 + NO of a at 1 − 0.61 = 0.39: 0.95 for 1: 5/95
+    "synonym_b": ("SYNONYM_MISPRICE", Decimal("526.31")),
+    # YES "above 70k" at 0.51 + NO "above 80k" at 1 − 0.59 = 0.41: 0.92 for ≥ 1: 8/92
+    "ladder_high": ("CROSS_MARKET_MISPRICE", Decimal("869.56")),
+    # YES "by June 30" at 0.36 + NO "by March 31" at 1 − 0.44 = 0.56: 0.92: 8/92
+    "date_early": ("CROSS_MARKET_MISPRICE", Decimal("869.56")),
+    "trend_market": ("TREND_BREAKOUT", Decimal("500.00")),  # 0.60–0.62 range broken at 0.67: 0.05
 }
 DECOYS = ("decoy_augmented_event", "decoy_closed_market", "decoy_thin_event", "decoy_fee_event",
           "decoy_far_endgame", "decoy_incomplete_event", "decoy_stale_event")

@@ -19,7 +19,7 @@ Ordinary markets carry no arbitrage (YES ask + NO ask ≥ 1.01; the YES asks of 
 - ``ladder_low`` / ``ladder_high``: "above $70,000" at 0.50 and "above $80,000" at 0.60 (the
   narrower outcome priced higher; its bid 0.59 exceeds the wider one's ask 0.51);
   ``date_early`` / ``date_late``: "by March 31" at 0.45 and "by June 30" at 0.35;
-- ``trend_market``: a liquid market ranging 0.60–0.62 for frames 0–9, breaking out to 0.66 from
+- ``trend_market``: a liquid market ranging 0.60–0.62 for frames 0–9, breaking out to 0.67 from
   frame 10 (below the SPIKE threshold);
 - decoys that must not become signals: ``decoy_augmented_event`` (augmented negRisk event with
   placeholders and "Other"; its active YES asks sum to 0.90), ``decoy_closed_market`` (closed, YES +
@@ -54,6 +54,8 @@ _NAMES = ["Alvarez", "Brooks", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia",
 _TEAMS = ["Celtics", "Lakers", "Nuggets", "Knicks", "Thunder", "Bucks", "Warriors", "Heat", "Suns", "Cavaliers",
           "Mavericks", "Timberwolves"]
 _COINS = [("Bitcoin", 60_000, 140_000, 5_000), ("Ethereum", 2_000, 6_000, 250), ("Solana", 100, 400, 20)]
+_REGIONS = ["US", "UK", "Euro area", "Japan", "Canada", "Australia", "Brazil", "India"]
+_RUNS = ["opening weekend", "in its second weekend", "in its first week", "in its first month"]
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 
@@ -96,6 +98,8 @@ class MockSource:
         self._now = now or (lambda: datetime.now(UTC))
         self._rng = random.Random(f"mpx-mock:{seed}")
         self.planted: dict[str, str] = {}
+        self._coin_dates: set[tuple[object, ...]] = set()
+        """Subjects already given a threshold question (coin+date, region+month, film+run)."""
         self._binary: list[_MarketSpec] = []
         self._events: list[tuple[Event, list[_MarketSpec], float]] = []  # event, markets, sum of YES mids
         self._event_meta: dict[str, dict[str, object]] = {}
@@ -137,9 +141,15 @@ class MockSource:
         kind = i % 5
         month = rng.choice(_MONTHS)
         if kind == 0:
-            coin, lo, hi, step = rng.choice(_COINS)
-            level = rng.randrange(lo, hi, step)
-            return f"Will {coin} close above ${level:,} on {month} {rng.randint(1, 28)}?", "Crypto"
+            # one threshold per coin and date: two thresholds on one date would be a ladder whose
+            # random-walk prices contradict each other (ladders are planted, see ladder_low/high)
+            while True:
+                coin, lo, hi, step = rng.choice(_COINS)
+                level, day = rng.randrange(lo, hi, step), rng.randint(1, 28)
+                if (coin, month, day) not in self._coin_dates:
+                    self._coin_dates.add((coin, month, day))
+                    return f"Will {coin} close above ${level:,} on {month} {day}?", "Crypto"
+                month = rng.choice(_MONTHS)
         if kind == 1:
             return (f"Will {rng.choice(_NAMES)} win the 2026 {rng.choice(['Senate', 'governor', 'mayoral'])} race "
                     f"in district {rng.randint(1, 40)}?"), "Politics"
@@ -147,9 +157,17 @@ class MockSource:
             return f"Will the {rng.choice(_TEAMS)} beat the {rng.choice(_TEAMS)} on {month} {rng.randint(1, 28)}?", \
                 "Sports"
         if kind == 3:
-            return f"Will US CPI YoY exceed {rng.randint(20, 45) / 10:.1f}% in {month}?", "Economics"
-        return f"Will '{rng.choice(_NAMES)}: The Movie' gross over ${rng.randint(20, 300)}M opening weekend?", \
-            "Culture"
+            while True:  # one threshold per region and month (no accidental ladders, as above)
+                region = rng.choice(_REGIONS)
+                if (region, month) not in self._coin_dates:
+                    self._coin_dates.add((region, month))
+                    return f"Will {region} CPI YoY exceed {rng.randint(20, 45) / 10:.1f}% in {month}?", "Economics"
+                month = rng.choice(_MONTHS)
+        while True:
+            name, run = rng.choice(_NAMES), rng.choice(_RUNS)
+            if (name, run) not in self._coin_dates:
+                self._coin_dates.add((name, run))
+                return f"Will '{name}: The Movie' gross over ${rng.randint(20, 300)}M {run}?", "Culture"
 
     def _build(self, n_binary: int, n_events: int) -> None:
         rng = self._rng
@@ -406,7 +424,7 @@ class MockSource:
                                [(str(c + CENT), "400"), (str(c + 2 * CENT), "600")])
         if key == "trend_market":
             [m] = markets
-            c = Decimal("0.66") if frame >= 10 else (Decimal("0.60"), Decimal("0.61"), Decimal("0.62"))[frame % 3]
+            c = Decimal("0.67") if frame >= 10 else (Decimal("0.60"), Decimal("0.61"), Decimal("0.62"))[frame % 3]
             return self._fixed(m, [(str(c - CENT), "400"), (str(c - 2 * CENT), "600")],
                                [(str(c + CENT), "400"), (str(c + 2 * CENT), "600")])
         if key == "decoy_thin_event":

@@ -344,3 +344,8 @@ def load_rules(paths: Sequence[Path]) -> list[RuleSpec]:
                           hint="see rules/*.yaml for documented examples; `mpx rules validate` checks files")
     return rules
 
+
+
+# The YAML reader with lines per key path, for the other YAML files mpx reads (synonyms.yml).
+YamlDoc = _Doc
+pydantic_problems = _pydantic_problems
