@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 MPX     = $(BIN)/mpx
 STAMP   = $(VENV)/.installed
-CYCLES ?= 6
+CYCLES ?= 12
 
 .PHONY: demo test lint bench clean-db venv help
 

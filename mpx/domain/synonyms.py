@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mpx.domain.models import Event, Market
 from mpx.domain.rules.base import Relation, SynonymGroup
-from mpx.domain.rules.dsl import YamlDoc, pydantic_problems
+from mpx.domain.rules.dsl import YamlDoc
 from mpx.errors import ConfigError
 
 MONTHS = {m: i + 1 for i, m in enumerate(
@@ -112,7 +112,10 @@ def normalise(question: str) -> Normalised:
             continue
         if tok.startswith("datetoken"):
             tok = stash[len(tok) - len("datetoken") - 1]
-        tokens.append(ALIASES.get(tok, tok))
+        tok = ALIASES.get(tok, tok)
+        if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss") and tok.isalpha():
+            tok = tok[:-1]  # announces ~ announce, sells ~ sell
+        tokens.append(tok)
     # "X or more" is "> X": move the marker in front of the number it follows
     out: list[str] = []
     for tok in tokens:
@@ -153,6 +156,12 @@ class GroupSpec(BaseModel):
         if value is not None and (not value or any(not clause for clause in value)):
             raise ValueError("keywords needs at least one clause, and every clause at least one word")
         return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> GroupSpec:
+        if (self.keywords is None) == (self.markets is None):
+            raise ValueError("give exactly one of keywords or markets")
+        return self
 
 
 class RelationSpec(BaseModel):
@@ -204,12 +213,10 @@ def parse_config(text: str, name: str) -> SynonymsConfig:
         try:
             config = SynonymsConfig.model_validate(doc.data)
         except ValidationError as exc:
-            pydantic_problems(doc, (), exc, TOP_KEYS)
+            _problems(doc, exc)
     if config is not None:
         seen: dict[str, int] = {}
         for i, g in enumerate(config.groups):
-            if (g.keywords is None) == (g.markets is None):
-                doc.problem(("groups", str(i)), "give exactly one of keywords or markets")
             if g.name in seen:
                 doc.problem(("groups", str(i), "name"),
                             f"duplicate group name {g.name!r} (first: group {seen[g.name]})")
@@ -219,6 +226,20 @@ def parse_config(text: str, name: str) -> SynonymsConfig:
         raise ConfigError(f"invalid synonyms file {name}: {len(problems)} problem(s)", problems,
                           hint="see the comments in synonyms.yml; `mpx synonyms validate` checks the file")
     return config
+
+
+def _problems(doc: YamlDoc, exc: ValidationError) -> None:
+    sections: dict[str, type[BaseModel]] = {"groups": GroupSpec, "relations": RelationSpec, "matcher": MatcherSpec}
+    for err in exc.errors():
+        path = tuple(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            model = sections.get(path[0]) if len(path) > 1 else None
+            allowed = tuple(model.model_fields) if model else TOP_KEYS
+            doc.problem(path, f"unknown key (allowed: {', '.join(allowed)})")
+        elif err["type"] == "missing":
+            doc.problem(path, "required key is missing")
+        else:
+            doc.problem(path, err["msg"].removeprefix("Value error, "))
 
 
 def load_config(path: Path) -> SynonymsConfig:
@@ -346,7 +367,7 @@ def _similar(norm: Mapping[str, Normalised], min_sim: Decimal, max_bucket: int) 
                 if len(wa & wb) / len(wa | wb) >= threshold:
                     parent[find(a)] = find(b)
     comps: dict[str, list[str]] = defaultdict(list)
-    for mid in parent:
+    for mid in set(parent) | set(parent.values()):
         comps[find(mid)].append(mid)
     return [tuple(sorted(c)) for c in comps.values() if len(c) >= 2]
 

@@ -348,4 +348,3 @@ def load_rules(paths: Sequence[Path]) -> list[RuleSpec]:
 
 # The YAML reader with lines per key path, for the other YAML files mpx reads (synonyms.yml).
 YamlDoc = _Doc
-pydantic_problems = _pydantic_problems

@@ -60,7 +60,7 @@ def test_changed_applied_migration_refuses_to_run(empty_db: TestDb, tmp_path: Pa
     with empty_db.connect(autocommit=True) as conn:
         migrate.migrate(conn, migrate.discover(sql))
     (sql / "001_core.sql").write_text((sql / "001_core.sql").read_text() + "\n-- edited\n")
-    (sql / "003_more.sql").write_text("CREATE TABLE must_not_exist (x int);")
+    (sql / "900_more.sql").write_text("CREATE TABLE must_not_exist (x int);")
     with empty_db.connect(autocommit=True) as conn, pytest.raises(ConfigError, match=r"001_core\.sql"):
         migrate.migrate(conn, migrate.discover(sql))
     assert empty_db.scalar("SELECT to_regclass('must_not_exist')") is None
@@ -70,8 +70,8 @@ def test_changed_applied_migration_refuses_to_run(empty_db: TestDb, tmp_path: Pa
 
 def test_failing_migration_rolls_back_entirely(empty_db: TestDb, tmp_path: Path) -> None:
     sql = _copy_sql(tmp_path)
-    (sql / "003_broken.sql").write_text("CREATE TABLE half_done (x int);\nSELECT no_such_function();\n")
-    with empty_db.connect(autocommit=True) as conn, pytest.raises(MpxError, match=r"003_broken\.sql"):
+    (sql / "900_broken.sql").write_text("CREATE TABLE half_done (x int);\nSELECT no_such_function();\n")
+    with empty_db.connect(autocommit=True) as conn, pytest.raises(MpxError, match=r"900_broken\.sql"):
         migrate.migrate(conn, migrate.discover(sql))
     assert empty_db.scalar("SELECT to_regclass('half_done')") is None
     assert empty_db.scalar("SELECT count(*) FROM schema_migrations WHERE version = 3") == 0
