@@ -74,7 +74,7 @@ def test_failing_migration_rolls_back_entirely(empty_db: TestDb, tmp_path: Path)
     with empty_db.connect(autocommit=True) as conn, pytest.raises(MpxError, match=r"900_broken\.sql"):
         migrate.migrate(conn, migrate.discover(sql))
     assert empty_db.scalar("SELECT to_regclass('half_done')") is None
-    assert empty_db.scalar("SELECT count(*) FROM schema_migrations WHERE version = 3") == 0
+    assert empty_db.scalar("SELECT count(*) FROM schema_migrations WHERE version = 900") == 0
 
 
 def test_migrate_via_cli_then_status_lists_applied(empty_db: TestDb) -> None:
