@@ -7,13 +7,15 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
+from mpx.domain.durations import parse_duration
+from mpx.errors import UsageError
 from mpx.settings import Settings, load_settings
 
 
@@ -91,3 +93,13 @@ def truncate(text: str | None, width: int) -> str:
     if not text:
         return ""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def since_option(since: str | None) -> datetime | None:
+    """``--since 30m`` → the time that long ago (UTC); a bad duration is a usage error (exit 2)."""
+    if since is None:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(since)
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from mpx.adapters.db import opportunities as db_opps
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
-from mpx.domain.durations import parse_duration
+from mpx.cli.common import FormatOption, OutputFormat, render, settings, since_option, truncate
 from mpx.errors import UsageError
 
 
@@ -25,12 +23,7 @@ def opportunities(
     its duration, first/last/max net edge and max executable size."""
     if status not in ("open", "closed", "all"):
         raise UsageError(f"--status must be open, closed or all, not {status!r}")
-    since_ts = None
-    if since is not None:
-        try:
-            since_ts = datetime.now(UTC) - parse_duration(since)
-        except ValueError as exc:
-            raise UsageError(f"--since: {exc}") from None
+    since_ts = since_option(since)
     with connect(settings()) as conn:
         rows = db_opps.query(conn, status=status, since=since_ts, rule=rule, limit=limit)
     if fmt is OutputFormat.table:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from mpx.adapters.db import signals as db_signals
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
-from mpx.domain.durations import parse_duration
+from mpx.cli.common import FormatOption, OutputFormat, render, settings, since_option, truncate
 from mpx.errors import UsageError
 
 
@@ -25,12 +23,7 @@ def signals(
     """List stored signals, newest first."""
     if level is not None and level.upper() not in ("P1", "P2", "P3"):
         raise UsageError(f"--level must be P1, P2 or P3, not {level!r}")
-    since_ts = None
-    if since is not None:
-        try:
-            since_ts = datetime.now(UTC) - parse_duration(since)
-        except ValueError as exc:
-            raise UsageError(f"--since: {exc}") from None
+    since_ts = since_option(since)
     with connect(settings()) as conn:
         rows = db_signals.query_signals(conn, level=level.upper() if level else None, since=since_ts,
                                         rule=rule, limit=limit)

@@ -157,6 +157,10 @@ class Universe:
     def scoped_markets(self, scope: Scope) -> Iterable[Market]:
         return (m for m in self.markets.values() if scope.admits(m))
 
+    def changed_tradable(self, scope: Scope) -> Iterable[Market]:
+        """Tradable in-scope markets with a new tick this step (what per-market kinds look at)."""
+        return (m for m in self.scoped_markets(scope) if m.tradable and self.is_changed(m.id))
+
     def event_markets(self, event: Event) -> list[Market]:
         return [self.markets[mid] for mid in event.market_ids if mid in self.markets]
 

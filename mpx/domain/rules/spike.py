@@ -18,8 +18,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mpx.domain.books import is_liquid
 from mpx.domain.durations import Duration
-from mpx.domain.models import Book, Market, PricePoint
+from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
 
@@ -36,17 +37,6 @@ class SpikeParams(BaseModel):
         Decimal("50"), ge=0, description="ignore books thinner than this at the top"
     )
     max_spread: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="ignore books wider than this")
-
-
-def _usable_book(book: Book | None, params: SpikeParams) -> bool:
-    if book is None or not book.two_sided:
-        return False
-    assert book.spread is not None and book.bid_size is not None and book.ask_size is not None
-    return (
-        book.spread <= params.max_spread
-        and book.bid_size >= params.min_top_size
-        and book.ask_size >= params.min_top_size
-    )
 
 
 def _fmt_price(price: Decimal) -> str:
@@ -77,9 +67,7 @@ class Spike:
         params = rule.params
         assert isinstance(params, SpikeParams)
         findings: list[Finding] = []
-        for market in universe.scoped_markets(rule.scope):
-            if not market.tradable or not universe.is_changed(market.id):
-                continue
+        for market in universe.changed_tradable(rule.scope):
             finding = self._check(market, params, universe)
             if finding is not None:
                 findings.append(finding)
@@ -88,7 +76,7 @@ class Spike:
     def _check(self, market: Market, params: SpikeParams, universe: Universe) -> Finding | None:
         token = market.yes
         book = universe.fresh_book(token.token_id)
-        if book is None or not _usable_book(book, params):
+        if book is None or not is_liquid(book, params.max_spread, params.min_top_size):
             return None
         mid = book.mid
         assert mid is not None

@@ -23,8 +23,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mpx.domain.books import is_liquid
 from mpx.domain.durations import Duration
-from mpx.domain.models import Book, Market, PricePoint
+from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
 
@@ -40,13 +41,6 @@ class TrendBreakoutParams(BaseModel):
     min_ticks: int = Field(5, ge=1, description="the window must hold at least this many price points")
     min_top_size: Decimal = Field(Decimal("50"), ge=0, description="ignore books thinner than this at the top")
     max_spread: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="ignore books wider than this")
-
-
-def _usable(book: Book | None, params: TrendBreakoutParams) -> bool:
-    if book is None or not book.two_sided:
-        return False
-    assert book.spread is not None and book.bid_size is not None and book.ask_size is not None
-    return book.spread <= params.max_spread and min(book.bid_size, book.ask_size) >= params.min_top_size
 
 
 def window_points(history: Sequence[PricePoint], start: datetime, end: datetime) -> Sequence[PricePoint]:
@@ -68,9 +62,7 @@ class TrendBreakout:
         params = rule.params
         assert isinstance(params, TrendBreakoutParams)
         findings: list[Finding] = []
-        for market in universe.scoped_markets(rule.scope):
-            if not market.tradable or not universe.is_changed(market.id):
-                continue
+        for market in universe.changed_tradable(rule.scope):
             finding = self._check(market, params, universe)
             if finding is not None:
                 findings.append(finding)
@@ -79,9 +71,9 @@ class TrendBreakout:
     def _check(self, market: Market, params: TrendBreakoutParams, universe: Universe) -> Finding | None:
         token = market.yes
         book = universe.fresh_book(token.token_id)
-        if not _usable(book, params):
+        if book is None or not is_liquid(book, params.max_spread, params.min_top_size):
             return None
-        assert book is not None and book.mid is not None
+        assert book.mid is not None
         mid = book.mid
         now = book.ts or universe.as_of
         history = universe.history.get(token.token_id)
