@@ -113,3 +113,18 @@ def test_ingest_logs_json_lines_on_stderr(db: TestDb) -> None:
 def _runs(db: TestDb) -> list[tuple[str]]:
     with db.connect() as conn:
         return conn.execute("SELECT status FROM job_run").fetchall()
+
+
+def test_seed_reset_empties_everything_derived_and_starts_over(db: TestDb) -> None:
+    assert run_mpx("seed").code == 0
+    for _ in range(2):
+        assert run_mpx("ingest").code == 0 and run_mpx("evaluate").code == 0
+    assert db.scalar("SELECT count(*) FROM opportunity") and db.scalar("SELECT count(*) FROM synonym_group")
+    res = run_mpx("seed", "--reset")
+    assert res.code == 0, res.stderr
+    assert db.scalar("SELECT count(*) FROM signal") == 0 and db.scalar("SELECT count(*) FROM opportunity") == 0
+    assert db.scalar("SELECT count(*) FROM synonym_group") == 0
+    # the first frame again: every book written, none skipped as "unchanged" against the old passes
+    assert db.scalar("SELECT count(*) FROM tick") == db.scalar("SELECT count(*) FROM outcome")
+    assert run_mpx("ingest").code == 0 and run_mpx("evaluate").code == 0
+    assert db.scalar("SELECT count(*) FROM signal") > 0
