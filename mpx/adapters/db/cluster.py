@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpx.errors import SetupError
+from mpx.errors import SetupError, UnavailableError
 from mpx.log import get_logger
 
 log = get_logger(__name__)
@@ -178,9 +178,11 @@ class LocalCluster:
                     if not exists:
                         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
                     return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise
+                    raise UnavailableError(
+                        f"the local cluster in {self.data_dir} is running but does not answer on its socket: {exc}",
+                        hint="restart it: `mpx db down && mpx db up`") from None
                 time.sleep(0.2)
 
 
