@@ -10,6 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 CONTEXT_KEYS = ("job", "ruleId", "marketId", "trace")
+_SECRETS: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Never print ``value`` (a bot token, a password) in a log line: it is replaced by ``***``."""
+    if value and len(value) >= 6:
+        _SECRETS.add(value)
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
@@ -26,7 +33,10 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
+        line = json.dumps(out, default=str, ensure_ascii=False)
+        for secret in _SECRETS:
+            line = line.replace(secret, "***")
+        return line
 
 
 def setup_logging(level: str = "INFO") -> None:

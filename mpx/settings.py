@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mpx.domain.durations import Duration
 from mpx.errors import ConfigError
+from mpx.log import register_secret
 
 SECRET_MASK = "********"
 
@@ -68,6 +69,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, description="bot token (secret)")
     telegram_chat_id: str | None = Field(None, description="chat to alert")
     telegram_api_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL")
+    mpx_alert_min_level: Literal["P1", "P2", "P3"] = Field("P2", description="alert signals of this level and above")
+    mpx_alert_cooldown: Duration = Field(timedelta(minutes=10), description="at most one alert per signature within")
 
     # --- execution and risk
     exec_mode: Literal["paper", "live"] = Field("paper", description="execution adapter")
@@ -96,6 +99,12 @@ class Settings(BaseSettings):
     @property
     def source_name(self) -> str:
         return "real" if self.data_source == "polymarket" else self.data_source
+
+    @property
+    def telegram_live(self) -> bool:
+        """Alerts really go to Telegram (enabled, with a token and a chat); otherwise dry-run."""
+        return bool(self.telegram_enabled and self.telegram_bot_token and self.telegram_bot_token.get_secret_value()
+                    and self.telegram_chat_id)
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as ``ENV_NAME -> value`` with every secret masked."""
@@ -136,7 +145,7 @@ def redact_conninfo(conninfo: str) -> str:
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Read and validate the settings; raise ConfigError naming every bad key."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -149,6 +158,10 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
             problems,
             hint="fix the environment or .env; every key is documented in .env.example",
         ) from None
+    for secret in (settings.telegram_bot_token, settings.postgres_password):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    return settings
 
 
 def _is_secret(key: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from mpx import __version__
+from mpx.cli import alerts as alerts_cmd
 from mpx.cli import config as config_cmd
 from mpx.cli import db as db_cmd
 from mpx.cli import evaluate as evaluate_cmd
@@ -62,6 +63,7 @@ def _root(
 
 
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(markets_cmd.app, name="markets")
 app.add_typer(rules_cmd.app, name="rules")

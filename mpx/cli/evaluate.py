@@ -27,6 +27,9 @@ def evaluate(fmt: FormatOption = OutputFormat.table) -> None:
     if fmt is OutputFormat.table:
         typer.echo(f"evaluate: {res.steps} step(s), {res.rows} new signal(s); opportunities: {res.opened} opened, "
                    f"{res.closed} closed, {res.details.get('open', 0)} open")
+        if res.alerts is not None and (res.alerts.sent or res.alerts.dry_run or res.alerts.pending
+                                       or res.alerts.failed):
+            typer.echo(res.alerts.line)
         if rows:
             render(rows, fmt)
     else:

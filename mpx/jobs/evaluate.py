@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import psycopg
@@ -21,6 +21,7 @@ from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.dsl import load_rules
 from mpx.domain.rules.engine import evaluate_rules, lookback_for
 from mpx.domain.rules.episodes import Alert, Opportunity, track
+from mpx.jobs import alerts
 from mpx.jobs.contract import Context, JobResult
 from mpx.jobs.synonyms import refresh_synonyms
 from mpx.log import get_logger
@@ -39,6 +40,7 @@ class EvaluateResult(JobResult):
     signals: list[Signal] = field(default_factory=list)
     opened: int = 0
     closed: int = 0
+    alerts: alerts.FlushResult | None = None
     watermark: datetime | None = None
     backlog: bool = False
 
@@ -49,6 +51,30 @@ def load_rule_set(settings: Settings) -> list[RuleSpec]:
 
 
 def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> EvaluateResult:
+    """One evaluate pass, then the alert outbox is flushed (also when there were no new ticks, so an
+    alert that failed earlier goes out now). A Telegram problem is a warning, never the pass."""
+    result = _evaluate(ctx, rules)
+    try:
+        flushed = alerts.flush(ctx.conn, ctx.settings)
+    except psycopg.OperationalError:
+        raise  # the database went away: the job contract reports it (75)
+    except Exception as exc:  # alerts must never cost the evaluate pass
+        ctx.conn.rollback()
+        log.warning(f"alert flush failed: {type(exc).__name__}: {exc}", extra={"job": "evaluate"})
+        result.warnings.append("alerts not flushed this pass; the next pass retries")
+    else:
+        result.alerts = flushed
+        result.details.update(alerts_sent=flushed.sent, alerts_pending=flushed.pending, alerts_dry_run=flushed.dry_run,
+                              alerts_failed=flushed.failed)
+        if flushed.errors:
+            result.warnings.append(f"{flushed.line} ({flushed.errors[0]})")
+    ctx.metrics.gauge("mpx_telegram_failures_total", "Telegram sends that failed, since the database was created"
+                      ).set(alerts.failures_total(ctx.conn))
+    ctx.conn.commit()
+    return result
+
+
+def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> EvaluateResult:
     conn = ctx.conn
     wm_raw = state.get_state(conn, WATERMARK_KEY)
     watermark = datetime.fromisoformat(wm_raw) if wm_raw else None
@@ -85,7 +111,7 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     cooldowns = {r.id: r.cooldown for r in rules}
     active = [r.id for r in rules if r.enabled]
     last_alerts = _LastAlerts(conn)
-    alerts: list[Alert] = []
+    found_alerts: list[Alert] = []
     found = opened = closed = 0
     prev = watermark
     for ts, missing, apply in steps:
@@ -110,7 +136,7 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
                      improve_bps=ctx.settings.mpx_episode_improve_bps, last_alerts=last_alerts)
         for o in step.opened:
             touched_opps[id(o)] = o
-        alerts.extend(step.alerts)
+        found_alerts.extend(step.alerts)
         opened += len(step.opened)
         closed += len(step.closed)
         prev = ts
@@ -118,9 +144,12 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
 
     t = time.perf_counter()
     db_opps.save(conn, touched_opps.values())
-    kept = [a.signal for a in alerts]
-    inserted = db_signals.insert_signals(conn, kept, [(a.opportunity.id, a.reason) for a in alerts])
-    for a in alerts:
+    how = alerts.transport(ctx.settings)
+    kept = [replace(a.signal, payload={**a.signal.payload, "transport": how}) for a in found_alerts]
+    last_id = conn.execute("SELECT coalesce(max(id), 0) FROM signal").fetchone()[0]  # type: ignore[index]
+    inserted = db_signals.insert_signals(conn, kept, [(a.opportunity.id, a.reason) for a in found_alerts])
+    queued = alerts.enqueue(conn, ctx.settings, last_id)
+    for a in found_alerts:
         sig = a.signal
         log.info("signal", extra={"job": "evaluate", "ruleId": sig.rule_id, "marketId": sig.market_id or sig.group_key,
                                   "level": sig.level, "edge_bps": str(sig.estimated_edge_bps), "reason": a.reason,
@@ -133,7 +162,8 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
     return EvaluateResult(
         rows=inserted, steps=len(steps), signals=kept, watermark=new_wm, backlog=backlog, opened=opened,
         closed=closed,
-        details={"steps": len(steps), "found": found, "new_signals": inserted, "opened": opened, "closed": closed,
+        details={"steps": len(steps), "found": found, "new_signals": inserted, "alerts_queued": queued,
+                 "opened": opened, "closed": closed,
                  "open": len(open_opps), "backlog": backlog, "read_s": round(clock.read, 3),
                  "eval_s": round(clock.evaluate, 3), "write_s": round(clock.write, 3)},
         warnings=[f"more than {MAX_STEPS} ingest passes pending; the rest are evaluated next pass"]

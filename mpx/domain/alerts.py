@@ -1,0 +1,62 @@
+"""Alert text: one HTML block per signal (everything from the market escaped), batched into
+messages within Telegram's 4,096-character limit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from html import escape
+from typing import Any
+
+TELEGRAM_LIMIT = 4096
+SEPARATOR = "\n\n"
+LEVELS = ("P1", "P2", "P3")
+MAX_MESSAGE = 3000
+"""Longest escaped signal message put in an alert (the block stays well under the limit)."""
+
+
+def at_least(level: str, minimum: str) -> bool:
+    """``level`` is ``minimum`` or higher (P1 is the highest)."""
+    return LEVELS.index(level) <= LEVELS.index(minimum)
+
+
+def format_alert(signal: Mapping[str, Any]) -> str:
+    """One signal as Telegram HTML: level, rule, edge and size in bold, the message escaped."""
+    edge = Decimal(str(signal.get("estimated_edge_bps") or 0))
+    size = signal.get("executable_shares")
+    notional = signal.get("executable_notional")
+    head = f"<b>{escape(str(signal['level']))} {escape(str(signal['rule_type']))}</b>"
+    if edge:
+        head += f" {edge:+.2f} bps"
+    if size is not None and notional is not None:
+        head += f" · {Decimal(str(size)).normalize():f} sh / ${Decimal(str(notional)):.2f}"
+    reason = (signal.get("payload") or {}).get("alert")
+    if reason == "improved":
+        head += " <i>(improved)</i>"
+    body = escape(str(signal["message"]))
+    if len(body) > MAX_MESSAGE:
+        body = body[: MAX_MESSAGE - 1]
+        amp = body.rfind("&")
+        if amp != -1 and ";" not in body[amp:]:
+            body = body[:amp]  # never leave half an entity (&am…)
+        body += "…"
+    return f"{head}\n{body}"
+
+
+def batch(blocks: Sequence[str], limit: int = TELEGRAM_LIMIT) -> list[list[int]]:
+    """Indexes of ``blocks`` grouped into messages of at most ``limit`` characters (joined by a blank
+    line), in order."""
+    out: list[list[int]] = []
+    size = 0
+    for i, block in enumerate(blocks):
+        if out and size + len(SEPARATOR) + len(block) <= limit:
+            out[-1].append(i)
+            size += len(SEPARATOR) + len(block)
+        else:
+            out.append([i])
+            size = len(block)
+    return out
+
+
+def message_text(blocks: Sequence[str]) -> str:
+    return SEPARATOR.join(blocks)
