@@ -34,6 +34,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-test-tools.sh
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -84,10 +85,17 @@ def db(pg_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Te
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def gateway() -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
-    """(URL, pushes received) of a local push receiver."""
-    from stubs.pushgateway import PushRecorder
+@pytest.fixture(scope="session")
+def _pushgateway() -> Iterator[Any]:
+    from stubs.pushgateway import Pushgateway
 
-    with PushRecorder() as rec:
-        yield rec.url, rec.received
+    gw = Pushgateway()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def gateway(_pushgateway: Any) -> Any:
+    """The session's real Pushgateway, wiped: ``.url`` to push to, ``.samples(job)`` to read back."""
+    _pushgateway.wipe()
+    return _pushgateway

@@ -1,39 +1,71 @@
-"""A recorder for what a job pushes to a Pushgateway (method, path, body). Issue #5 replaces it in
-the tests with the real `prometheus-pushgateway`."""
+"""A real Prometheus Pushgateway (Debian's ``prometheus-pushgateway``) on loopback, for tests.
+
+Started once per test session on a free port with the admin API on, wiped before every test;
+:meth:`Pushgateway.samples` reads back what the jobs pushed, as Prometheus would scrape it."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+BINARY_NAMES = ("prometheus-pushgateway", "pushgateway")
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[str, str, str]]] = []
-
-    def _record(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        type(self).received.append((self.command, self.path, body))
-        self.send_response(200)
-        self.end_headers()
-
-    do_PUT = do_POST = _record
-
-    def log_message(self, *args: object) -> None:
-        pass
+def find_binary() -> str | None:
+    return next((p for p in (shutil.which(n) for n in BINARY_NAMES) if p), None)
 
 
-class PushRecorder:
+class Pushgateway:
     def __init__(self) -> None:
-        self.received: list[tuple[str, str, str]] = []
-        handler = type("Handler", (_Recorder,), {"received": self.received})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        binary = find_binary()
+        if binary is None:
+            raise RuntimeError("prometheus-pushgateway is not installed: `apt-get install prometheus-pushgateway` "
+                               "(make test does this when run as root)")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = tempfile.NamedTemporaryFile(prefix="pushgateway-", suffix=".log", delete=False)  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [binary, f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-admin-api"],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pushgateway did not start: {Path(self._log.name).read_text()[-2000:]}")
+            time.sleep(0.1)
 
-    def __enter__(self) -> PushRecorder:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
+    def wipe(self) -> None:
+        httpx.put(f"{self.url}/api/v1/admin/wipe", timeout=5).raise_for_status()
 
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def samples(self, job: str) -> dict[str, float]:
+        """``name{label="v",…}`` (labels sorted, without ``job`` and ``instance``) → value, for one job."""
+        out: dict[str, float] = {}
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.labels.get("job") != job:
+                    continue
+                labels = {k: v for k, v in s.labels.items() if k not in ("job", "instance")}
+                key = s.name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
+                out[key] = s.value
+        return out
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()

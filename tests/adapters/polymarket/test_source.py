@@ -225,7 +225,6 @@ def test_record_requires_the_real_source(db: TestDb, tmp_path: Path) -> None:
 
 def test_pass_metrics_count_requests_by_endpoint_and_status(db: TestDb, api: PolymarketStandIn,
                                                             gateway) -> None:  # type: ignore[no-untyped-def]
-    url, received = gateway
     events = load_recorded_events()
     fed = next(e for e in events if e.get("title") == "Fed decision in March?")
     token = json.loads(fed["markets"][2]["clobTokenIds"])[0]
@@ -235,12 +234,9 @@ def test_pass_metrics_count_requests_by_endpoint_and_status(db: TestDb, api: Pol
                                                                                                 "size": "5"}],
                          "asks": [{"price": "0.6", "size": "7"}]})
     api.fail("books", 429, times=1, retry_after=0.1)
-    res = run_mpx("ingest", env=real_env(api, PUSHGATEWAY_URL=url))
+    res = run_mpx("ingest", env=real_env(api, PUSHGATEWAY_URL=gateway.url))
     assert res.code == 0, res.stderr
-    method, path, body = received[-1]
-    assert (method, path) == ("PUT", "/metrics/job/mpx_ingest")
-    metrics = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in body.splitlines()
-               if ln and not ln.startswith("#")}
+    metrics = gateway.samples("mpx_ingest")
     assert metrics['mpx_source_requests_total{endpoint="books",source="real",status="429"}'] == 1
     assert metrics['mpx_source_requests_total{endpoint="books",source="real",status="200"}'] == 5  # 48 tokens / 10
     assert metrics['mpx_source_throttled_total{source="real"}'] == 1
