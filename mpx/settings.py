@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, description="bot token (secret)")
     telegram_chat_id: str | None = Field(None, description="chat to alert")
     telegram_api_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL")
+    mpx_metrics_textfile: Path | None = Field(None, description="also write each job's metrics here (node_exporter)")
+    mpx_heartbeat_max_age: Duration = Field(timedelta(seconds=30), description="health: last good evaluate within")
+    mpx_ingest_max_age: Duration = Field(timedelta(minutes=2), description="health: the last ingest pass within")
     mpx_alert_min_level: Literal["P1", "P2", "P3"] = Field("P2", description="alert signals of this level and above")
     mpx_alert_cooldown: Duration = Field(timedelta(minutes=10), description="at most one alert per signature within")
 
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "postgres_host", "telegram_chat_id", "pushgateway_url", "mpx_database_url",
-        "telegram_bot_token", "postgres_password", "mpx_replay_dir", mode="before",
+        "telegram_bot_token", "postgres_password", "mpx_replay_dir", "mpx_metrics_textfile", mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, v: Any) -> Any:

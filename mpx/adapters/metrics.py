@@ -8,9 +8,12 @@ the job.
 
 from __future__ import annotations
 
+import os
+import re
 import time
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
+from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway, pushadd_to_gateway
 
 from mpx.log import get_logger
 
@@ -60,3 +63,37 @@ class JobMetrics:
             log.warning("pushgateway unavailable; metrics not pushed",
                         extra={"job": self.job, "error": f"{type(exc).__name__}: {exc}"})
             return False
+
+    def write_textfile(self, path: Path | None) -> bool:
+        """Write the run's metrics for node_exporter's textfile collector (atomically: temp file +
+        rename), each series labelled ``job="mpx_<job>"`` so several jobs' files can sit side by
+        side. A failure costs a warning, never the job."""
+        if path is None:
+            return False
+        try:
+            text = with_job_label(generate_latest(self.registry).decode(), f"mpx_{self.job}")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            return True
+        except OSError as exc:
+            log.warning("metrics textfile not written", extra={"job": self.job, "path": str(path),
+                                                               "error": f"{type(exc).__name__}: {exc}"})
+            return False
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?( .*)$")
+
+
+def with_job_label(text: str, job: str) -> str:
+    """Prometheus text format with ``job="…"`` added to every sample."""
+    out = []
+    for line in text.splitlines():
+        m = _SAMPLE.match(line) if line and not line.startswith("#") else None
+        if m is None:
+            out.append(line)
+            continue
+        name, labels, rest = m.group(1), m.group(2), m.group(3)
+        inner = f'job="{job}"' + ("," + labels[1:-1] if labels and labels != "{}" else "")
+        out.append(f"{name}{{{inner}}}{rest}")
+    return "\n".join(out) + "\n"

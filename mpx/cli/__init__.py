@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,7 @@ from mpx.cli import alerts as alerts_cmd
 from mpx.cli import config as config_cmd
 from mpx.cli import db as db_cmd
 from mpx.cli import evaluate as evaluate_cmd
+from mpx.cli import health as health_cmd
 from mpx.cli import ingest as ingest_cmd
 from mpx.cli import markets as markets_cmd
 from mpx.cli import opportunities as opportunities_cmd
@@ -56,9 +58,15 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    metrics_textfile: Annotated[
+        Path | None, typer.Option("--metrics-textfile", help="Also write the job's metrics to this file for "
+                                  "node_exporter's textfile collector (or MPX_METRICS_TEXTFILE).")
+    ] = None,
 ) -> None:
     invocation.traceback = traceback
     invocation.settings = None
+    if metrics_textfile is not None:
+        os.environ["MPX_METRICS_TEXTFILE"] = str(metrics_textfile)
     setup_logging(log_level or os.environ.get("MPX_LOG_LEVEL") or "INFO")
 
 
@@ -73,6 +81,9 @@ app.command("ingest")(ingest_cmd.ingest)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("signals")(signals_cmd.signals)
 app.command("opportunities")(opportunities_cmd.opportunities)
+app.command("run")(health_cmd.run)
+app.command("health")(health_cmd.health)
+app.command("metrics")(health_cmd.metrics)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -86,6 +86,7 @@ def run_job(settings: Settings, job: str, body: Callable[[Context[Any]], R]) -> 
     finally:
         metrics.finish(exit_code, result.rows if result else None)
         metrics.push(settings.pushgateway_url)
+        metrics.write_textfile(settings.mpx_metrics_textfile)
         if not conn.closed:
             conn.close()
 

@@ -1,0 +1,87 @@
+"""``mpx health`` and ``mpx metrics``: the state of the pipeline as seen from PostgreSQL.
+
+Health is ``healthy`` when the database answers, the last successful ``evaluate`` finished within
+``MPX_HEARTBEAT_MAX_AGE`` (30 s) and the last ingest pass is within ``MPX_INGEST_MAX_AGE`` (2 min);
+otherwise ``degraded`` with the reasons. Ages are in seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from mpx.adapters.db.connection import connect
+from mpx.errors import MpxError
+from mpx.jobs import alerts
+from mpx.settings import Settings
+
+
+def _age(ts: datetime | None, now: datetime) -> float | None:
+    return None if ts is None else round((now - ts).total_seconds(), 3)
+
+
+def check(settings: Settings) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    report: dict[str, Any] = {"status": "healthy", "checked_at": now.isoformat(), "reasons": []}
+    try:
+        with connect(settings) as conn:
+            report["db"] = {"ok": True}
+            evaluate = conn.execute(
+                "SELECT max(finished_at) FROM job_run WHERE job = 'evaluate' AND status = 'ok'").fetchone()
+            last_eval = evaluate[0] if evaluate else None
+            last_pass = conn.execute("SELECT max(ts) FROM ingest_pass").fetchone()
+            last_ingest = last_pass[0] if last_pass else None
+            outbox = dict(conn.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status").fetchall())
+    except (MpxError, psycopg.Error) as exc:
+        message = exc.message if isinstance(exc, MpxError) else str(exc).splitlines()[0]
+        report.update(status="degraded", db={"ok": False, "error": message}, rules_heartbeat=None, ingest=None)
+        report["reasons"].append("database unavailable")
+        return report
+    hb_age, ingest_age = _age(last_eval, now), _age(last_ingest, now)
+    hb_max, in_max = settings.mpx_heartbeat_max_age.total_seconds(), settings.mpx_ingest_max_age.total_seconds()
+    report["rules_heartbeat"] = {"last_success": last_eval.isoformat() if last_eval else None, "age_s": hb_age,
+                                 "max_age_s": hb_max, "ok": hb_age is not None and hb_age <= hb_max}
+    report["ingest"] = {"last_pass": last_ingest.isoformat() if last_ingest else None, "age_s": ingest_age,
+                        "max_age_s": in_max, "ok": ingest_age is not None and ingest_age <= in_max}
+    report["alerts"] = {"pending": outbox.get("pending", 0), "failed": outbox.get("failed", 0)}
+    if not report["rules_heartbeat"]["ok"]:
+        report["reasons"].append("rules silent: no successful evaluate within "
+                                 f"{hb_max:g} s" + ("" if hb_age is None else f" (last {hb_age:g} s ago)"))
+    if not report["ingest"]["ok"]:
+        report["reasons"].append(f"ticks stale: no ingest pass within {in_max:g} s"
+                                 + ("" if ingest_age is None else f" (last {ingest_age:g} s ago)"))
+    if report["reasons"]:
+        report["status"] = "degraded"
+    return report
+
+
+def collect(conn: psycopg.Connection) -> CollectorRegistry:
+    """The totals and freshness metrics, from the database (what `mpx metrics` prints)."""
+    reg = CollectorRegistry()
+    g = Gauge("mpx_signals_total", "Signals stored, by rule", ("rule",), registry=reg)
+    for rule, n in conn.execute("SELECT rule_id, count(*) FROM signal GROUP BY rule_id"):
+        g.labels(rule).set(n)
+    row = conn.execute("SELECT count(*) FROM tick").fetchone()
+    Gauge("mpx_ingest_ticks_total", "Ticks stored", registry=reg).set(row[0] if row else 0)
+    row = conn.execute("SELECT extract(epoch FROM max(ts)) FROM ingest_pass").fetchone()
+    if row and row[0] is not None:
+        Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(float(row[0]))
+    Gauge("mpx_telegram_failures_total", "Telegram sends that failed", registry=reg).set(alerts.failures_total(conn))
+    o = Gauge("mpx_alert_outbox", "Alerts in the outbox, by status", ("status",), registry=reg)
+    for status, n in conn.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status"):
+        o.labels(status).set(n)
+    op = Gauge("mpx_opportunities_open", "Open opportunities, by rule", ("rule",), registry=reg)
+    for rule, n in conn.execute("SELECT rule_id, count(*) FROM opportunity WHERE closed_at IS NULL GROUP BY 1"):
+        op.labels(rule).set(n)
+    last = Gauge("mpx_job_last_success_timestamp_seconds", "End of the last successful run", ("job",), registry=reg)
+    for job, ts in conn.execute("""SELECT job, extract(epoch FROM max(finished_at)) FROM job_run
+                                   WHERE status = 'ok' GROUP BY job"""):
+        last.labels(f"mpx_{job}").set(float(ts))
+    return reg
+
+
+def metrics_text(settings: Settings) -> str:
+    with connect(settings) as conn:
+        return generate_latest(collect(conn)).decode()
