@@ -24,6 +24,7 @@ from mpx.cli import ingest as ingest_cmd
 from mpx.cli import markets as markets_cmd
 from mpx.cli import opportunities as opportunities_cmd
 from mpx.cli import rules as rules_cmd
+from mpx.cli import runs as runs_cmd
 from mpx.cli import seed as seed_cmd
 from mpx.cli import signals as signals_cmd
 from mpx.cli import synonyms as synonyms_cmd
@@ -82,6 +83,7 @@ app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("signals")(signals_cmd.signals)
 app.command("opportunities")(opportunities_cmd.opportunities)
 app.command("run")(health_cmd.run)
+app.command("runs")(runs_cmd.runs)
 app.command("health")(health_cmd.health)
 app.command("metrics")(health_cmd.metrics)
 
