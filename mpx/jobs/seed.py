@@ -11,7 +11,7 @@ from mpx.adapters.sources.mock import MockSource
 from mpx.jobs.contract import Context
 from mpx.jobs.ingest import IngestResult, cursor_key, store_snapshot
 
-DATA_TABLES = ("signal", "opportunity", "synonym_group_member", "synonym_group", "market_relation", "ingest_pass",
+DATA_TABLES = ("alert_outbox", "signal", "opportunity", "synonym_group_member", "synonym_group", "market_relation", "ingest_pass",
                "ingest_digest_state", "tick", "outcome", "market", "event", "job_state")
 
 
@@ -21,8 +21,9 @@ class SeedResult(IngestResult):
 
 
 def reset_market_data(conn: psycopg.Connection) -> None:
-    """Empty every market-data table (not job_run, not schema_migrations)."""
-    conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
+    """Empty every market-data table (not job_run, not schema_migrations). CASCADE: a table added
+    later that references these (an intent referencing a signal) is emptied with them."""
+    conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} CASCADE")
 
 
 def run_seed(ctx: Context[SeedResult], source: MockSource, *, reset: bool) -> SeedResult:
