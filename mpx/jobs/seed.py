@@ -11,8 +11,8 @@ from mpx.adapters.sources.mock import MockSource
 from mpx.jobs.contract import Context
 from mpx.jobs.ingest import IngestResult, cursor_key, store_snapshot
 
-DATA_TABLES = ("alert_outbox", "signal", "opportunity", "synonym_group_member", "synonym_group", "market_relation", "ingest_pass",
-               "ingest_digest_state", "tick", "outcome", "market", "event", "job_state")
+DATA_TABLES = ("alert_outbox", "signal", "opportunity", "synonym_group_member", "synonym_group", "market_relation",
+               "ingest_pass", "ingest_digest_state", "tick", "outcome", "market", "event", "job_state")
 
 
 @dataclass
