@@ -3,7 +3,9 @@
 Exactly one outcome of a complete negRisk event resolves YES, so one NO share of every outcome pays
 ``N − 1`` USDC whatever happens. When the YES bids sum above 1, the NO asks (1 − YES bid, where the
 books mirror) sum below ``N − 1``: buying every NO for less than ``N − 1`` is the executable form of
-"split a set and sell the YES legs" (selling needs the set first; buying the NOs needs only USDC).
+"split a set and sell the YES legs". There is deliberately no variant that sells YES at the bids:
+selling YES requires holding the split set (or the YES shares) first, while buying the NOs needs
+only USDC — the same edge, executable from a cash account.
 
 Priced with :func:`mpx.domain.rules.sets.price_set` over every outcome's **NO asks** (fresh books,
 equal share counts, each level fill charged its taker fee, never below a market's minimum order

@@ -43,6 +43,15 @@ class TrendBreakoutParams(BaseModel):
     max_spread: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="ignore books wider than this")
 
 
+def _fmt_window(td: timedelta) -> str:
+    """``1m``, ``30m``, ``1h30m``, ``45s`` — as a window is written in a rule file."""
+    total = int(td.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n]
+    return "".join(parts) or f"{td.total_seconds()}s"
+
+
 def window_points(history: Sequence[PricePoint], start: datetime, end: datetime) -> Sequence[PricePoint]:
     """Points with ``start ≤ ts < end`` of an ascending history (binary search, not a scan)."""
     lo = bisect_left(history, start, key=lambda p: p.ts)
@@ -92,7 +101,7 @@ class TrendBreakout:
             return None
         bps = (beyond * BPS).quantize(Decimal("0.01"))
         level = high if direction == "up" else low
-        message = (f"{market.question}: {token.label} mid {mid} breaks the {params.window} "
+        message = (f"{market.question}: {token.label} mid {mid} breaks the {_fmt_window(params.window)} "
                    f"{'high' if direction == 'up' else 'low'} {level} by {beyond * 100:.1f} pts "
                    f"(range {low}–{high} over {len(points)} ticks)")
         return Finding(

@@ -15,6 +15,7 @@ from mpx.domain.models import FeeSchedule, Market
 from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
 from mpx.domain.rules.dsl import load_rules
 from mpx.domain.rules.dutch_book import DutchBook, DutchBookParams
+from mpx.domain.rules.engine import evaluate_rules
 
 LEVELS: dict[SignalLevel, D] = {"P1": D(300), "P2": D(100), "P3": D(0)}
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,6 +104,41 @@ def test_stale_missing_or_empty_no_books_and_unchanged_events_are_skipped() -> N
     assert run(universe(ms, [b for b in books() if b.token_id != "A-no"], [fed_event()])) == []
     assert run(universe(ms, books(), [fed_event()], changed=frozenset({"X"}))) == []
     assert len(run(universe(ms, books(), [fed_event()], changed=frozenset({"B"})))) == 1
+
+
+def test_a_one_sided_no_book_is_skipped() -> None:
+    # A's NO book has bids but no asks: no NO to buy, so no set
+    ms, bs = markets(), books()
+    one_sided = [b if b.token_id != "A-no" else book("A-no", [], [("0.54", "300")]) for b in bs]
+    assert run(universe(ms, one_sided, [fed_event()])) == []
+
+
+def test_minimum_order_size_applies_to_every_leg() -> None:
+    # B's minimum order is 150 NO shares: size 100 cannot be placed → nothing
+    ms = [markets()[0], market("B", event_id="E1", neg_risk=True, min_order_size=D(150)), markets()[2]]
+    assert run(universe(ms, books(), [fed_event()])) == []
+    # size 200: 200 × 1.95 = 390 for 200 × 2 = 400 → profit 10 → 10 / 390 = 256.41 bps
+    [f] = run(universe(ms, books(), [fed_event()]), rule(size=200))
+    assert f.executable_shares == D(200) and f.executable_notional == D(390)
+    assert D(f.payload["profit"]) == D(10) and f.estimated_edge_bps == D("256.41")
+    # A's NO only 4 deep (below the default minimum order of 5) → nothing at any size
+    assert run(universe(markets(), books([("0.55", "4")]), [fed_event()])) == []
+
+
+def test_limit_prices_are_rounded_up_to_the_tick() -> None:
+    # A trades on a 0.1 tick (contrived): its worst NO price 0.55 becomes a limit of 0.6
+    [f] = run(universe(markets(tick_size=D("0.1")), books(), [fed_event()]))
+    assert f.payload["limit_prices"] == ["0.6", "0.65", "0.75"]
+
+
+def test_message_and_engine_level() -> None:
+    u = universe(markets(), books(), [fed_event()])
+    [f] = run(u)
+    assert f.message == ("Fed decision in March?: 3 NO legs cost 1.9500/set, pay 2 at 100 sh after fees "
+                         "→ +256.4 bps net (YES bids sum 1.05)")
+    # 256.41 bps: P2 with LEVELS (P1 300, P2 100)
+    [signal] = evaluate_rules([rule()], u)
+    assert signal.level == "P2" and signal.executable_notional == D(195)
 
 
 def test_scope_must_admit_every_market_of_the_event() -> None:

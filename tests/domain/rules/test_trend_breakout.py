@@ -13,6 +13,7 @@ from domain.rules.test_sum_lt_1 import T0, book, market, universe
 from mpx.domain.models import PricePoint
 from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
 from mpx.domain.rules.dsl import load_rules
+from mpx.domain.rules.engine import evaluate_rules
 from mpx.domain.rules.trend_breakout import TrendBreakout, TrendBreakoutParams
 
 LEVELS: dict[SignalLevel, D] = {"P1": D(500), "P2": D(300), "P3": D(200)}
@@ -77,6 +78,26 @@ def test_thin_wide_one_sided_stale_and_unchanged_books_are_skipped() -> None:
     assert run(u("0.65", "0.67", unobserved=frozenset({"M-yes"}))) == []
     assert run(u("0.65", "0.67", changed=frozenset({"other"}))) == []
     assert run(u("0.65", "0.67"), rule(Scope(categories=("Sports",)))) == []
+
+
+def test_a_stale_book_is_skipped() -> None:
+    # book last seen 10 min ago (max_book_age 5 min): its mid is not the current price
+    m = market("M", question="?")
+    old = book("M-yes", [("0.67", "400")], [("0.65", "400")], ts=T0 - timedelta(minutes=10))
+    assert run(universe([m], [old], history={"M-yes": history()})) == []
+
+
+def test_message_and_engine_level() -> None:
+    x = u("0.65", "0.67")
+    [f] = run(x)
+    assert f.message == ("Will the trend break?: Yes mid 0.66 breaks the 5m high 0.62 by 4.0 pts "
+                         "(range 0.60–0.62 over 6 ticks)")
+    [signal] = evaluate_rules([rule()], x)  # 400 bps: P2 (P1 500, P2 300)
+    assert signal.level == "P2" and signal.market_id == "M"
+
+
+def test_lookback_is_the_window() -> None:
+    assert TrendBreakout().lookback(TrendBreakoutParams(window="45s")) == timedelta(seconds=45)
 
 
 def test_the_shipped_rule_file_validates() -> None:
