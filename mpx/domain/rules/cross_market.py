@@ -12,7 +12,14 @@ SUM_LT_1: equal shares, each level fill charged its taker fee, minimum order siz
 profitable size up to ``size``). The metric is the net edge in bps (P2 at most when a fee rate is
 unknown). A contradiction of the mids by more than ``min_gap`` that the books do not let anyone
 trade is information only: metric = mid gap × 10,000, ``estimated_edge_bps = 0``, no legs, P3.
-Example: "above 80k" bid 0.59 vs "above 70k" ask 0.51: 0.51 + (1 − 0.59) = 0.92/set → +869.56 bps.
+Example: "above 80k" bid 0.59 vs "above 70k" ask 0.51: 0.51 + (1 − 0.59) = 0.92/set at 100 shares:
+cost 92, payout at least 100 → 8 / 92 × 10,000 = +869.56 bps (P1 with the shipped levels). The
+edge is counted on the guaranteed payout of 1 per set; the extra 1 when only the wider market
+resolves YES is upside, not counted.
+
+``edge_score``: executable ``min(1, bps / 1000)`` (as SUM_LT_1); information only on a smaller
+scale, ``min(0.5, gap / 0.5)`` — a 2.5-point contradiction scores 0.05, 25 points or more 0.5 — so
+an untradable contradiction never outranks a tradable edge of 500 bps or more.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from mpx.domain.rules.base import Finding, RuleSpec, Universe
 from mpx.domain.rules.pairs import price_yes_no, quote
 
 INFO_FULL_SCORE_GAP = Decimal("0.25")
+"""An information-only contradiction of 25 points or more scores 0.5, the most it can (executable
+edges score bps / 1000, up to 1)."""
 
 
 class CrossMarketParams(BaseModel):
@@ -68,7 +77,9 @@ class CrossMarketMisprice:
                 "kind": "arbitrage" if pair else "mispricing", "relation": rel.kind, "relation_key": rel.key,
                 "note": rel.note, "narrower": rel.narrower, "wider": rel.wider,
                 "market_ids": [rel.narrower, rel.wider], "narrower_mid": str(narrow.mid), "wider_mid": str(wide.mid),
-                "narrower_bid": str(n_bid), "wider_ask": str(w_ask), "gap": str(gap), "executable": pair is not None,
+                "narrower_bid": str(n_bid), "narrower_ask": str(narrow.yes.best_ask),
+                "wider_bid": str(wide.yes.best_bid), "wider_ask": str(w_ask), "gap": str(gap),
+                "executable": pair is not None,
             }
             head = (f"{narrow.market.question} (YES {narrow.mid}) trades above {wide.market.question} "
                     f"(YES {wide.mid}), which it implies [{rel.kind}]")

@@ -12,7 +12,12 @@ profitable size up to ``size``). Then the metric is the net edge in bps, with le
 at most when a fee rate is unknown. Otherwise the gap is information only: metric = gap × 10,000
 (bps of probability), ``estimated_edge_bps = 0``, no legs, and the level is capped at P3 — a
 trader cannot act on a gap the books do not let him trade.
-Example: YES 0.62 vs 0.55; laggard YES ask 0.56 + leader NO ask 0.39 = 0.95/set → +526.31 bps.
+Example: YES 0.62 vs 0.55; laggard YES ask 0.56 + leader NO ask 0.39 = 0.95/set at 100 shares:
+cost 95, payout 100, profit 5 → 5 / 95 × 10,000 = +526.31 bps (P1 with the shipped levels).
+
+``edge_score``: executable ``min(1, bps / 1000)`` (as SUM_LT_1); information only on a smaller
+scale, ``min(0.5, gap / 0.5)`` — a 7-point gap scores 0.14, 25 points or more 0.5 — so an
+untradable gap never outranks a tradable edge of 500 bps or more.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from mpx.domain.rules.base import Finding, RuleSpec, Universe
 from mpx.domain.rules.pairs import price_yes_no, quote
 
 INFO_FULL_SCORE_GAP = Decimal("0.25")
-"""An information-only gap of 25 points scores 0.5 (executable edges score bps / 1000, up to 1)."""
+"""An information-only gap of 25 points or more scores 0.5, the most it can (executable edges score
+bps / 1000, up to 1)."""
 
 
 class SynonymMispriceParams(BaseModel):
@@ -68,7 +74,7 @@ class SynonymMisprice:
                 "leader": leader.market.id, "laggard": laggard.market.id, "gap": str(gap),
                 "leader_mid": str(leader.mid), "laggard_mid": str(laggard.mid),
                 "laggard_yes_ask": str(laggard.yes.best_ask), "leader_yes_bid": str(leader.yes.best_bid),
-                "executable": pair is not None,
+                "mids": {q.market.id: str(q.mid) for q in quotes}, "executable": pair is not None,
             }
             head = (f"{group.name}: YES {leader.mid} ({leader.market.question}) vs {laggard.mid} "
                     f"({laggard.market.question}), gap {gap * 100:.1f} pts")

@@ -110,4 +110,74 @@ def test_stale_one_sided_closed_unchanged_and_out_of_scope_members_are_skipped()
 
 def test_the_shipped_rule_file_validates() -> None:
     [r] = load_rules([ROOT / "rules" / "synonym_misprice.yaml"])
-    assert r.type == "SYNONYM_MISPRICE" and r.params.min_gap == D("0.025")  # type: ignore[attr-defined]
+    assert (r.id, r.type, r.enabled) == ("synonym-misprice", "SYNONYM_MISPRICE", True)
+    assert r.params == SynonymMispriceParams(min_gap=D("0.025"), size=D(100))
+    assert dict(r.levels) == {"P1": D(150), "P2": D(50), "P3": D(10)}
+
+
+def test_fees_are_charged_per_level_fill_of_a_leg() -> None:
+    # B (laggard, fee rate 0.02, exponent 1) YES asks 0.56 × 60, 0.57 × 340; A's NO ask 0.39 × 400 (no fee).
+    # 100 shares:
+    #   B: 60 × 0.56 = 33.60, fee 60 × 0.02 × 0.56 × 0.44 = 0.29568
+    #      40 × 0.57 = 22.80, fee 40 × 0.02 × 0.57 × 0.43 = 0.19608
+    #   A NO: 100 × 0.39 = 39.00
+    #   cost 33.60 + 22.80 + 39.00 + 0.49176 = 95.89176; payout 100; profit 4.10824
+    #   → 4.10824 / 95.89176 × 10,000 = 428.4247… → 428.42 bps
+    # (B's level boundary at 60 shares: 33.60 + 0.29568 + 23.40 = 57.29568 for 60, profit 2.70432 < 4.10824.)
+    fee = FeeSchedule(True, D("0.02"), 1)
+    bs = [*quotes("0.62", token="A"),
+          book("B-yes", [("0.56", "60"), ("0.57", "340")], [("0.54", "400")]),
+          book("B-no", [("0.46", "400")], [("0.44", "60"), ("0.43", "340")])]
+    [f] = run(universe([market("A"), market("B", fee=fee)], bs, groups=[GROUP]))
+    assert f.executable_shares == D(100) and f.executable_notional == D("95.89176")
+    assert f.metric == f.estimated_edge_bps == D("428.42") and f.max_level == "P1"
+    yes_b, no_a = f.legs
+    assert (yes_b.cost, yes_b.fee, yes_b.worst_price, yes_b.vwap) == (D("56.40"), D("0.49176"), D("0.57"),
+                                                                      D("0.564"))
+    assert (no_a.cost, no_a.fee) == (D("39.00"), 0)
+    p = f.payload
+    assert (D(p["fees"]), D(p["profit"]), D(p["payout"])) == (D("0.49176"), D("4.10824"), D(100))
+    assert p["limit_prices"] == ["0.57", "0.39"] and p["fee_unknown"] is False
+
+
+def test_depth_below_the_minimum_order_size_leaves_the_gap_information_only() -> None:
+    # B's YES ask holds 40 shares but B's minimum order is 50: no set can be bought. The gap 0.07 is
+    # still more than 0.025 → information only: metric 0.07 × 10,000 = 700, no legs, P3 at most.
+    bs = quotes("0.62", token="A") + quotes("0.55", token="B", ask_size="40")
+    [f] = run(universe([market("A"), market("B", min_order_size=D(50))], bs, groups=[GROUP]))
+    assert (f.metric, f.estimated_edge_bps, f.legs, f.max_level) == (D("700.00"), 0, (), "P3")
+    assert f.executable_shares is None and f.payload["executable"] is False
+    assert f.edge_score == 0.14  # information only: min(0.5, 0.07 / 0.5)
+
+
+def test_limit_prices_are_rounded_up_to_the_tick() -> None:
+    # B's ask sits off the 0.01 grid at 0.555 (e.g. just after a tick size change): 0.555 + 0.39 = 0.945/set,
+    # 100 sh → 5.5 / 94.5 = 582.0105… → 582.01 bps; the buy limit for B is rounded UP to 0.56.
+    bs = [*quotes("0.62", token="A"), book("B-yes", [("0.555", "400")], [("0.54", "400")]),
+          book("B-no", [("0.46", "400")], [("0.445", "400")])]
+    [f] = run(universe([market("A"), market("B")], bs, groups=[GROUP]))
+    assert f.estimated_edge_bps == D("582.01") and f.payload["limit_prices"] == ["0.56", "0.39"]
+
+
+def test_a_closed_member_is_left_out_and_the_others_still_compared() -> None:
+    # C is closed with YES mid 0.90: it must not become the leader; A (0.62) vs B (0.55) as before.
+    [f] = run(u(c="0.90", ms=[market("A"), market("B"), market("C", status="closed")]))
+    assert (f.payload["leader"], f.payload["laggard"], f.payload["market_ids"]) == ("A", "B", ["A", "B"])
+    assert f.estimated_edge_bps == D("526.31")
+    assert f.payload["mids"] == {"A": "0.62", "B": "0.55"}
+
+
+def test_one_changed_member_is_enough_and_the_engine_levels_it_p1() -> None:
+    assert len(run(u(changed=frozenset({"A"})))) == 1
+    [s] = evaluate_rules([rule()], u())
+    assert (s.level, s.rule_type, s.estimated_edge_bps) == ("P1", "SYNONYM_MISPRICE", D("526.31"))
+    # an unknown fee rate caps it at P2 although 526.31 ≥ the P1 threshold 150
+    [s] = evaluate_rules([rule()], u(ms=[market("A", fee=FeeSchedule(True, None, 1)), market("B")]))
+    assert s.level == "P2"
+
+
+def test_a_stale_book_by_age_is_skipped() -> None:
+    # A's books were last observed 6 minutes ago (max age 5): A has no usable quote, B alone is no pair.
+    old = T0 - timedelta(minutes=6)
+    assert run(u(observed={"A-yes": old, "A-no": old})) == []
+    assert len(run(u(observed={"A-yes": T0 - timedelta(minutes=4)}))) == 1
