@@ -55,6 +55,7 @@ def show(
             raise NotFoundError(f"no market matches {market!r}", hint="see `mpx markets list --search TEXT`")
         outcomes = db_markets.market_outcomes(conn, m["id"], points)
         groups, relations = db_synonyms.of_market(conn, m["id"])
+        group_rows = db_synonyms.groups_of_market(conn, m["id"]) if fmt is OutputFormat.json else []
     fee = "disabled" if not m["fees_enabled"] else (
         f"rate {m['fee_rate']} exponent {m['fee_exponent']}" if m["fee_rate"] is not None else "enabled, rate unknown")
     rows = []
@@ -76,7 +77,8 @@ def show(
     if fmt is OutputFormat.json:
         import json
 
-        typer.echo(json.dumps({**{k: v for k, v in header}, "outcomes": rows}, indent=2, default=str))
+        typer.echo(json.dumps({**{k: v for k, v in header}, "synonym_groups": group_rows,
+                               "market_relations": relations, "outcomes": rows}, indent=2, default=str))
         return
     render_mapping(header, fmt)
     typer.echo("")

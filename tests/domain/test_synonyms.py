@@ -1,135 +1,422 @@
-"""Synonym groups and ladders from synonyms.yml and the questions."""
+"""Synonym groups and ladders from synonyms.yml and the questions (mpx.domain.synonyms, pure)."""
 
 from __future__ import annotations
 
+import hashlib
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mpx.domain.models import Event, Market, Outcome
-from mpx.domain.synonyms import SynonymsConfig, build, load_config, normalise, parse_config
+from mpx.adapters.sources.mock import MockSource
+from mpx.domain.models import Event, Market, MarketStatus, Outcome
+from mpx.domain.synonyms import Built, SynonymsConfig, build, load_config, normalise, parse_config
 from mpx.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
+END = datetime(2026, 12, 31, tzinfo=UTC)
 
 
-def mk(mid: str, question: str, event: str | None = None, outcomes: int = 2) -> Market:
-    labels = ["Yes", "No", "Maybe"][:outcomes]
-    return Market(id=mid, question=question, slug=f"slug-{mid}", event_id=event or f"ev-{mid}",
-                  outcomes=tuple(Outcome(f"{mid}-{i}", mid, lab, i) for i, lab in enumerate(labels)))
+def mk(mid: str, question: str, event: str | None = None, *, labels: tuple[str, ...] = ("Yes", "No"),
+       end: datetime | None = END, status: MarketStatus = "active", **kw: Any) -> Market:
+    return Market(id=mid, question=question, slug=f"slug-{mid}", event_id=event or f"ev-{mid}", end_date=end,
+                  status=status, outcomes=tuple(Outcome(f"{mid}-{i}", mid, lab, i) for i, lab in enumerate(labels)),
+                  **kw)
 
 
-def universe(*markets: Market, events: tuple[Event, ...] = ()) -> tuple[dict[str, Market], dict[str, Event]]:
-    return {m.id: m for m in markets}, {e.id: e for e in events}
+def negrisk(eid: str, *markets: Market) -> Event:
+    return Event(eid, eid, tuple(m.id for m in markets), neg_risk=True)
+
+
+def run(*markets: Market, events: tuple[Event, ...] = (), config: dict[str, Any] | None = None) -> Built:
+    return build(SynonymsConfig.model_validate(config or {}), {m.id: m for m in markets}, {e.id: e for e in events})
+
+
+def groups(built: Built) -> list[tuple[str, tuple[str, ...]]]:
+    return [(g.source, g.market_ids) for g in built.groups]
+
+
+def rels(built: Built) -> set[tuple[str, str, str]]:
+    return {(r.narrower, r.wider, r.kind) for r in built.relations}
+
+
+# ------------------------------------------------------------------ normalisation
 
 
 @pytest.mark.parametrize(("question", "text"), [
     ("Will Bitcoin reach $150,000 in 2026?", "will bitcoin > 150000 in 2026"),
     ("Bitcoin above $150k by December 31, 2026?", "bitcoin > 150000 by @2026-12-31"),
     ("Will BTC hit 1.5M?", "will bitcoin > 1500000"),
+    ("BTC over 150 thousand?", "bitcoin > 150000"),
     ("Will Trump deport 2,000,000 or more people?", "will trump deport > 2000000 people"),
+    ("Will gas cost $3 or less?", "will gas cost < 3"),
+    ("Will the Fed cut by 50+ bps?", "will the fed cut by > 50 bps"),
     ("Will US CPI exceed 3.5% in May?", "will us cpi > 3.5% in may"),
     ("Will ETH be below $2k on Mar. 3?", "will ethereum be < 2000 on @03-03"),
+    ("Will Bitcoin be <$80k on March 30?", "will bitcoin be < 80000 on @03-30"),
+    ("Will GDP growth be under -1% in Q1 2026?", "will gdp growth be < -1% in q1 2026"),
+    ("Fed decision after the March 2026 meeting?", "fed decision after the @2026-03 meeting"),
+    ("Will Trump's approval be at least 45% on 1 April 2026?", "will trump approval be > 45% on @2026-04-01"),
+    ("Won't the U.S. Federal Reserve cut rates?", "will not the us fed cut rate"),
+    ("Will Nvidia hit $5T?", "will nvidia > 5000000000000"),
+    ("Will unemployment fall to 4%?", "will unemployment < 4%"),
+    ("Will inflation reach more than 4% in 2025?", "will inflation > 4% in 2025"),
 ])
 def test_normalise(question: str, text: str) -> None:
     assert normalise(question).text == text
 
 
-def test_keyword_groups_match_every_clause_and_years_inside_dates() -> None:
-    markets, events = universe(
-        mk("A", "Will Bitcoin reach $150,000 in 2026?"), mk("B", "Bitcoin above $150k by December 31, 2026?"),
-        mk("C", "Will Bitcoin reach $150,000 in 2027?"), mk("D", "Will Ethereum reach $150,000 in 2026?"))
-    config = SynonymsConfig.model_validate({"groups": [{"name": "btc", "keywords": [["bitcoin", "btc"], "150k",
-                                                                                   "2026"]}]})
-    [group] = build(config, markets, events).groups
-    assert (group.key, group.source, group.market_ids) == ("kw:btc", "keywords", ("A", "B"))
+def test_figures_skeleton_and_content_words() -> None:
+    n = normalise("Will Max Verstappen not finish 2nd in Q1 by June 30, 2026?")
+    assert n.figures == ("2nd", "q1", "@2026-06-30")
+    assert n.skeleton == ("not", "2nd", "in", "q1", "by", "@2026-06-30")
+    assert n.content == ("max", "verstappen", "finish") and n.words == {"max", "verstappen", "finish"}
+    assert normalise("Will it rain on March 3?").yearless and not normalise("On March 3, 2026?").yearless
+    assert normalise("Will Bitcoin be above $100k today?").relative
 
 
-def test_explicit_lists_take_ids_or_slugs_and_report_unknown_ones() -> None:
-    markets, events = universe(mk("A", "One?"), mk("B", "Two?"))
-    config = SynonymsConfig.model_validate({"groups": [{"name": "x", "markets": ["A", "slug-B", "nope"]}],
-                                            "matcher": {"ladders": False}})
-    built = build(config, markets, events)
-    assert [(g.key, g.market_ids) for g in built.groups] == [("list:x", ("A", "B"))] and built.unknown == ["nope"]
+# ------------------------------------------------------------------ keyword groups and lists
 
 
-def test_the_matcher_proposes_near_identical_questions_only() -> None:
-    markets, events = universe(
-        mk("A", "Will Taylor Swift announce a world tour in 2026?"),
-        mk("B", "Taylor Swift announces a world tour in 2026?"),
-        mk("C", "Will Taylor Swift announce a world tour in 2027?"),  # other year: not a synonym
-        mk("D", "Will Taylor Swift release an album in 2026?"))
-    groups = build(SynonymsConfig(), markets, events).groups
-    assert [(g.source, g.market_ids) for g in groups] == [("similar", ("A", "B"))]
-    assert groups[0].key.startswith("auto:")
+def test_keyword_groups_match_every_clause_phrases_and_years_inside_dates() -> None:
+    built = run(mk("A", "Will Bitcoin reach $150,000 in 2026?"), mk("B", "Bitcoin above $150k by December 31, 2026?"),
+                mk("C", "Will Bitcoin reach $150,000 in 2027?"), mk("D", "Will Ethereum reach $150,000 in 2026?"),
+                mk("E", "Will BTC be above $150k on December 31, 2026?"),
+                config={"groups": [{"name": "loose", "keywords": [["bitcoin"], "150k", 2026]},
+                                   {"name": "tight", "keywords": ["btc", ">", "$150,000",
+                                                                  ["in 2026", "by Dec 31 2026"]]}],
+                        "matcher": {"similar": False, "ladders": False}})
+    assert [(g.key, g.source, g.market_ids) for g in built.groups] == [
+        ("kw:loose", "keywords", ("A", "B", "E")),  # 2026 (an int in YAML) also matches @2026-12-31
+        ("kw:tight", "keywords", ("A", "B"))]       # "on December 31" is another question
 
 
-def test_markets_of_one_negrisk_event_are_never_synonyms_or_ladders() -> None:
-    a = mk("A", "Will Bitcoin be above $80,000 on March 31?", "E")
-    b = mk("B", "Will Bitcoin be above $70,000 on March 31?", "E")
-    c = mk("C", "Will Bitcoin be above $80,000 on March 31 ?", "E")
-    markets, events = universe(a, b, c, events=(Event("E", "BTC", ("A", "B", "C"), neg_risk=True),))
-    built = build(SynonymsConfig(), markets, events)
-    assert built.groups == [] and built.relations == []
+def test_exclude_keeps_questions_out_and_a_group_of_one_is_not_built() -> None:
+    built = run(mk("A", "Will Bitcoin reach $150k in 2026?"), mk("B", "Will Bitcoin not reach $150k in 2026?"),
+                config={"groups": [{"name": "x", "keywords": ["bitcoin", "150k"], "exclude": ["not"]}]})
+    assert built.groups == [] and built.notes == ["group x: its keywords match 1 market(s)"]
 
 
-def test_threshold_ladders_link_neighbours_in_the_right_direction() -> None:
-    markets, events = universe(
-        mk("L60", "Will Bitcoin be above $60,000 on December 31, 2026?"),
-        mk("L80", "Will Bitcoin be above $80,000 on December 31, 2026?"),
-        mk("L70", "Will Bitcoin be above $70,000 on December 31, 2026?"),
-        mk("X", "Will Bitcoin be above $75,000 on June 30, 2026?"),  # other date: another ladder
-        mk("U1", "Will gas be under $3 in July?"), mk("U2", "Will gas be under $2.50 in July?"))
-    rels = {(r.narrower, r.wider, r.kind) for r in build(SynonymsConfig(), markets, events).relations}
+def test_a_keyword_group_matching_two_outcomes_of_one_negrisk_event_is_not_built() -> None:
+    a, b = mk("A", "Will Bitcoin be above $150k in 2026?", "E"), mk("B", "Will Bitcoin be below $150k in 2026?", "E")
+    c = mk("C", "Bitcoin above $150,000 in 2026?")
+    built = run(a, b, c, events=(negrisk("E", a, b),), config={"groups": [{"name": "x", "keywords": ["bitcoin",
+                                                                                                    "150k"]}]})
+    assert built.groups == [] and "negRisk event E" in built.notes[0]
+    built = run(a, b, c, events=(negrisk("E", a, b),), config={"groups": [{"name": "x", "keywords": [
+        "bitcoin", ">", "150k"]}], "matcher": {"ladders": False}})
+    assert groups(built) == [("keywords", ("A", "C"))]  # negRisk outcomes may join groups across events
+
+
+def test_explicit_lists_take_ids_or_slugs_and_report_unknown_and_non_binary_ones() -> None:
+    built = run(mk("A", "One?"), mk("B", "Two?"), mk("C", "Three?", labels=("X", "Y", "Z")),
+                config={"groups": [{"name": "x", "markets": ["A", "slug-B", "nope", "C"]}]})
+    assert [(g.key, g.market_ids) for g in built.groups] == [("list:x", ("A", "B"))]
+    assert built.unknown == ["nope"]
+    assert built.notes == ["group x: no market 'nope' in the universe", "group x: 'C' is not a binary market, left out"]
+    a, b = mk("A", "One?", "E"), mk("B", "Two?", "E")
+    built = run(a, b, events=(negrisk("E", a, b),), config={"groups": [{"name": "x", "markets": ["A", "B"]}]})
+    assert built.groups == [] and "mutually exclusive" in built.notes[0]
+
+
+# ------------------------------------------------------------------ the similarity matcher
+
+
+def test_the_matcher_proposes_restated_questions_with_a_stable_auto_key() -> None:
+    built = run(mk("A", "Will Taylor Swift announce a world tour in 2026?"),
+                mk("B", "Taylor Swift announces a world tour in 2026?"),
+                mk("C", "Will Taylor Swift announce a new world tour in 2026?"),   # one added word: 5/6
+                mk("D", "Will MicroStrategy sell any BTC by June 30, 2026?"),
+                mk("F", "MicroStrategy sells Bitcoin by June 30, 2026?"))
+    assert groups(built) == [("similar", ("A", "B", "C")), ("similar", ("D", "F"))] or \
+        groups(built) == [("similar", ("D", "F")), ("similar", ("A", "B", "C"))]
+    keys = {g.market_ids: g.key for g in built.groups}
+    assert keys["A", "B", "C"] == "auto:" + hashlib.sha1(b"A|B|C").hexdigest()[:12]
+
+
+@pytest.mark.parametrize(("a", "b", "why"), [
+    ("Will Bitcoin be above $80,000 on December 31, 2026?", "Will Bitcoin be above $70,000 on December 31, 2026?",
+     "another number: a ladder"),
+    ("Will Taylor Swift announce a tour in 2026?", "Will Taylor Swift announce a tour in 2027?", "another year"),
+    ("Will Bitcoin be above $80k on June 30, 2026?", "Will Bitcoin be above $80k on June 29, 2026?", "another date"),
+    ("Will Bitcoin be above $80k on June 30, 2026?", "Will Bitcoin be below $80k on June 30, 2026?", "comparator"),
+    ("Will Bitcoin be above $80k on June 30, 2026?", "Will Bitcoin be above $80k by June 30, 2026?", "on vs by"),
+    ("Will the ceasefire collapse before June 30, 2026?", "Will the ceasefire collapse after June 30, 2026?",
+     "before vs after"),
+    ("Will the Democratic Party control the Senate after the 2026 midterm elections?",
+     "Will the Democratic Party control the House after the 2026 midterm elections?", "a substituted word"),
+    ("Will the Lakers beat the Celtics on March 3, 2026?", "Will the Celtics beat the Lakers on March 3, 2026?",
+     "word order"),
+    ("Will the Fed cut rates at the June 2026 meeting?", "Will the Fed not cut rates at the June 2026 meeting?",
+     "negation"),
+    ("Will Elon Musk finish 2nd in the race?", "Will Elon Musk finish 3rd in the race?", "ordinals"),
+    ("Will Trump win?", "Will Trump win Pennsylvania?", "too many added words"),
+])
+def test_the_matcher_never_groups_different_questions(a: str, b: str, why: str) -> None:
+    assert run(mk("A", a), mk("B", b), config={"matcher": {"ladders": False}}).groups == [], why
+
+
+def test_one_event_never_holds_two_synonyms_and_negrisk_outcomes_are_left_to_synonyms_yml() -> None:
+    same = "Will the Lakers win the 2026 NBA Finals?"
+    assert run(mk("A", same, "E"), mk("B", same, "E")).groups == []  # one (non-negRisk) event
+    a, b, c = mk("A", same, "E1"), mk("B", same, "E2"), mk("C", same, "E3")
+    built = run(a, b, c, events=(negrisk("E1", a, mk("X", "Will the Heat win the 2026 NBA Finals?", "E1")),
+                                 negrisk("E2", b, mk("Y", "Will the Suns win the 2026 NBA Finals?", "E2"))))
+    assert built.groups == []  # A and B are negRisk outcomes; C alone has nobody to match
+    built = run(a, b, c, events=(negrisk("E1", a, mk("X", "?", "E1")),), config={"groups": [
+        {"name": "lakers", "markets": ["A", "B", "C"]}]})
+    assert groups(built) == [("list", ("A", "B", "C"))]
+
+
+def test_a_chain_through_two_markets_of_one_event_is_dropped() -> None:
+    built = run(mk("A", "Will Taylor Swift announce a world tour in 2026?", "E"),
+                mk("B", "Will Taylor Swift announce a stadium world tour in 2026?"),
+                mk("C", "Will Taylor Swift announce a stadium world tour in 2026 again?", "E"),
+                config={"matcher": {"min_similarity": 0.7}})
+    # A ~ B ~ ... but A and C share an event: C has "again" (a marker) so C ≁ B; only A ~ B
+    assert groups(built) == [("similar", ("A", "B"))]
+    built = run(mk("A", "Will Taylor Swift announce a world tour in 2026?", "E"),
+                mk("B", "Will Taylor Swift announce a big world tour in 2026?"),
+                mk("C", "Will Taylor Swift announce a big stadium world tour in 2026?", "E"),
+                config={"matcher": {"min_similarity": 0.8}})
+    assert built.groups == [] and "one event" in built.notes[0]
+
+
+def test_end_dates_and_implicit_periods_keep_series_apart() -> None:
+    q = "Will it snow in New York on Christmas Day?"
+    assert run(mk("A", q, end=END), mk("B", q, end=END + timedelta(days=365))).groups == []
+    q2 = "Will Bitcoin be above $100k today?"  # relative: the same end day only
+    assert run(mk("A", q2, end=END), mk("B", q2, end=END + timedelta(days=1))).groups == []
+    assert groups(run(mk("A", q2, end=END), mk("B", q2, end=END + timedelta(hours=2)))) == [("similar", ("A", "B"))]
+    q3 = "Will Bitcoin be above $100k on March 30?"  # no year: read in the end date's year
+    assert run(mk("A", q3, end=datetime(2026, 3, 30, tzinfo=UTC)),
+               mk("B", q3, end=datetime(2027, 3, 30, tzinfo=UTC))).groups == []
+
+
+def test_only_yes_no_markets_that_are_not_placeholders_or_other_are_matched() -> None:
+    q = "Will the Lakers win the 2026 NBA Finals?"
+    assert run(mk("A", q), mk("B", q, labels=("Up", "Down"))).groups == []
+    assert run(mk("A", q), mk("B", q, active=False)).groups == []
+    assert run(mk("A", q), mk("B", q, neg_risk_other=True)).groups == []
+    assert groups(run(mk("A", q), mk("B", q, status="closed"))) == [("similar", ("A", "B"))]
+
+
+def test_a_proposed_group_inside_a_configured_one_is_not_repeated() -> None:
+    built = run(mk("A", "Will Kraken IPO in 2026?"), mk("B", "Kraken IPO in 2026?"), mk("C", "Kraken listed in 2026?"),
+                config={"groups": [{"name": "kraken", "markets": ["A", "B", "C"]}]})
+    assert groups(built) == [("list", ("A", "B", "C"))]
+
+
+# ------------------------------------------------------------------ ladders
+
+
+def test_threshold_ladders_link_neighbouring_levels_in_the_right_direction() -> None:
+    built = run(mk("L60", "Will Bitcoin be above $60,000 on December 31, 2026?"),
+                mk("L80", "Will Bitcoin be above $80,000 on December 31, 2026?"),
+                mk("L70", "Will BTC be over $70k on December 31, 2026?"),
+                mk("X", "Will Bitcoin be above $75,000 on June 30, 2026?"),  # another date: another ladder
+                mk("U1", "Will gas be under $3 in July 2026?"), mk("U2", "Will gas be under $2.50 in July 2026?"),
+                mk("P1", "Will CPI be 3% or more in May 2026?"), mk("P2", "Will CPI be 3.5% or more in May 2026?"),
+                mk("N", "Will CPI be 300 or more in May 2026?"))  # not a percentage: another ladder
     # above: the higher threshold is narrower; below: the lower one
-    assert rels == {("L80", "L70", "threshold"), ("L70", "L60", "threshold"), ("U2", "U1", "threshold")}
+    assert rels(built) == {("L80", "L70", "threshold"), ("L70", "L60", "threshold"), ("U2", "U1", "threshold"),
+                           ("P2", "P1", "threshold")}
+    notes = {r.key: r.note for r in built.relations}
+    assert notes["rel:L80>L70"] == "above 80,000 ⊂ above 70,000: Will Bitcoin be above $80,000 on December 31, 2026?"
+    assert notes["rel:U2>U1"].startswith("below 2.5 ⊂ below 3:")
+    assert notes["rel:P2>P1"].startswith("above 3.5% ⊂ above 3%:")
+
+
+def test_ladders_cross_events_but_never_inside_one_negrisk_event() -> None:
+    lo = mk("LO", "Will Bitcoin be less than $70,000 on March 30, 2026?", "R")
+    mid = mk("MID", "Will Bitcoin be between $70,000 and $80,000 on March 30, 2026?", "R")
+    hi = mk("HI", "Will Bitcoin be greater than $80,000 on March 30, 2026?", "R")
+    a75 = mk("A75", "Will Bitcoin be above $75,000 on March 30, 2026?", "T")
+    a85 = mk("A85", "Will Bitcoin be above $85,000 on March 30, 2026?", "T")
+    b75 = mk("B75", "Will Bitcoin be below $75,000 on March 30, 2026?")
+    built = run(lo, mid, hi, a75, a85, b75, events=(negrisk("R", lo, mid, hi), Event("T", "T", ("A75", "A85"))))
+    assert rels(built) == {("A85", "HI", "threshold"), ("HI", "A75", "threshold"), ("LO", "B75", "threshold")}
+    # two "less than" outcomes of one negRisk event would be exclusive: never related
+    x, y = mk("X", "Will Bitcoin be below $60,000 on March 30, 2026?", "S"), \
+        mk("Y", "Will Bitcoin be below $50,000 on March 30, 2026?", "S")
+    assert run(x, y, events=(negrisk("S", x, y),)).relations == []
+
+
+def test_equal_levels_relate_to_every_neighbour_and_closed_levels_are_bridged() -> None:
+    q = "Will Bitcoin be above ${} on December 31, 2026?"
+    built = run(mk("A70", q.format("70,000")), mk("B80", q.format("80k")), mk("C80", q.format("80,000")),
+                mk("D90", q.format("90,000"), status="resolved"), mk("E95", q.format("95,000")))
+    assert rels(built) == {("B80", "A70", "threshold"), ("C80", "A70", "threshold"), ("D90", "B80", "threshold"),
+                           ("D90", "C80", "threshold"), ("E95", "D90", "threshold"), ("E95", "B80", "threshold"),
+                           ("E95", "C80", "threshold")}
 
 
 def test_date_ladders_earlier_is_narrower() -> None:
-    markets, events = universe(
-        mk("M", "MicroStrategy sells any Bitcoin by March 31, 2026?"),
-        mk("D", "MicroStrategy sells any Bitcoin by December 31, 2026?"),
-        mk("J", "MicroStrategy sells any Bitcoin by June 30, 2026?"),
-        mk("Y", "MicroStrategy sells any Bitcoin in 2025?"))
-    rels = [(r.narrower, r.wider, r.kind) for r in build(SynonymsConfig(), markets, events).relations]
-    assert sorted(rels) == [("J", "D", "date"), ("M", "J", "date")]
+    built = run(mk("M", "MicroStrategy sells any Bitcoin by March 31, 2026?", "E"),
+                mk("D", "MicroStrategy sells any Bitcoin by December 31, 2026?", "E"),
+                mk("J", "MicroStrategy sells any Bitcoin by June 30, 2026?", "E"),
+                mk("Y", "MicroStrategy sells any Bitcoin in 2025?", "E"),  # not a by-date
+                mk("B1", "Will OpenAI release GPT-6 before July 1, 2026?"),
+                mk("B2", "Will OpenAI release GPT-6 before January 1, 2027?"),
+                mk("Y1", "Will humans land on Mars by 2030?"), mk("Y2", "Will humans land on Mars by 2029?"),
+                mk("Q1", "Will the ceasefire hold by March 31?", end=datetime(2026, 3, 31, tzinfo=UTC)),
+                mk("Q2", "Will the ceasefire hold by June 30?", end=datetime(2027, 6, 30, tzinfo=UTC)),
+                events=(Event("E", "MicroStrategy", ("M", "D", "J", "Y")),))
+    assert rels(built) == {("M", "J", "date"), ("J", "D", "date"), ("B1", "B2", "date"), ("Y2", "Y1", "date")}
+    assert {r.key: r.note for r in built.relations}["rel:B1>B2"].startswith("before 2026-07-01 ⊂ before 2027-01-01")
 
 
-def test_declared_relations_and_non_binary_markets() -> None:
-    markets, events = universe(mk("A", "Dems win by 10 seats?"), mk("B", "Dems win?"),
-                               mk("C", "Who wins?", outcomes=3))
-    config = SynonymsConfig.model_validate({"relations": [{"narrower": "slug-A", "wider": "B", "note": "10 ⊂ win"}]})
-    [rel] = build(config, markets, events).relations
-    assert (rel.key, rel.narrower, rel.wider, rel.kind, rel.note) == ("rel:A>B", "A", "B", "declared", "10 ⊂ win")
+def test_declared_relations_win_and_bad_ones_are_noted() -> None:
+    a, b = mk("A", "Dems win by 10 seats?"), mk("B", "Dems win?")
+    l70, l80 = mk("L70", "BTC above $70k on December 31, 2026?"), mk("L80", "BTC above $80k on December 31, 2026?")
+    x, y = mk("X", "X wins?", "E"), mk("Y", "Y wins?", "E")
+    built = run(a, b, l70, l80, x, y, mk("C", "Who wins?", labels=("A", "B", "C")), events=(negrisk("E", x, y),),
+                config={"relations": [{"narrower": "slug-A", "wider": "B", "note": "10 ⊂ win"},
+                                      {"narrower": "L80", "wider": "L70", "note": "declared too"},
+                                      {"narrower": "nope", "wider": "B"}, {"narrower": "X", "wider": "Y"},
+                                      {"narrower": "C", "wider": "A"}, {"narrower": "slug-A", "wider": "A"}]})
+    assert [(r.key, r.narrower, r.wider, r.kind, r.note) for r in built.relations] == [
+        ("rel:A>B", "A", "B", "declared", "10 ⊂ win"), ("rel:L80>L70", "L80", "L70", "declared", "declared too")]
+    assert built.unknown == ["nope"]
+    assert built.notes == ["relations.2: no market 'nope' in the universe",
+                           "relations.3: skipped, two outcomes of negRisk event E (mutually exclusive)",
+                           "relations.4: skipped, not binary", "relations.5: skipped, the same market"]
+    built = run(l70, l80, config={"relations": [{"narrower": "L70", "wider": "L80"}]})
+    assert "imply each other" in built.notes[0]
 
 
-def test_yaml_errors_name_file_line_and_key_all_at_once(tmp_path: Path) -> None:
+# ------------------------------------------------------------------ universes
+
+
+@pytest.mark.parametrize("seed", [42, 1, 7])
+def test_the_mock_universe_yields_the_planted_group_and_ladders_only(seed: int) -> None:
+    source = MockSource(seed=seed)
+    snap = source.frame(0, datetime(2026, 1, 1, tzinfo=UTC))
+    p = source.planted
+    built = build(load_config(REPO / "synonyms.yml"), {m.id: m for m in snap.markets}, {e.id: e for e in snap.events})
+    assert [(g.key, set(g.market_ids)) for g in built.groups] == [
+        ("kw:bitcoin-150k-2026", {p["synonym_a"], p["synonym_b"]})]
+    assert rels(built) == {(p["ladder_high"], p["ladder_low"], "threshold"), (p["date_early"], p["date_late"], "date")}
+
+
+def test_a_large_universe_is_deterministic_and_consistent() -> None:
+    rng = random.Random(3)
+    markets, events = {}, {}
+    for e in range(600):
+        day = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(1, 300))
+        date = f"{day:%B} {day.day}, 2026"
+        if e % 3 == 0:
+            ms = [mk(f"{e}-{k}", f"Will Bitcoin be above ${60 + 5 * k}k on {date}?", str(e), end=day)
+                  for k in range(rng.randint(2, 6))]
+        elif e % 3 == 1:
+            ms = [mk(f"{e}-{k}", f"Will candidate {k} win seat {e % 40}?", str(e)) for k in range(3)]
+        else:
+            ms = [mk(f"{e}-0", f"Will team {rng.randint(1, 30)} win the cup on {date}?", str(e), end=day)]
+        markets.update({m.id: m for m in ms})
+        events[str(e)] = Event(str(e), str(e), tuple(m.id for m in ms), neg_risk=e % 3 == 1)
+    first, second = build(SynonymsConfig(), markets, events), build(SynonymsConfig(), dict(reversed(markets.items())),
+                                                                    events)
+    assert (first.groups, first.relations) == (second.groups, second.relations)
+    groups_, relations = first  # unpacks like a tuple
+    assert relations and all(markets[r.narrower].event_id != markets[r.wider].event_id
+                             or not events[markets[r.narrower].event_id or ""].neg_risk for r in relations)
+    for g in groups_:
+        assert len({markets[m].event_id for m in g.market_ids}) == len(g.market_ids)
+        assert len({markets[m].question for m in g.market_ids}) == 1  # only identical questions here
+
+
+# ------------------------------------------------------------------ synonyms.yml
+
+
+def test_yaml_errors_name_file_line_and_key_all_at_once() -> None:
     text = ("groups:\n"
             "  - name: ok\n"
             "    keywords: [bitcoin]\n"
             "  - name: Bad Name\n"
-            "    markets: [a]\n"
+            "    markets: [a, b]\n"
             "    colour: red\n"
             "  - name: both\n"
             "    keywords: [x]\n"
-            "    markets: [y]\n"
+            "    markets: [y, z]\n"
+            "  - name: ok\n"
+            "    markets: [a]\n"
+            "  - keywords: [[]]\n"
+            "    exclude: yes\n"
             "matcher:\n"
             "  min_similarity: 2\n"
+            "  similar: maybe\n"
+            "  fuzzy: true\n"
             "relations:\n"
-            "  - narrower: a\n")
+            "  - narrower: a\n"
+            "  - narrower: a\n"
+            "    wider: a\n"
+            "extra: 1\n")
     with pytest.raises(ConfigError) as err:
         parse_config(text, "syn.yml")
     problems = err.value.problems
-    assert any(p.startswith("syn.yml:4: groups.1.name:") for p in problems), problems
-    assert any(p.startswith("syn.yml:6: groups.1.colour: unknown key") for p in problems), problems
-    assert any(p.startswith("syn.yml:7: groups.2: give exactly one of keywords or markets") for p in problems)
-    assert any(p.startswith("syn.yml:11: matcher.min_similarity:") for p in problems), problems
-    assert any(p.startswith("syn.yml:13: relations.0.wider: required key is missing") for p in problems), problems
-    with pytest.raises(ConfigError) as bad:
-        parse_config("groups: [\n", "s.yml")
-    assert bad.value.problems[0].startswith("s.yml:2: YAML syntax error")
+    expected = [
+        "syn.yml:4: groups.1.name: String should match pattern",
+        "syn.yml:6: groups.1.colour: unknown key (allowed: name, keywords, exclude, markets)",
+        "syn.yml:7: groups.2: give exactly one of keywords or markets",
+        "syn.yml:11: groups.3.markets: a market list needs at least two different markets",
+        "syn.yml:12: groups.4.name: required key is missing",
+        "syn.yml:12: groups.4.keywords: keywords needs at least one clause",
+        "syn.yml:13: groups.4.exclude: Input should be a valid tuple",
+        "syn.yml:15: matcher.min_similarity: Input should be less than or equal to 1",
+        "syn.yml:16: matcher.similar: Input should be a valid boolean",
+        "syn.yml:17: matcher.fuzzy: unknown key (allowed: similar, min_similarity, ladders, max_bucket)",
+        "syn.yml:19: relations.0.wider: required key is missing",
+        "syn.yml:20: relations.1: narrower and wider are the same market",
+        "syn.yml:22: extra: unknown key (allowed: groups, relations, matcher)",
+    ]
+    for want in expected:
+        assert any(p.startswith(want) for p in problems), (want, problems)
+    assert len(problems) == len(expected), problems
+    assert err.value.exit_code == 78
 
 
-def test_the_shipped_file_is_valid_and_a_missing_file_is_empty(tmp_path: Path) -> None:
+def test_duplicates_and_contradictions_are_errors_after_the_schema() -> None:
+    text = ("groups:\n  - {name: a, markets: [x, y]}\n  - {name: a, markets: [y, z]}\n"
+            "relations:\n  - {narrower: x, wider: y}\n  - {narrower: x, wider: y}\n  - {narrower: y, wider: x}\n")
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "s.yml")
+    assert err.value.problems == [
+        "s.yml:3: groups.1.name: duplicate group name 'a' (first: groups.0)",
+        "s.yml:6: relations.1: duplicate relation (first: relations.0)",
+        "s.yml:7: relations.2: the opposite of relations.0: two markets that imply each other are synonyms (a group)"]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("groups: [\n", "s.yml:2: YAML syntax error"),
+    ("- a\n- b\n", "s.yml:1: (top level): expected a mapping"),
+    ("groups: 3\n", "s.yml:1: groups: Input should be a valid tuple"),
+    ("groups:\n  - name: a\n    name: b\n    markets: [x, y]\n", "s.yml:3: groups.0.name: duplicate key"),
+])
+def test_malformed_files(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "s.yml")
+    assert err.value.problems[0].startswith(problem), err.value.problems
+
+
+def test_empty_sections_and_files_are_fine() -> None:
+    assert parse_config("", "s.yml") == SynonymsConfig()
+    assert parse_config("groups:\nrelations:\nmatcher:\n# nothing\n", "s.yml") == SynonymsConfig()
+
+
+def test_the_shipped_file_is_valid_and_a_missing_file_is_empty_unless_required(tmp_path: Path) -> None:
     assert load_config(REPO / "synonyms.yml").groups
     assert load_config(tmp_path / "none.yml") == SynonymsConfig()
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "none.yml", required=True)
+    assert err.value.exit_code == 78 and "none.yml" in str(err.value)
+
+
+def test_ids_and_keywords_are_read_as_written() -> None:
+    # YAML 1.1 would make an unquoted condition id a hex integer, 2026 an int, yes a boolean
+    cid = "0x" + "0f" * 32
+    config = parse_config(f"groups:\n  - {{name: a, markets: [{cid}, yes]}}\n  - {{name: b, keywords: [2026, 1.50]}}\n"
+                          f"relations:\n  - {{narrower: {cid}, wider: 0x01}}\n", "s.yml")
+    assert config.groups[0].markets == (cid, "yes") and config.groups[1].keywords == (("2026",), ("1.50",))
+    assert (config.relations[0].narrower, config.relations[0].wider) == (cid, "0x01")
