@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
-from mpx.domain.synonyms import load_config
 from mpx.jobs.contract import run_job
 from mpx.jobs.evaluate import load_rule_set, run_evaluate
+from mpx.jobs.synonyms import load_synonyms_config
 
 
 def evaluate(fmt: FormatOption = OutputFormat.table) -> None:
@@ -19,7 +19,7 @@ def evaluate(fmt: FormatOption = OutputFormat.table) -> None:
     cooldown. Invalid rules exit 78 before anything runs."""
     s = settings()
     rules = load_rule_set(s)
-    load_config(s.mpx_synonyms_file)  # an invalid synonyms file exits 78 before anything runs
+    load_synonyms_config(s)  # an invalid (or configured but missing) synonyms file exits 78 before anything runs
     res = run_job(s, "evaluate", lambda ctx: run_evaluate(ctx, rules))
     rows = [{"level": x.level, "rule": x.rule_id, "alert": x.payload.get("alert"), "edge_bps": x.estimated_edge_bps,
              "message": truncate(x.message, 90) if fmt is OutputFormat.table else x.message}
