@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     exec_max_concurrent_orders: int = Field(3, ge=1, description="open intents at once")
     exec_max_daily_notional: Decimal = Field(Decimal("1000"), gt=0, description="USDC per UTC day")
     exec_slippage_bps: int = Field(50, ge=0, le=10_000, description="allowed re-pricing slippage")
+    exec_min_edge_bps: Decimal = Field(Decimal(0), ge=0, description="re-priced edge at or below this has vanished")
+    exec_max_book_age: Duration = Field(timedelta(minutes=2), description="confirm refuses books observed longer ago")
+    exec_breaker_max_failures: int = Field(3, ge=1, le=1000, description="consecutive rejections/failures that open it")
+    exec_breaker_max_loss: Decimal = Field(Decimal("50"), gt=0, description="realised loss (USDC) within the window")
+    exec_breaker_window: Duration = Field(timedelta(hours=24), description="window of the loss limit")
+    exec_breaker_cooldown: Duration = Field(timedelta(minutes=30), description="how long an opened breaker stays open")
 
     # --- metrics and logs
     pushgateway_url: str | None = Field(None, description="Prometheus Pushgateway base URL")

@@ -21,6 +21,7 @@ from mpx.cli import db as db_cmd
 from mpx.cli import evaluate as evaluate_cmd
 from mpx.cli import health as health_cmd
 from mpx.cli import ingest as ingest_cmd
+from mpx.cli import intents as intents_cmd
 from mpx.cli import markets as markets_cmd
 from mpx.cli import opportunities as opportunities_cmd
 from mpx.cli import rules as rules_cmd
@@ -73,6 +74,7 @@ def _root(
 
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(intents_cmd.app, name="intents")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(markets_cmd.app, name="markets")
 app.add_typer(rules_cmd.app, name="rules")

@@ -105,6 +105,8 @@ class Outcome:
     market_id: str
     label: str
     index: int
+    settle_price: Decimal | None = None
+    """What one share paid at resolution (1 or 0; 0.5 on a 50-50); ``None`` until resolved."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -45,15 +46,18 @@ class Context(Generic[R]):
     metrics: JobMetrics
 
 
-def run_job(settings: Settings, job: str, body: Callable[[Context[Any]], R]) -> R:
-    """Run ``body`` once under the job contract and return its result (or raise an MpxError)."""
+def run_job(settings: Settings, job: str, body: Callable[[Context[Any]], R], *, lock: bool = True) -> R:
+    """Run ``body`` once under the job contract and return its result (or raise an MpxError).
+
+    ``lock=False`` is for commands that may run side by side and serialise on row locks instead
+    (``mpx intents``: parallel confirms must each get a verdict, not exit 75)."""
     metrics = JobMetrics(job)
     started = time.monotonic()
     exit_code: int = ExitCode.FAILED
     result: R | None = None
     conn = connect(settings)
     try:
-        with advisory_lock(conn, job):
+        with advisory_lock(conn, job) if lock else nullcontext():
             run_id = state.start_run(conn, job)
             conn.commit()
             log.info("pass started", extra={"job": job, "run": run_id})

@@ -69,6 +69,10 @@ def collect(conn: psycopg.Connection) -> CollectorRegistry:
     if row and row[0] is not None:
         Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(float(row[0]))
     Gauge("mpx_telegram_failures_total", "Telegram sends that failed", registry=reg).set(alerts.failures_total(conn))
+    oi = Gauge("mpx_order_intents_total", "Order intents that entered each status (audit trail)", ("status",),
+               registry=reg)
+    for status, n in conn.execute("SELECT to_status, count(*) FROM order_intent_event GROUP BY to_status"):
+        oi.labels(status).set(n)
     o = Gauge("mpx_alert_outbox", "Alerts in the outbox, by status", ("status",), registry=reg)
     for status, n in conn.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status"):
         o.labels(status).set(n)

@@ -39,7 +39,7 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
             m.category, m.neg_risk, m.neg_risk_other, m.fee.enabled, m.fee.rate, m.fee.exponent,
             m.tick_size, m.min_order_size, m.liquidity,
         ))
-        oc_rows.extend((o.token_id, m.id, o.label, o.index) for o in m.outcomes)
+        oc_rows.extend((o.token_id, m.id, o.label, o.index, o.settle_price) for o in m.outcomes)
     with conn.cursor() as cur:
         if ev_rows:
             cur.executemany(_upsert_sql("event", _EVENT_COLS, "id"), ev_rows)
@@ -47,11 +47,12 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
             cur.executemany(_upsert_sql("market", _MARKET_COLS, "id"), mk_rows)
         if oc_rows:
             cur.executemany(
-                """INSERT INTO outcome (token_id, market_id, label, idx) VALUES (%s, %s, %s, %s)
+                """INSERT INTO outcome (token_id, market_id, label, idx, settle_price) VALUES (%s, %s, %s, %s, %s)
                    ON CONFLICT (token_id) DO UPDATE SET market_id = EXCLUDED.market_id,
-                       label = EXCLUDED.label, idx = EXCLUDED.idx
-                   WHERE (outcome.market_id, outcome.label, outcome.idx)
-                         IS DISTINCT FROM (EXCLUDED.market_id, EXCLUDED.label, EXCLUDED.idx)""",
+                       label = EXCLUDED.label, idx = EXCLUDED.idx, settle_price = EXCLUDED.settle_price
+                   WHERE (outcome.market_id, outcome.label, outcome.idx, outcome.settle_price)
+                         IS DISTINCT FROM (EXCLUDED.market_id, EXCLUDED.label, EXCLUDED.idx,
+                                           EXCLUDED.settle_price)""",
                 oc_rows,
             )
     return len(mk_rows)
@@ -76,8 +77,9 @@ def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[st
     """Every market (with outcomes) and event, as domain objects."""
     cur = conn.cursor(row_factory=dict_row)
     outcomes: dict[str, list[Outcome]] = {}
-    for r in cur.execute("SELECT token_id, market_id, label, idx FROM outcome ORDER BY market_id, idx"):
-        outcomes.setdefault(r["market_id"], []).append(Outcome(r["token_id"], r["market_id"], r["label"], r["idx"]))
+    for r in cur.execute("SELECT token_id, market_id, label, idx, settle_price FROM outcome ORDER BY market_id, idx"):
+        outcomes.setdefault(r["market_id"], []).append(
+            Outcome(r["token_id"], r["market_id"], r["label"], r["idx"], r["settle_price"]))
     markets: dict[str, Market] = {}
     event_markets: dict[str, list[str]] = {}
     for r in cur.execute(f"SELECT {', '.join(_MARKET_COLS)} FROM market ORDER BY id"):
@@ -92,6 +94,19 @@ def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[st
             category=r["category"],
         )
     return markets, events
+
+
+def load_markets(conn: psycopg.Connection, market_ids: Sequence[str]) -> dict[str, Market]:
+    """The given markets (with outcomes) as domain objects; unknown ids are left out."""
+    cur = conn.cursor(row_factory=dict_row)
+    ids = list(set(market_ids))
+    outcomes: dict[str, list[Outcome]] = {}
+    for r in cur.execute("SELECT token_id, market_id, label, idx, settle_price FROM outcome "
+                         "WHERE market_id = ANY(%s) ORDER BY market_id, idx", (ids,)):
+        outcomes.setdefault(r["market_id"], []).append(
+            Outcome(r["token_id"], r["market_id"], r["label"], r["idx"], r["settle_price"]))
+    return {r["id"]: _market(r, tuple(outcomes.get(r["id"], ())))
+            for r in cur.execute(f"SELECT {', '.join(_MARKET_COLS)} FROM market WHERE id = ANY(%s)", (ids,))}
 
 
 def _market(r: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Market:

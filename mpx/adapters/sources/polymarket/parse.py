@@ -139,11 +139,12 @@ def parse_market(m: Any, event: dict[str, Any], report: ParseReport) -> Market |
     if m.get("closed") is True:
         status = "resolved" if m.get("umaResolutionStatus") == "resolved" else "closed"
     accepting = m.get("acceptingOrders") is not False and m.get("enableOrderBook") is not False
+    settle = _settle_prices(m, len(tokens)) if status == "resolved" else None
     return Market(
         id=cid,
         question=question.strip(),
-        outcomes=tuple(Outcome(str(t), cid, str(label), i) for i, (t, label) in enumerate(zip(tokens, labels,
-                                                                                                strict=True))),
+        outcomes=tuple(Outcome(str(t), cid, str(label), i, settle[i] if settle else None)
+                       for i, (t, label) in enumerate(zip(tokens, labels, strict=True))),
         event_id=str(event.get("id")) if event.get("id") is not None else None,
         slug=str(m.get("slug") or ""),
         end_date=parse_time(m.get("endDate")) or parse_time(event.get("endDate")),
@@ -158,6 +159,17 @@ def parse_market(m: Any, event: dict[str, Any], report: ParseReport) -> Market |
         neg_risk_other=m.get("negRiskOther") is True,
         liquidity=_dec(m.get("liquidityNum")) if m.get("liquidityNum") is not None else _dec(m.get("liquidity")),
     )
+
+
+def _settle_prices(m: dict[str, Any], n: int) -> list[Decimal] | None:
+    """A resolved market's payout per share of each outcome, from ``outcomePrices`` (a JSON list
+    inside a string): only when every price is in [0, 1] and they sum to 1 (``["0", "1"]``, or a
+    50-50 ``["0.5", "0.5"]``); anything else is not a resolution we can trust."""
+    prices = [_dec(x) for x in _json_list(m.get("outcomePrices")) or []]
+    if len(prices) != n or any(p is None or not Decimal(0) <= p <= 1 for p in prices):
+        return None
+    vals = [p for p in prices if p is not None]
+    return vals if sum(vals) == 1 else None
 
 
 def parse_events(payload: Any, report: ParseReport) -> tuple[list[Event], list[Market]]:

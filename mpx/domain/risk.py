@@ -1,0 +1,450 @@
+"""Order intents and the risk checks they must pass — pure functions, exact Decimal math.
+
+* :func:`plan_intent` turns a P1/P2 signal's legs into an order: every leg's limit price is its
+  VWAP plus the slippage allowance (``EXEC_SLIPPAGE_BPS``) rounded onto the market's tick without
+  exceeding the allowance, but never short of the planned fill's worst level (:func:`limit_price`);
+  the number of sets is the signal's,
+  reduced until every leg at its limit price plus fees fits ``EXEC_MAX_NOTIONAL_PER_ORDER``.
+* :func:`assess` re-prices every leg against the latest book and runs every check — the verdict
+  names each check with its value and limit, whether it passed or not.
+* :func:`settle_pnl` is what a filled intent made once its markets resolved.
+
+The job (``mpx.jobs.intents``) holds the PostgreSQL locks that make check-and-reserve atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Literal
+
+from mpx.domain.models import NO_FEES, ONE, ZERO, Book, Level, Market, Side
+from mpx.domain.money import BPS, Fill, edge_bps, round_to_tick, taker_fee, walk_book
+
+SHARE_QUANTUM = Decimal("0.01")
+USD = Decimal("0.00001")
+
+CheckName = Literal["breaker", "market_open", "book_fresh", "notional_per_order", "concurrent_orders",
+                    "daily_notional", "slippage", "edge"]
+CHECKS: tuple[CheckName, ...] = ("breaker", "market_open", "book_fresh", "notional_per_order",
+                                 "concurrent_orders", "daily_notional", "slippage", "edge")
+MARKET_CHECKS: frozenset[str] = frozenset({"market_open", "book_fresh", "slippage", "edge"})
+"""Rejections that say something is wrong with the market or our prices: they count towards the
+circuit breaker. Hitting a capacity limit (per-order, concurrent, daily) is the limits working,
+and a rejection by the open breaker itself must not keep it open: those do not count."""
+
+
+class PlanError(ValueError):
+    """A signal that cannot become an intent (why, in one line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The ``EXEC_*`` limits in force (stored, versioned, in ``execution_policy``)."""
+
+    mode: str = "paper"
+    max_notional_per_order: Decimal = Decimal(100)
+    max_concurrent_orders: int = 3
+    max_daily_notional: Decimal = Decimal(1000)
+    slippage_bps: int = 50
+    min_edge_bps: Decimal = ZERO
+    max_book_age: timedelta = timedelta(minutes=2)
+    breaker_max_failures: int = 3
+    breaker_max_loss: Decimal = Decimal(50)
+    breaker_window: timedelta = timedelta(hours=24)
+    breaker_cooldown: timedelta = timedelta(minutes=30)
+
+    def params(self) -> dict[str, Any]:
+        """JSON-able, exact (Decimals and durations as strings / seconds)."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            v = getattr(self, name)
+            out[name] = str(v) if isinstance(v, Decimal) else v.total_seconds() if isinstance(v, timedelta) else v
+        return out
+
+    def fingerprint(self) -> str:
+        return hashlib.sha1(json.dumps(self.params(), sort_keys=True).encode()).hexdigest()
+
+    @classmethod
+    def from_params(cls, p: Mapping[str, Any]) -> Policy:
+        return cls(
+            mode=str(p["mode"]), max_notional_per_order=Decimal(p["max_notional_per_order"]),
+            max_concurrent_orders=int(p["max_concurrent_orders"]), max_daily_notional=Decimal(p["max_daily_notional"]),
+            slippage_bps=int(p["slippage_bps"]), min_edge_bps=Decimal(p["min_edge_bps"]),
+            max_book_age=timedelta(seconds=float(p["max_book_age"])),
+            breaker_max_failures=int(p["breaker_max_failures"]), breaker_max_loss=Decimal(p["breaker_max_loss"]),
+            breaker_window=timedelta(seconds=float(p["breaker_window"])),
+            breaker_cooldown=timedelta(seconds=float(p["breaker_cooldown"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLeg:
+    token_id: str
+    market_id: str
+    label: str
+    side: Side
+    shares: Decimal
+    vwap: Decimal
+    """The signal's VWAP: what the leg was expected to cost per share."""
+    limit_price: Decimal
+    cost: Decimal
+    """Expected cost incl. fees at ``shares`` (the signal's leg cost, scaled)."""
+    max_cost: Decimal
+    """Every share at ``limit_price``, plus the fee at that price: the most the leg can spend."""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"token_id": self.token_id, "market_id": self.market_id, "label": self.label, "side": self.side,
+                "shares": str(self.shares), "vwap": str(self.vwap), "limit_price": str(self.limit_price),
+                "cost": str(self.cost), "max_cost": str(self.max_cost)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PlannedLeg:
+        side: Side = "SELL" if d["side"] == "SELL" else "BUY"
+        return cls(str(d["token_id"]), str(d["market_id"]), str(d["label"]), side, Decimal(d["shares"]),
+                   Decimal(d["vwap"]), Decimal(d["limit_price"]), Decimal(d["cost"]), Decimal(d["max_cost"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    legs: tuple[PlannedLeg, ...]
+    shares: Decimal
+    payout_per_share: Decimal
+    notional: Decimal
+    max_notional: Decimal
+    expected_profit: Decimal
+    expected_edge_bps: Decimal
+    note: str = ""
+
+
+def limit_price(vwap: Decimal, worst: Decimal, side: Side, slippage_bps: int, tick: Decimal) -> Decimal:
+    """A buy's limit: ``vwap × (1 + slippage)`` rounded *down* onto the tick grid (so the allowance
+    is never exceeded by rounding), but never below ``worst`` — the highest level the planned fill
+    takes — and never above ``1 − tick``. A sell mirrors it."""
+    allowance = Decimal(slippage_bps) / BPS
+    if side == "BUY":
+        return min(max(round_to_tick(vwap * (ONE + allowance), tick, up=False), worst), ONE - tick)
+    return max(min(round_to_tick(vwap * (ONE - allowance), tick, up=True), worst), tick)
+
+
+def _max_cost(shares: Decimal, limit: Decimal, market: Market, side: Side) -> Decimal:
+    if side == "SELL":  # a sell spends nothing; what it gives up is the shares, sized elsewhere
+        return ZERO
+    return shares * limit + taker_fee(shares, limit, market.fee)
+
+
+def plan_intent(payload: Mapping[str, Any], markets: Mapping[str, Market], policy: Policy) -> Plan:
+    """The order for a signal's ``payload`` (its ``legs``, ``payout`` and ``shares``)."""
+    raw = payload.get("legs")
+    if not isinstance(raw, list) or not raw:
+        raise PlanError("the signal has no executable legs (only signals that price a purchase become intents)")
+    legs = []
+    for i, leg in enumerate(raw):
+        try:
+            side: Side = "SELL" if leg.get("side") == "SELL" else "BUY"
+            legs.append((str(leg["token_id"]), str(leg["market_id"]), str(leg.get("label", "")), side,
+                         Decimal(leg["shares"]), Decimal(leg["vwap"]), Decimal(leg["cost"]) + Decimal(leg["fee"]),
+                         Decimal(leg.get("worst_price") or leg["vwap"])))
+        except (KeyError, TypeError, ArithmeticError, AttributeError) as exc:
+            raise PlanError(f"leg {i + 1} of the signal is malformed ({type(exc).__name__}: {exc})") from None
+    for token, market_id, *_ in legs:
+        m = markets.get(market_id)
+        if m is None:
+            raise PlanError(f"market {market_id} of a leg is not stored")
+        if token not in {o.token_id for o in m.outcomes}:
+            raise PlanError(f"token {token[:16]}… is not an outcome of market {market_id}")
+    signal_shares = min(leg[4] for leg in legs)
+    if signal_shares <= 0:
+        raise PlanError("the signal's legs have no shares")
+    try:
+        pps = Decimal(payload["payout"]) / Decimal(payload["shares"])
+    except (KeyError, TypeError, ArithmeticError):
+        pps = ONE  # one outcome bought to resolution (ENDGAME): a share pays 1 when it resolves as expected
+    limits = [limit_price(vwap, worst, side, policy.slippage_bps, markets[mid].tick_size)
+              for _t, mid, _l, side, _s, vwap, _c, worst in legs]
+
+    def spend(shares: Decimal) -> Decimal:
+        return sum((_max_cost(shares, lim, markets[leg[1]], leg[3]) for leg, lim in zip(legs, limits, strict=True)),
+                   ZERO)
+
+    shares = signal_shares
+    per_set = spend(ONE)
+    note = ""
+    if spend(shares) > policy.max_notional_per_order:
+        shares = (policy.max_notional_per_order / per_set).quantize(SHARE_QUANTUM, rounding=ROUND_DOWN)
+        while shares > 0 and spend(shares) > policy.max_notional_per_order:
+            shares -= SHARE_QUANTUM
+        note = (f"sized down from {signal_shares} to {shares} sets to fit EXEC_MAX_NOTIONAL_PER_ORDER="
+                f"{policy.max_notional_per_order}")
+    min_size = max(markets[leg[1]].min_order_size for leg in legs)
+    if shares < min_size:
+        raise PlanError(f"EXEC_MAX_NOTIONAL_PER_ORDER={policy.max_notional_per_order} buys only {max(shares, ZERO)} "
+                        f"sets at the limit prices, below the minimum order size {min_size}")
+    scale = shares / signal_shares
+    planned = tuple(
+        PlannedLeg(token, mid, label, side, shares, vwap, lim, (cost * scale).quantize(USD),
+                   _max_cost(shares, lim, markets[mid], side))
+        for (token, mid, label, side, _s, vwap, cost, _w), lim in zip(legs, limits, strict=True))
+    notional = sum((leg.cost for leg in planned), ZERO)
+    max_notional = sum((leg.max_cost for leg in planned), ZERO)
+    profit = shares * pps - notional
+    return Plan(planned, shares, pps, notional, max_notional, profit, edge_bps(profit, notional), note)
+
+
+# --- the checks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: CheckName
+    ok: bool
+    value: str
+    limit: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "value": self.value, "limit": self.limit, "detail": self.detail}
+
+    @property
+    def line(self) -> str:
+        text = f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.value} (limit {self.limit})"
+        return text + (f" — {self.detail}" if self.detail else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    state: Literal["closed", "open"] = "closed"
+    opened_at: datetime | None = None
+    open_until: datetime | None = None
+    reason: str | None = None
+    consecutive_failures: int = 0
+    loss_since: datetime | None = None
+    """Losses before this time no longer count (set by a reset)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What is already committed, read under the risk lock."""
+
+    open_intents: int
+    day_notional: Decimal
+    window_pnl: Decimal
+    """Realised PnL of intents settled or closed within the loss window (negative: a loss)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repriced:
+    leg: PlannedLeg
+    fill: Fill
+    """The whole leg walked against the latest book (may be short when the book is thin)."""
+    slippage_bps: Decimal | None
+    """How much worse than planned the re-priced VWAP is (negative: better)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    checks: tuple[Check, ...]
+    repriced: tuple[Repriced, ...] = ()
+    edge_bps: Decimal | None = None
+    breaker_action: Literal["open", "close"] | None = None
+    breaker_reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def counts_for_breaker(self) -> bool:
+        return any(c.name in MARKET_CHECKS for c in self.failed)
+
+    @property
+    def reason(self) -> str:
+        if self.ok:
+            return "every check passed"
+        return "; ".join(f"{c.name}: {c.value} (limit {c.limit})" + (f", {c.detail}" if c.detail else "")
+                         for c in self.failed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.as_dict() for c in self.checks],
+                "edge_bps": None if self.edge_bps is None else str(self.edge_bps)}
+
+
+def _slip_bps(planned: Decimal, now: Decimal, side: Side) -> Decimal:
+    if planned <= 0:
+        return ZERO
+    worse = now - planned if side == "BUY" else planned - now
+    return (worse / planned * BPS).quantize(Decimal("0.01"))
+
+
+def reprice(leg: PlannedLeg, book: Book | None, market: Market) -> Repriced:
+    levels: Sequence[Level] = () if book is None else (book.asks if leg.side == "BUY" else book.bids)
+    fill = walk_book(levels, leg.shares, market.fee)
+    slip = None if fill.vwap is None else _slip_bps(leg.vwap, fill.vwap, leg.side)
+    return Repriced(leg, fill, slip)
+
+
+BreakerAction = Literal["open", "close"] | None
+
+
+def breaker_check(b: Breaker, usage: Usage, policy: Policy, now: datetime) -> tuple[Check, BreakerAction, str]:
+    """The breaker before anything else: open until its cooldown ends; opened now by a realised
+    loss within the window."""
+    action: BreakerAction = None
+    if b.state == "open" and b.open_until is not None and now < b.open_until:
+        return (Check("breaker", False, "open", "closed",
+                      f"until {b.open_until:%Y-%m-%d %H:%M:%S}Z: {b.reason or '?'}; `mpx intents breaker --reset`"),
+                None, "")
+    if b.state == "open":
+        action = "close"
+    loss = -usage.window_pnl
+    if loss >= policy.breaker_max_loss:
+        why = f"realised loss {loss} USDC within {_fmt_td(policy.breaker_window)} (limit {policy.breaker_max_loss})"
+        return Check("breaker", False, "open", "closed", why), "open", why
+    return Check("breaker", True, "closed", "closed", "cooldown elapsed: closed again" if action else ""), action, (
+        "cooldown elapsed" if action else "")
+
+
+def assess(plan_legs: Sequence[PlannedLeg], payout_per_share: Decimal, max_notional: Decimal,
+           markets: Mapping[str, Market], books: Mapping[str, Book], observed: Mapping[str, datetime | None],
+           usage: Usage, breaker: Breaker, policy: Policy, now: datetime) -> Verdict:
+    """Every check, in order; none is skipped because an earlier one failed."""
+    checks: list[Check] = []
+    b_check, action, why = breaker_check(breaker, usage, policy, now)
+    checks.append(b_check)
+
+    closed = [m for m in {leg.market_id for leg in plan_legs} if m not in markets or not markets[m].tradable]
+    checks.append(Check("market_open", not closed, f"{len(closed)} of {len(plan_legs)} leg market(s) not tradable",
+                        "0", ", ".join(closed)))
+
+    ages: list[tuple[str, float | None]] = []
+    for leg in plan_legs:
+        seen = observed.get(leg.token_id)
+        ages.append((leg.token_id, None if seen is None else (now - seen).total_seconds()))
+    missing = [t for t, a in ages if a is None]
+    worst = max((a for _, a in ages if a is not None), default=None)
+    limit_s = policy.max_book_age.total_seconds()
+    fresh = not missing and worst is not None and worst <= limit_s
+    checks.append(Check("book_fresh", fresh, "no book" if missing else f"{worst:.0f} s old", f"{limit_s:.0f} s",
+                        f"{len(missing)} leg(s) without a stored book" if missing else ""))
+
+    checks.append(Check("notional_per_order", max_notional <= policy.max_notional_per_order,
+                        f"{max_notional} USDC", f"{policy.max_notional_per_order} USDC",
+                        "every leg at its limit price, fees included"))
+    checks.append(Check("concurrent_orders", usage.open_intents + 1 <= policy.max_concurrent_orders,
+                        f"{usage.open_intents} open + 1", str(policy.max_concurrent_orders)))
+    day_total = usage.day_notional + max_notional
+    checks.append(Check("daily_notional", day_total <= policy.max_daily_notional,
+                        f"{usage.day_notional} used + {max_notional} = {day_total} USDC",
+                        f"{policy.max_daily_notional} USDC", "per UTC day"))
+
+    repriced = tuple(reprice(leg, books.get(leg.token_id), markets[leg.market_id]) if leg.market_id in markets
+                     else Repriced(leg, walk_book((), leg.shares, NO_FEES), None) for leg in plan_legs)
+    slips = [r.slippage_bps for r in repriced]
+    if any(s is None for s in slips):
+        checks.append(Check("slippage", False, "no price", f"{policy.slippage_bps} bps",
+                            "a leg has nothing on its side of the book"))
+    else:
+        worst_slip = max(s for s in slips if s is not None)
+        short = [r for r in repriced if not r.fill.complete]
+        checks.append(Check("slippage", worst_slip <= policy.slippage_bps, f"{worst_slip} bps",
+                            f"{policy.slippage_bps} bps",
+                            "worst leg's re-priced VWAP against the planned one"
+                            + (f"; {len(short)} leg(s) thinner than the order" if short else "")))
+
+    cost = sum((r.fill.total for r in repriced), ZERO)
+    sets = min((r.fill.shares for r in repriced), default=ZERO)
+    edge = edge_bps(sets * payout_per_share - cost, cost) if cost > 0 else None
+    checks.append(Check("edge", edge is not None and edge > policy.min_edge_bps,
+                        "none" if edge is None else f"{edge} bps", f"> {policy.min_edge_bps} bps",
+                        "" if edge is None else f"{sets} sets pay {sets * payout_per_share}, cost {cost} incl. fees"))
+    return Verdict(tuple(checks), repriced, edge, action, why)
+
+
+def breaker_after(b: Breaker, counted_failure: bool, succeeded: bool, policy: Policy, now: datetime,
+                  last_reason: str) -> tuple[Breaker, str | None]:
+    """The breaker after a confirm: consecutive market rejections / execution failures open it at
+    ``breaker_max_failures``; a successful execution resets the count. Returns (new state, reason
+    it opened now or None)."""
+    if succeeded:
+        return Breaker("closed", None, None, None, 0, b.loss_since) if b.state == "closed" else b, None
+    if not counted_failure:
+        return b, None
+    n = b.consecutive_failures + 1
+    if n >= policy.breaker_max_failures and b.state == "closed":
+        why = f"{n} consecutive rejections/failures (last: {last_reason})"
+        return Breaker("open", now, now + policy.breaker_cooldown, why, n, b.loss_since), why
+    return Breaker(b.state, b.opened_at, b.open_until, b.reason, n, b.loss_since), None
+
+
+def settle_pnl(fills: Sequence[Mapping[str, Any]], settle: Mapping[str, Decimal | None]) -> Decimal | None:
+    """Σ filled shares × what each share paid at resolution − what the fills cost incl. fees;
+    ``None`` while any leg's outcome has not resolved."""
+    payout = ZERO
+    cost = ZERO
+    for f in fills:
+        price = settle.get(str(f["token_id"]))
+        if price is None:
+            return None
+        shares = Decimal(f["shares"])
+        if f.get("side", "BUY") == "BUY":
+            payout += shares * price
+            cost += Decimal(f["cost"]) + Decimal(f["fee"])
+        else:
+            payout += Decimal(f["cost"]) - Decimal(f["fee"]) - shares * price
+    return payout - cost
+
+
+def _fmt_td(td: timedelta) -> str:
+    s = int(td.total_seconds())
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % n == 0 and s >= n:
+            return f"{s // n}{unit}"
+    return f"{s}s"
+
+
+@dataclass(frozen=True, slots=True)
+class LegFill:
+    """One leg as executed."""
+
+    token_id: str
+    market_id: str
+    side: Side
+    requested: Decimal
+    shares: Decimal
+    vwap: Decimal | None
+    cost: Decimal
+    fee: Decimal
+    limit_price: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"token_id": self.token_id, "market_id": self.market_id, "side": self.side,
+                "requested": str(self.requested), "shares": str(self.shares),
+                "vwap": None if self.vwap is None else str(self.vwap), "cost": str(self.cost), "fee": str(self.fee),
+                "limit_price": str(self.limit_price)}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    fills: tuple[LegFill, ...]
+    venue: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Literal["filled", "partially_filled", "failed"]:
+        if all(f.shares == f.requested for f in self.fills):
+            return "filled"
+        if any(f.shares > 0 for f in self.fills):
+            return "partially_filled"
+        return "failed"
+
+    @property
+    def total(self) -> Decimal:
+        return sum((f.cost + f.fee for f in self.fills if f.side == "BUY"), ZERO)
