@@ -48,6 +48,24 @@ def test_closed_and_resolved_markets_are_kept_but_not_tradable() -> None:
     assert all(not m.tradable for m in markets if m.status != "active")
 
 
+def test_resolved_markets_carry_what_each_outcome_paid() -> None:
+    _, markets = parse_events(load("gamma_events_sample_2026-02.json"), ParseReport())
+    resolved = [m for m in markets if m.status == "resolved"]
+    assert len(resolved) == 4
+    for m in resolved:  # the recorded outcomePrices are '["0", "1"]': No won
+        assert [o.settle_price for o in m.outcomes] == [Decimal(0), Decimal(1)]
+    assert all(o.settle_price is None for m in markets if m.status != "resolved" for o in m.outcomes)
+
+
+@pytest.mark.parametrize("prices", ['["0.7", "0.4"]', '["1"]', '["x", "1"]', '["-1", "2"]', None])
+def test_a_resolution_that_does_not_add_up_is_not_trusted(prices: str | None) -> None:
+    raw = {"conditionId": "0xabc", "question": "Q?", "clobTokenIds": '["1", "2"]', "outcomes": '["Yes", "No"]',
+           "closed": True, "umaResolutionStatus": "resolved", "outcomePrices": prices}
+    m = parse_market(raw, {"id": "e1"}, ParseReport())
+    assert m is not None and m.status == "resolved"
+    assert [o.settle_price for o in m.outcomes] == [None, None]
+
+
 def test_fee_schedule_gives_rate_and_exponent_not_the_base_fee() -> None:
     market = load("gamma_market_btc5m_feeschedule_2026-03-22.json")
     parsed = parse_market(market, {"id": "e1"}, ParseReport())
