@@ -69,18 +69,6 @@ class Policy:
     def fingerprint(self) -> str:
         return hashlib.sha1(json.dumps(self.params(), sort_keys=True).encode()).hexdigest()
 
-    @classmethod
-    def from_params(cls, p: Mapping[str, Any]) -> Policy:
-        return cls(
-            mode=str(p["mode"]), max_notional_per_order=Decimal(p["max_notional_per_order"]),
-            max_concurrent_orders=int(p["max_concurrent_orders"]), max_daily_notional=Decimal(p["max_daily_notional"]),
-            slippage_bps=int(p["slippage_bps"]), min_edge_bps=Decimal(p["min_edge_bps"]),
-            max_book_age=timedelta(seconds=float(p["max_book_age"])),
-            breaker_max_failures=int(p["breaker_max_failures"]), breaker_max_loss=Decimal(p["breaker_max_loss"]),
-            breaker_window=timedelta(seconds=float(p["breaker_window"])),
-            breaker_cooldown=timedelta(seconds=float(p["breaker_cooldown"])),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class PlannedLeg:
