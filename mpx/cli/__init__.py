@@ -22,6 +22,7 @@ from mpx.cli import evaluate as evaluate_cmd
 from mpx.cli import health as health_cmd
 from mpx.cli import ingest as ingest_cmd
 from mpx.cli import intents as intents_cmd
+from mpx.cli import kpi as kpi_cmd
 from mpx.cli import markets as markets_cmd
 from mpx.cli import opportunities as opportunities_cmd
 from mpx.cli import rules as rules_cmd
@@ -88,6 +89,7 @@ app.command("run")(health_cmd.run)
 app.command("runs")(runs_cmd.runs)
 app.command("health")(health_cmd.health)
 app.command("metrics")(health_cmd.metrics)
+app.command("kpi")(kpi_cmd.kpi)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,10 +107,19 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if invocation.traceback:
             raise
+        if _schema_behind(exc):
+            _fail(ConfigError(f"the database schema is behind this version of mpx ({str(exc).splitlines()[0]})",
+                              hint="run `mpx db migrate`"))
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         sys.stderr.write(f"mpx: internal error: {type(exc).__name__}: {first}\n"
                          "hint: run again with --traceback for the full story\n")
         sys.exit(ExitCode.FAILED)
+
+
+def _schema_behind(exc: BaseException) -> bool:
+    import psycopg.errors
+
+    return isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn)
 
 
 def _fail(exc: MpxError) -> None:

@@ -13,7 +13,7 @@ from mpx.jobs.ingest import IngestResult, cursor_key, store_snapshot
 
 DATA_TABLES = ("alert_outbox", "signal", "opportunity", "synonym_group_member", "synonym_group", "market_relation",
                "ingest_pass", "ingest_digest_state", "tick", "outcome", "market", "event", "job_state",
-               "order_intent_event", "order_intent", "risk_event")
+               "order_intent_event", "order_intent", "risk_event", "rule_kpi_daily")
 
 
 @dataclass
