@@ -16,6 +16,7 @@ import typer
 
 from mpx import __version__
 from mpx.cli import alerts as alerts_cmd
+from mpx.cli import backtest as backtest_cmd
 from mpx.cli import config as config_cmd
 from mpx.cli import db as db_cmd
 from mpx.cli import evaluate as evaluate_cmd
@@ -90,6 +91,7 @@ app.command("runs")(runs_cmd.runs)
 app.command("health")(health_cmd.health)
 app.command("metrics")(health_cmd.metrics)
 app.command("kpi")(kpi_cmd.kpi)
+app.command("backtest")(backtest_cmd.backtest)
 
 
 def main(argv: list[str] | None = None) -> None:
