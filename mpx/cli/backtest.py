@@ -18,7 +18,7 @@ from mpx.jobs.backtest import BacktestResult, Hit, run_backtest, select_rules
 from mpx.jobs.contract import run_job
 
 CSV_COLUMNS = ["ts", "market_id", "message", "score", "rule_id", "variant", "level", "edge_bps", "reason",
-               "group_key", "shares", "entry_cost", "exit_value", "pnl", "resolved"]
+               "group_key", "shares", "entry_cost", "exit_value", "pnl", "resolved", "signature"]
 """The documented CSV columns: the original design's four first."""
 
 
@@ -51,7 +51,8 @@ def hit_row(h: Hit) -> dict[str, Any]:
             "rule_id": s.rule_id, "variant": h.variant, "level": s.level, "edge_bps": s.estimated_edge_bps,
             "reason": h.reason, "group_key": s.group_key, "shares": s.executable_shares,
             "entry_cost": tr.entry if tr else None, "exit_value": tr.exit_value if tr else None,
-            "pnl": tr.pnl if tr else None, "resolved": tr.resolved if tr else None}
+            "pnl": tr.pnl if tr else None, "resolved": tr.resolved if tr else None,
+            "signature": s.signature}
 
 
 def backtest(

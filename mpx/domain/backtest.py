@@ -63,7 +63,7 @@ def variants(rule: RuleSpec, sweep: Sequence[tuple[str, list[str]]]) -> list[tup
                 if level not in LEVELS:
                     raise SweepError(f"--sweep {key}: levels are P1, P2, P3")
                 try:
-                    levels[level] = Decimal(value)  # type: ignore[index]
+                    levels[level] = Decimal(value)
                 except ArithmeticError:
                     raise SweepError(f"--sweep {key}={value}: not a number") from None
             elif name in params:
