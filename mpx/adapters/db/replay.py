@@ -27,6 +27,13 @@ def _nums(text: str) -> list[Decimal]:
     return [Decimal(x) for x in inner.split(",")] if inner else []
 
 
+def _first(text: str) -> Decimal | None:
+    if len(text) < 3:  # "{}"
+        return None
+    comma = text.find(",")
+    return Decimal(text[1:comma if comma > 0 else -1])
+
+
 def _levels(px: str, sz: str) -> tuple[Level, ...]:
     return tuple(Level(p, s) for p, s in zip(_nums(px), _nums(sz), strict=False))
 
@@ -49,6 +56,15 @@ class LazyBooks(Mapping[str, Book]):
             self._books[token] = book
             return book
         return self._books[token]
+
+    def top(self, token: str) -> tuple[datetime | None, Decimal | None, Decimal | None] | None:
+        """(book time, best bid, best ask) without parsing the levels (None: no book)."""
+        raw = self._raw.get(token)
+        if raw is not None:
+            ts, f = raw
+            return ts, _first(f[1]), _first(f[3])
+        book = self._books.get(token)
+        return None if book is None else (book.ts, book.best_bid, book.best_ask)
 
     def __contains__(self, token: object) -> bool:
         return token in self._raw or token in self._books

@@ -154,6 +154,23 @@ class Universe:
             return book
         return book if self.as_of - seen <= self.max_book_age else None
 
+    def fresh_best_ask(self, token_id: str) -> Decimal | None:
+        """The best ask of the token's fresh book (``None``: no fresh book, or no asks) — what
+        :meth:`fresh_book` would give, without building the book's levels when ``books`` can tell
+        its top cheaply (the backtest's lazily parsed books have a ``top(token)``)."""
+        top = getattr(self.books, "top", None)
+        if top is None:
+            book = self.fresh_book(token_id)
+            return None if book is None else book.best_ask
+        found = top(token_id)
+        if found is None or token_id in self.unobserved:
+            return None
+        ts, _bid, ask = found
+        seen = self.observed.get(token_id, ts)
+        if seen is not None and self.as_of - seen > self.max_book_age:
+            return None
+        return ask  # type: ignore[no-any-return]
+
     def scoped_markets(self, scope: Scope) -> Iterable[Market]:
         return (m for m in self.markets.values() if scope.admits(m))
 

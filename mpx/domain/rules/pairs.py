@@ -11,7 +11,7 @@ from typing import Any
 from mpx.domain.models import ZERO, Book, Market
 from mpx.domain.money import edge_bps, round_to_tick
 from mpx.domain.rules.base import Leg, Scope, SignalLevel, Universe
-from mpx.domain.rules.sets import LegBook, PricedSet, make_leg, price_set
+from mpx.domain.rules.sets import LegBook, PricedSet, cannot_profit, make_leg, price_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,8 @@ class PricedPair:
 def price_yes_no(buy_yes: Market, buy_no: Market, universe: Universe, size: Decimal) -> PricedPair | None:
     """Buy YES of ``buy_yes`` and NO of ``buy_no`` in equal shares: profitable after fees, or ``None``."""
     no = buy_no.no
+    if no is None or cannot_profit((buy_yes.yes, no), universe, Decimal(1)):
+        return None
     yes_book = universe.fresh_book(buy_yes.yes.token_id)
     no_book = universe.fresh_book(no.token_id) if no is not None else None
     if no is None or yes_book is None or no_book is None or not yes_book.asks or not no_book.asks:

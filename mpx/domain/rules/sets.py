@@ -116,8 +116,27 @@ def make_leg(leg: LegBook, fill: Fill) -> Leg:
     )
 
 
-def leg_books(pairs: Iterable[tuple[Market, Outcome]], universe: Universe) -> list[LegBook] | None:
-    """Each outcome's fresh asks; ``None`` if any book is missing, stale or has no asks."""
+def cannot_profit(outcomes: Iterable[Outcome], universe: Universe, payout: Decimal) -> bool:
+    """True when the set cannot be profitable at any size: some leg has no fresh asks, or the best
+    asks already sum to ``payout`` or more (every share costs at least its best ask and fees are
+    never negative, so ``profit = S × payout − cost ≤ S × (payout − Σ best asks) ≤ 0``). Exact, and
+    cheap: it reads only the top of each book, so most sets are dismissed before any depth is read."""
+    total = ZERO
+    for outcome in outcomes:
+        ask = universe.fresh_best_ask(outcome.token_id)
+        if ask is None:
+            return True
+        total += ask
+    return total >= payout
+
+
+def leg_books(pairs: Iterable[tuple[Market, Outcome]], universe: Universe,
+              payout: Decimal | None = None) -> list[LegBook] | None:
+    """Each outcome's fresh asks; ``None`` if any book is missing, stale or has no asks — or, given
+    the set's ``payout``, when :func:`cannot_profit` says no size can profit."""
+    pairs = list(pairs)
+    if payout is not None and cannot_profit((o for _, o in pairs), universe, payout):
+        return None
     legs: list[LegBook] = []
     for market, outcome in pairs:
         book = universe.fresh_book(outcome.token_id)

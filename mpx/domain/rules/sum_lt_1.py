@@ -50,7 +50,7 @@ def _neg_risk_legs(event: Event, scope: Scope, universe: Universe) -> list[LegBo
         return None
     if not any(universe.is_changed(m.id) for m in markets):
         return None
-    return leg_books(((m, m.yes) for m in markets), universe)
+    return leg_books(((m, m.yes) for m in markets), universe, Decimal(1))
 
 
 def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
@@ -58,7 +58,7 @@ def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
         return None
     if not universe.is_changed(market.id):
         return None
-    return leg_books(((market, o) for o in market.outcomes), universe)
+    return leg_books(((market, o) for o in market.outcomes), universe, Decimal(1))
 
 
 def _finding(

@@ -1,0 +1,54 @@
+"""The backtest's lazily parsed books give the rules exactly what parsed books give, and the exact
+shortcut (best asks already summing to the payout) dismisses a set without reading its depth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+from mpx.adapters.db.replay import LazyBooks
+from mpx.domain.models import Book, Level, Market, Outcome
+from mpx.domain.rules.base import Universe
+from mpx.domain.rules.sets import cannot_profit, leg_books
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+M = Market("m", "Will m?", (Outcome("y", "m", "Yes", 0), Outcome("n", "m", "No", 1)))
+
+
+def lazy(asks_y: str, asks_n: str, ts: datetime = T0) -> LazyBooks:
+    books = LazyBooks({})
+    books.put_raw("y", ts, ("\\N", "{0.40}", "{100}", asks_y, "{60,100}"))
+    books.put_raw("n", ts, ("0.5", "{0.50}", "{100}", asks_n, "{500,10}"))
+    return books
+
+
+def test_lazy_books_parse_to_the_same_book() -> None:
+    books = lazy("{0.48,0.49}", "{0.49,0.50}")
+    assert books.top("y") == (T0, D("0.40"), D("0.48"))  # read from the text, nothing parsed yet
+    assert books["y"] == Book("y", (Level(D("0.40"), D(100)),), (Level(D("0.48"), D(60)), Level(D("0.49"), D(100))),
+                              T0, None)
+    assert books.top("y") == (T0, D("0.40"), D("0.48"))  # now from the parsed book
+    assert books["n"].last_trade == D("0.5") and "zz" not in books and books.get("zz") is None
+    empty = LazyBooks({})
+    empty.put_raw("e", T0, ("\\N", "{}", "{}", "{}", "{}"))
+    assert empty.top("e") == (T0, None, None) and empty["e"].asks == ()
+
+
+def test_the_shortcut_is_exact_at_the_boundary() -> None:
+    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.48,0.49}", "{0.52,0.53}"))
+    assert cannot_profit(M.outcomes, u, D(1))  # 0.48 + 0.52 = 1: no size can profit
+    assert leg_books(((M, o) for o in M.outcomes), u, D(1)) is None
+    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.48,0.49}", "{0.51,0.53}"))
+    assert not cannot_profit(M.outcomes, u, D(1))  # 0.99: the depth decides
+    legs = leg_books(((M, o) for o in M.outcomes), u, D(1))
+    assert legs is not None and legs[1].asks[0] == Level(D("0.51"), D(500))
+
+
+def test_the_shortcut_treats_stale_and_unobserved_books_as_missing() -> None:
+    books = lazy("{0.40}", "{0.50}", ts=T0 - timedelta(minutes=10))
+    u = Universe(as_of=T0, markets={"m": M}, events={}, books=books, max_book_age=timedelta(minutes=5))
+    assert cannot_profit(M.outcomes, u, D(1))
+    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.40}", "{0.50}"), unobserved=frozenset({"n"}))
+    assert cannot_profit(M.outcomes, u, D(1))
+    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.40}", "{0.50}"))
+    assert not cannot_profit(M.outcomes, u, D(1))
