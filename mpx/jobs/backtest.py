@@ -119,15 +119,13 @@ def run_backtest(
     prev: datetime | None = None
     first = True
     t = time.perf_counter()
-    for n_steps, (ts, rows) in enumerate(replay.stream(conn, [s for s, _ in steps], start), 1):
-        changed: set[str] = set()
-        for token, market, raw in rows:
-            books.put_raw(token, ts, raw)
-            changed.add(market)
-            if lookback:
-                mid = _mid(raw)
-                if mid is not None:
-                    history.setdefault(token, []).append(PricePoint(ts, mid))
+    for n_steps, (ts, tick) in enumerate(replay.stream(conn, [s for s, _ in steps], start), 1):
+        books.put_pass(ts, tick.tokens, tick.bids, tick.asks, tick.rest)
+        changed = tick.markets
+        if lookback:
+            for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
+                if bid and ask:  # the mid as Book.mid computes it (evaluate applies ticks the same way)
+                    history.setdefault(token, []).append(PricePoint(ts, (Decimal(bid) + Decimal(ask)) / 2))
         missing = missing_at[ts]
         clock.advance(ts, missing)
         if lookback and n_steps % 50 == 0:
@@ -151,14 +149,14 @@ def run_backtest(
                 if on_hit:
                     on_hit(hit)
         first = False
-        result.ticks += len(rows)
+        result.ticks += len(tick.tokens)
         now = time.perf_counter()
         rules_s += now - t
         if speed > 0 and prev is not None:
             time.sleep((ts - prev).total_seconds() / speed)
         prev = ts
         if on_progress:
-            on_progress(len(rows))
+            on_progress(len(tick.tokens))
         t = time.perf_counter()
     result.read_s, result.rules_s = read_s, rules_s
     if pnl:
@@ -182,13 +180,6 @@ def _price(conn: Any, result: BacktestResult, specs: Sequence[tuple[str, RuleSpe
     for label, _ in specs:
         mine = [h for h in priced if h.variant == label]
         result.summaries.append(summarize(label, len(mine), [h.trade for h in mine if h.trade is not None], bar))
-
-
-def _mid(raw: tuple[str, ...]) -> Decimal | None:
-    bpx, apx = raw[1], raw[3]
-    if len(bpx) < 3 or len(apx) < 3:
-        return None
-    return (Decimal(bpx[1:].split(",", 1)[0].rstrip("}")) + Decimal(apx[1:].split(",", 1)[0].rstrip("}"))) / 2
 
 
 def _trim(history: dict[str, list[PricePoint]], horizon: datetime) -> None:

@@ -1,16 +1,21 @@
-"""The backtest read path: a window of stored ticks streamed with ``COPY (SELECT …) TO STDOUT`` in
-time chunks (memory stays bounded however long the window), parsed lazily.
+"""The backtest read path: the stored ticks of a window, one pass at a time, parsed lazily.
 
-A tick's levels stay text until a rule asks for that token's book: :class:`LazyBooks` keeps the
-latest raw row per token and builds the :class:`Book` on first access (then caches it until the
-token's next tick). Most ticks are superseded before any rule reads them, so most are never
-parsed; timestamps are parsed once per pass, not once per row.
+Each pass comes back as *one* row: PostgreSQL aggregates the pass's ticks into parallel lists —
+token ids, best bids, best asks and the rest of each tick (last trade and the levels) as
+text — so the per-row cost of the wire protocol is paid once per pass instead of once per tick,
+and Python splits each list in C (``str.split``) and files the whole pass into dicts with
+``dict.update(zip(…))``. Memory holds one pass (plus the latest raw text of each token).
+
+A tick's levels stay text until a rule asks for that token's book: :class:`LazyBooks` builds the
+:class:`Book` on first access (then caches it until the token's next tick), and tells a book's
+top (best bid, best ask) without building it at all. Most books are never parsed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +24,16 @@ import psycopg
 from mpx.domain.models import Book, Level
 
 COLUMNS = "ts, token_id, market_id, last_trade, bid_px, bid_sz, ask_px, ask_sz"
-Raw = tuple[str, str, str, str, str, str]  # last_trade, bid_px, bid_sz, ask_px, ask_sz, ts text
+"""The columns a tick is made of (what the raw ``COPY … TO STDOUT`` benchmark reads)."""
+
+PASS_SQL = """
+SELECT string_agg(token_id, ',' ORDER BY token_id),
+       string_agg(DISTINCT market_id, ','),
+       string_agg(coalesce(best_bid::text, ''), ',' ORDER BY token_id),
+       string_agg(coalesce(best_ask::text, ''), ',' ORDER BY token_id),
+       string_agg(concat_ws('|', coalesce(last_trade::text, ''), bid_px::text, bid_sz::text, ask_px::text,
+                            ask_sz::text), ';' ORDER BY token_id)
+FROM tick WHERE ts > %s AND ts <= %s"""
 
 
 def _nums(text: str) -> list[Decimal]:
@@ -27,11 +41,8 @@ def _nums(text: str) -> list[Decimal]:
     return [Decimal(x) for x in inner.split(",")] if inner else []
 
 
-def _first(text: str) -> Decimal | None:
-    if len(text) < 3:  # "{}"
-        return None
-    comma = text.find(",")
-    return Decimal(text[1:comma if comma > 0 else -1])
+def _dec(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
 
 
 def _levels(px: str, sz: str) -> tuple[Level, ...]:
@@ -39,30 +50,38 @@ def _levels(px: str, sz: str) -> tuple[Level, ...]:
 
 
 class LazyBooks(Mapping[str, Book]):
-    """token → latest Book; rows are parsed on first access."""
+    """token → latest Book; a pass's raw text is parsed on first access."""
 
     def __init__(self, initial: Mapping[str, Book]) -> None:
         self._books: dict[str, Book] = dict(initial)
-        self._raw: dict[str, tuple[datetime, tuple[str, ...]]] = {}
+        self._raw: dict[str, str] = {}
+        self._ts: dict[str, datetime] = {}
+        self._bid: dict[str, str] = {}
+        self._ask: dict[str, str] = {}
 
-    def put_raw(self, token: str, ts: datetime, fields: tuple[str, ...]) -> None:
-        self._raw[token] = (ts, fields)
+    def put_pass(self, ts: datetime, tokens: list[str], bids: list[str], asks: list[str], rest: list[str]) -> None:
+        """File one pass: every list is aligned with ``tokens``."""
+        self._raw.update(zip(tokens, rest, strict=True))
+        self._bid.update(zip(tokens, bids, strict=True))
+        self._ask.update(zip(tokens, asks, strict=True))
+        self._ts.update(dict.fromkeys(tokens, ts))
+
+    def put_raw(self, token: str, ts: datetime, rest: str, bid: str, ask: str) -> None:
+        self.put_pass(ts, [token], [bid], [ask], [rest])
 
     def __getitem__(self, token: str) -> Book:
         raw = self._raw.pop(token, None)
         if raw is not None:
-            ts, (last, bpx, bsz, apx, asz) = raw
-            book = Book(token, _levels(bpx, bsz), _levels(apx, asz), ts, None if last == "\\N" else Decimal(last))
+            last, bpx, bsz, apx, asz = raw.split("|")
+            book = Book(token, _levels(bpx, bsz), _levels(apx, asz), self._ts[token], _dec(last))
             self._books[token] = book
             return book
         return self._books[token]
 
     def top(self, token: str) -> tuple[datetime | None, Decimal | None, Decimal | None] | None:
-        """(book time, best bid, best ask) without parsing the levels (None: no book)."""
-        raw = self._raw.get(token)
-        if raw is not None:
-            ts, f = raw
-            return ts, _first(f[1]), _first(f[3])
+        """(book time, best bid, best ask) without building the book (None: no book)."""
+        if token in self._raw:
+            return self._ts[token], _dec(self._bid[token]), _dec(self._ask[token])
         book = self._books.get(token)
         return None if book is None else (book.ts, book.best_bid, book.best_ask)
 
@@ -81,6 +100,20 @@ class LazyBooks(Mapping[str, Book]):
         return default
 
 
+@dataclass(frozen=True, slots=True)
+class PassTicks:
+    """One pass's ticks as aligned lists (the text PostgreSQL sent, split)."""
+
+    tokens: list[str]
+    markets: set[str]
+    bids: list[str]
+    asks: list[str]
+    rest: list[str]
+
+
+EMPTY = PassTicks([], set(), [], [], [])
+
+
 def count_ticks(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
     row = conn.execute("SELECT count(*) FROM tick WHERE ts > %s AND ts <= %s", (start, end)).fetchone()
     return int(row[0]) if row else 0
@@ -97,39 +130,19 @@ def passes(conn: psycopg.Connection, start: datetime, end: datetime) -> list[tup
         "SELECT DISTINCT ts FROM tick WHERE ts > %s AND ts <= %s ORDER BY ts", (start, end))]
 
 
-def stream(conn: psycopg.Connection, steps: list[datetime], start: datetime, chunk_steps: int = 50,
-           ) -> Iterator[tuple[datetime, list[tuple[str, str, tuple[str, ...]]]]]:
-    """For each step time, the ticks with ``previous step < ts <= step`` as (token, market, raw
-    fields), read ``chunk_steps`` passes per COPY so at most one chunk is in memory."""
+def stream(conn: psycopg.Connection, steps: list[datetime], start: datetime) -> Iterator[tuple[datetime, PassTicks]]:
+    """For each step time, the ticks with ``previous step < ts <= step`` (one query, one row each)."""
     prev = start
-    for i in range(0, len(steps), chunk_steps):
-        block = steps[i:i + chunk_steps]
-        by_step: dict[datetime, list[tuple[str, str, tuple[str, ...]]]] = {s: [] for s in block}
-        ts_cache: dict[str, datetime] = {}
-        pending = b""
-        j = 0
-        sql = f"COPY (SELECT {COLUMNS} FROM tick WHERE ts > %s AND ts <= %s ORDER BY ts) TO STDOUT"
-        with conn.cursor() as cur, cur.copy(sql, (prev, block[-1])) as copy:
-            for data in copy:
-                buf = pending + bytes(data)
-                lines = buf.split(b"\n")
-                pending = lines.pop()
-                for line in lines:
-                    f = line.decode().split("\t")
-                    ts = ts_cache.get(f[0])
-                    if ts is None:
-                        ts = ts_cache[f[0]] = _parse_ts(f[0])
-                    while block[j] < ts:
-                        j += 1
-                    by_step[block[j]].append((f[1], f[2], (f[3], f[4], f[5], f[6], f[7])))
-        for s in block:
-            yield s, by_step.pop(s)
-        prev = block[-1]
-
-
-def _parse_ts(text: str) -> datetime:
-    # PostgreSQL's text form: "2026-11-25 10:49:36.123456+00"
-    return datetime.fromisoformat(text + ":00" if len(text) > 3 and text[-3] in "+-" else text)
+    with conn.cursor() as cur:
+        for step in steps:
+            row = cur.execute(PASS_SQL, (prev, step)).fetchone()
+            prev = step
+            if row is None or row[0] is None:
+                yield step, EMPTY
+                continue
+            tokens, markets, bids, asks, rest = row
+            yield step, PassTicks(tokens.split(","), set(markets.split(",")), bids.split(","), asks.split(","),
+                                  rest.split(";"))
 
 
 def raw_copy_seconds(conn: psycopg.Connection, start: datetime, end: datetime) -> tuple[float, int, int]:
@@ -151,5 +164,3 @@ def window_bounds(conn: psycopg.Connection) -> tuple[datetime | None, datetime |
     row = conn.execute("SELECT min(ts), max(ts) FROM tick").fetchone()
     return (row[0], row[1]) if row else (None, None)
 
-
-ONE_US = timedelta(microseconds=1)

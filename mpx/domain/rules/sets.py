@@ -15,6 +15,7 @@ events, no placeholder/"Other" markets, every listed market present and tradable
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -66,9 +67,15 @@ def is_placeholder(market: Market) -> bool:
     """The "Other" market of an augmented event, or a market named like one (API_NOTES §3)."""
     if market.neg_risk_other:
         return True
-    if any(_PLACEHOLDER_LABEL.match(o.label.strip().lower()) for o in market.outcomes):
+    return _named_like_placeholder(market.question, tuple(o.label for o in market.outcomes))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _named_like_placeholder(question: str, labels: tuple[str, ...]) -> bool:
+    # cached: every pass asks again about the same few thousand markets
+    if any(_PLACEHOLDER_LABEL.match(label.strip().lower()) for label in labels):
         return True
-    return bool(_PLACEHOLDER_QUESTION.match(market.question.strip().lower()))
+    return bool(_PLACEHOLDER_QUESTION.match(question.strip().lower()))
 
 
 def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(1)) -> PricedSet | None:

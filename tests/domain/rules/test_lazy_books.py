@@ -17,8 +17,8 @@ M = Market("m", "Will m?", (Outcome("y", "m", "Yes", 0), Outcome("n", "m", "No",
 
 def lazy(asks_y: str, asks_n: str, ts: datetime = T0) -> LazyBooks:
     books = LazyBooks({})
-    books.put_raw("y", ts, ("\\N", "{0.40}", "{100}", asks_y, "{60,100}"))
-    books.put_raw("n", ts, ("0.5", "{0.50}", "{100}", asks_n, "{500,10}"))
+    books.put_raw("y", ts, f"|{{0.40}}|{{100}}|{asks_y}|{{60,100}}", "0.40", asks_y[1:].split(",")[0].rstrip("}"))
+    books.put_raw("n", ts, f"0.5|{{0.50}}|{{100}}|{asks_n}|{{500,10}}", "0.50", asks_n[1:].split(",")[0].rstrip("}"))
     return books
 
 
@@ -30,7 +30,7 @@ def test_lazy_books_parse_to_the_same_book() -> None:
     assert books.top("y") == (T0, D("0.40"), D("0.48"))  # now from the parsed book
     assert books["n"].last_trade == D("0.5") and "zz" not in books and books.get("zz") is None
     empty = LazyBooks({})
-    empty.put_raw("e", T0, ("\\N", "{}", "{}", "{}", "{}"))
+    empty.put_raw("e", T0, "|{}|{}|{}|{}", "", "")
     assert empty.top("e") == (T0, None, None) and empty["e"].asks == ()
 
 
