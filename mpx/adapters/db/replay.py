@@ -1,9 +1,9 @@
 """The backtest read path: the stored ticks of a window, one pass at a time, parsed lazily.
 
-Each pass comes back as *one* row: PostgreSQL aggregates the pass's ticks into parallel lists —
-token ids, best bids, best asks and the rest of each tick (last trade and the levels) as
-text — so the per-row cost of the wire protocol is paid once per pass instead of once per tick,
-and Python splits each list in C (``str.split``) and files the whole pass into dicts with
+Each pass comes back as *one* row: PostgreSQL joins the pass's ticks into one text (token, best
+bid, best ask, then the last trade and the levels left as text) and lists the markets that
+changed, so the per-row cost of the wire protocol is paid once per pass instead of once per tick;
+Python splits it (``str.split``, in C) and files the whole pass into dicts with
 ``dict.update(zip(…))``. Memory holds one pass (plus the latest raw text of each token).
 
 A tick's levels stay text until a rule asks for that token's book: :class:`LazyBooks` builds the
@@ -13,7 +13,10 @@ top (best bid, best ask) without building it at all. Most books are never parsed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,12 +30,10 @@ COLUMNS = "ts, token_id, market_id, last_trade, bid_px, bid_sz, ask_px, ask_sz"
 """The columns a tick is made of (what the raw ``COPY … TO STDOUT`` benchmark reads)."""
 
 PASS_SQL = """
-SELECT string_agg(token_id, ',' ORDER BY token_id),
-       string_agg(DISTINCT market_id, ','),
-       string_agg(coalesce(best_bid::text, ''), ',' ORDER BY token_id),
-       string_agg(coalesce(best_ask::text, ''), ',' ORDER BY token_id),
-       string_agg(concat_ws('|', coalesce(last_trade::text, ''), bid_px::text, bid_sz::text, ask_px::text,
-                            ask_sz::text), ';' ORDER BY token_id)
+SELECT string_agg(DISTINCT market_id, ','),
+       string_agg(concat_ws('|', token_id, coalesce(best_bid::text, ''), coalesce(best_ask::text, ''),
+                            coalesce(last_trade::text, ''), bid_px::text, bid_sz::text, ask_px::text, ask_sz::text),
+                  ';')
 FROM tick WHERE ts > %s AND ts <= %s"""
 
 
@@ -59,7 +60,8 @@ class LazyBooks(Mapping[str, Book]):
         self._bid: dict[str, str] = {}
         self._ask: dict[str, str] = {}
 
-    def put_pass(self, ts: datetime, tokens: list[str], bids: list[str], asks: list[str], rest: list[str]) -> None:
+    def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str], asks: Sequence[str],
+                 rest: Sequence[str]) -> None:
         """File one pass: every list is aligned with ``tokens``."""
         self._raw.update(zip(tokens, rest, strict=True))
         self._bid.update(zip(tokens, bids, strict=True))
@@ -104,14 +106,14 @@ class LazyBooks(Mapping[str, Book]):
 class PassTicks:
     """One pass's ticks as aligned lists (the text PostgreSQL sent, split)."""
 
-    tokens: list[str]
+    tokens: Sequence[str]
     markets: set[str]
-    bids: list[str]
-    asks: list[str]
-    rest: list[str]
+    bids: Sequence[str]
+    asks: Sequence[str]
+    rest: Sequence[str]
 
 
-EMPTY = PassTicks([], set(), [], [], [])
+EMPTY = PassTicks((), set(), (), (), ())
 
 
 def count_ticks(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
@@ -130,19 +132,52 @@ def passes(conn: psycopg.Connection, start: datetime, end: datetime) -> list[tup
         "SELECT DISTINCT ts FROM tick WHERE ts > %s AND ts <= %s ORDER BY ts", (start, end))]
 
 
-def stream(conn: psycopg.Connection, steps: list[datetime], start: datetime) -> Iterator[tuple[datetime, PassTicks]]:
-    """For each step time, the ticks with ``previous step < ts <= step`` (one query, one row each)."""
-    prev = start
-    with conn.cursor() as cur:
-        for step in steps:
-            row = cur.execute(PASS_SQL, (prev, step)).fetchone()
-            prev = step
-            if row is None or row[0] is None:
+def stream(conn: psycopg.Connection, steps: list[datetime], start: datetime,
+           prefetch: int = 2) -> Iterator[tuple[datetime, PassTicks]]:
+    """For each step time, the ticks with ``previous step < ts <= step`` (one query, one row each).
+
+    A reader thread runs the queries ``prefetch`` passes ahead, so PostgreSQL builds the next pass
+    while this thread splits the current one and the rules run on it (psycopg waits on the socket
+    without holding the GIL). The connection is used only by that thread until this generator ends;
+    a database error there is raised here."""
+    results: queue.Queue[tuple[datetime, Any] | BaseException | None] = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            prev = start
+            with conn.cursor() as cur:
+                for step in steps:
+                    if stop.is_set():
+                        return
+                    row = cur.execute(PASS_SQL, (prev, step)).fetchone()
+                    prev = step
+                    results.put((step, row))
+            results.put(None)
+        except BaseException as exc:  # handed to the consumer
+            results.put(exc)
+
+    reader = threading.Thread(target=read, name="mpx-replay-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = results.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            step, row = item
+            if row is None or row[1] is None:
                 yield step, EMPTY
                 continue
-            tokens, markets, bids, asks, rest = row
-            yield step, PassTicks(tokens.split(","), set(markets.split(",")), bids.split(","), asks.split(","),
-                                  rest.split(";"))
+            markets, text = row
+            tokens, bids, asks, rest = zip(*(line.split("|", 3) for line in text.split(";")), strict=True)
+            yield step, PassTicks(tokens, set(markets.split(",")), bids, asks, rest)
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting to put
+            with contextlib.suppress(queue.Empty):
+                results.get(timeout=0.05)
 
 
 def raw_copy_seconds(conn: psycopg.Connection, start: datetime, end: datetime) -> tuple[float, int, int]:
