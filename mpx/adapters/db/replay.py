@@ -8,7 +8,7 @@ Python splits it (``str.split``, in C) and files the whole pass into dicts with
 
 A tick's levels stay text until a rule asks for that token's book: :class:`LazyBooks` builds the
 :class:`Book` on first access (then caches it until the token's next tick), and tells a book's
-top (best bid, best ask) without building it at all. Most books are never parsed.
+time and best ask without building it at all. Most books are never parsed.
 """
 
 from __future__ import annotations
@@ -57,14 +57,12 @@ class LazyBooks(Mapping[str, Book]):
         self._books: dict[str, Book] = dict(initial)
         self._raw: dict[str, str] = {}
         self._ts: dict[str, datetime] = {}
-        self._bid: dict[str, str] = {}
         self._ask: dict[str, str] = {}
 
     def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str], asks: Sequence[str],
                  rest: Sequence[str]) -> None:
         """File one pass: every list is aligned with ``tokens``."""
         self._raw.update(zip(tokens, rest, strict=True))
-        self._bid.update(zip(tokens, bids, strict=True))
         self._ask.update(zip(tokens, asks, strict=True))
         self._ts.update(dict.fromkeys(tokens, ts))
 
@@ -80,12 +78,13 @@ class LazyBooks(Mapping[str, Book]):
             return book
         return self._books[token]
 
-    def top(self, token: str) -> tuple[datetime | None, Decimal | None, Decimal | None] | None:
-        """(book time, best bid, best ask) without building the book (None: no book)."""
-        if token in self._raw:
-            return self._ts[token], _dec(self._bid[token]), _dec(self._ask[token])
+    def ask_at(self, token: str) -> tuple[datetime | None, Decimal | None] | None:
+        """(book time, best ask) without building the book (None: no book) — the rules' shortcut."""
+        ask = self._ask.get(token)
+        if ask is not None:
+            return self._ts[token], (Decimal(ask) if ask else None)
         book = self._books.get(token)
-        return None if book is None else (book.ts, book.best_bid, book.best_ask)
+        return None if book is None else (book.ts, book.best_ask)
 
     def __contains__(self, token: object) -> bool:
         return token in self._raw or token in self._books

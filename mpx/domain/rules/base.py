@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -136,6 +136,9 @@ class Universe:
     """Synonym groups (``synonyms.yml`` plus proposed candidates), refreshed each evaluate pass."""
     relations: Sequence[Relation] = ()
     """Implication relations between markets (ladders found in the questions, declared ones)."""
+    ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] | None = None
+    """Optional: a token's (book time, best ask) without building its book — the backtest's
+    lazily parsed books give one; :meth:`fresh_best_ask` uses it."""
 
     def is_changed(self, market_id: str) -> bool:
         return self.changed is None or market_id in self.changed
@@ -156,20 +159,40 @@ class Universe:
 
     def fresh_best_ask(self, token_id: str) -> Decimal | None:
         """The best ask of the token's fresh book (``None``: no fresh book, or no asks) — what
-        :meth:`fresh_book` would give, without building the book's levels when ``books`` can tell
-        its top cheaply (the backtest's lazily parsed books have a ``top(token)``)."""
-        top = getattr(self.books, "top", None)
-        if top is None:
+        :meth:`fresh_book` would give, without building the book when ``ask_at`` is set."""
+        if self.ask_at is None:
             book = self.fresh_book(token_id)
             return None if book is None else book.best_ask
-        found = top(token_id)
+        found = self.ask_at(token_id)
         if found is None or token_id in self.unobserved:
             return None
-        ts, _bid, ask = found
-        seen = self.observed.get(token_id, ts)
+        seen = self.observed.get(token_id, found[0])
         if seen is not None and self.as_of - seen > self.max_book_age:
             return None
-        return ask  # type: ignore[no-any-return]
+        return found[1]
+
+    def sum_fresh_asks(self, token_ids: Iterable[str]) -> Decimal | None:
+        """Σ :meth:`fresh_best_ask` over ``token_ids``; ``None`` as soon as one has no fresh ask.
+        The rules' hottest path (every set is first checked with it), hence written out."""
+        total = Decimal(0)
+        if self.ask_at is None:
+            for token in token_ids:
+                ask = self.fresh_best_ask(token)
+                if ask is None:
+                    return None
+                total += ask
+            return total
+        ask_at, unobserved, seen_at = self.ask_at, self.unobserved, self.observed.get
+        cutoff = self.as_of - self.max_book_age  # as_of − seen > max age  ⟺  seen < cutoff
+        for token in token_ids:
+            found = ask_at(token)
+            if found is None or found[1] is None or token in unobserved:
+                return None
+            seen = seen_at(token, found[0])
+            if seen is not None and seen < cutoff:
+                return None
+            total += found[1]
+        return total
 
     def scoped_markets(self, scope: Scope) -> Iterable[Market]:
         return (m for m in self.markets.values() if scope.admits(m))

@@ -56,7 +56,7 @@ class DutchBook:
                 continue
             if not any(universe.is_changed(m.id) for m in markets) or any(m.no is None for m in markets):
                 continue
-            legs = leg_books(((m, m.outcomes[1]) for m in markets), universe, Decimal(len(markets) - 1))
+            legs = leg_books([(m, m.outcomes[1]) for m in markets], universe, Decimal(len(markets) - 1))
             if legs is None:
                 continue
             payout = Decimal(len(legs) - 1)

@@ -15,7 +15,6 @@ events, no placeholder/"Other" markets, every listed market present and tradable
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -67,15 +66,16 @@ def is_placeholder(market: Market) -> bool:
     """The "Other" market of an augmented event, or a market named like one (API_NOTES §3)."""
     if market.neg_risk_other:
         return True
-    return _named_like_placeholder(market.question, tuple(o.label for o in market.outcomes))
+    key = (market.id, market.question)
+    found = _PLACEHOLDER_CACHE.get(key)
+    if found is None:  # every pass asks again about the same markets: match each question once
+        found = _PLACEHOLDER_CACHE[key] = (
+            any(_PLACEHOLDER_LABEL.match(o.label.strip().lower()) for o in market.outcomes)
+            or bool(_PLACEHOLDER_QUESTION.match(market.question.strip().lower())))
+    return found
 
 
-@functools.lru_cache(maxsize=65_536)
-def _named_like_placeholder(question: str, labels: tuple[str, ...]) -> bool:
-    # cached: every pass asks again about the same few thousand markets
-    if any(_PLACEHOLDER_LABEL.match(label.strip().lower()) for label in labels):
-        return True
-    return bool(_PLACEHOLDER_QUESTION.match(question.strip().lower()))
+_PLACEHOLDER_CACHE: dict[tuple[str, str], bool] = {}
 
 
 def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(1)) -> PricedSet | None:
@@ -123,26 +123,20 @@ def make_leg(leg: LegBook, fill: Fill) -> Leg:
     )
 
 
-def cannot_profit(outcomes: Iterable[Outcome], universe: Universe, payout: Decimal) -> bool:
+def cannot_profit(outcomes: Sequence[Outcome], universe: Universe, payout: Decimal) -> bool:
     """True when the set cannot be profitable at any size: some leg has no fresh asks, or the best
     asks already sum to ``payout`` or more (every share costs at least its best ask and fees are
     never negative, so ``profit = S × payout − cost ≤ S × (payout − Σ best asks) ≤ 0``). Exact, and
     cheap: it reads only the top of each book, so most sets are dismissed before any depth is read."""
-    total = ZERO
-    for outcome in outcomes:
-        ask = universe.fresh_best_ask(outcome.token_id)
-        if ask is None:
-            return True
-        total += ask
-    return total >= payout
+    total = universe.sum_fresh_asks([o.token_id for o in outcomes])
+    return total is None or total >= payout
 
 
-def leg_books(pairs: Iterable[tuple[Market, Outcome]], universe: Universe,
+def leg_books(pairs: Sequence[tuple[Market, Outcome]], universe: Universe,
               payout: Decimal | None = None) -> list[LegBook] | None:
     """Each outcome's fresh asks; ``None`` if any book is missing, stale or has no asks — or, given
     the set's ``payout``, when :func:`cannot_profit` says no size can profit."""
-    pairs = list(pairs)
-    if payout is not None and cannot_profit((o for _, o in pairs), universe, payout):
+    if payout is not None and cannot_profit([o for _, o in pairs], universe, payout):
         return None
     legs: list[LegBook] = []
     for market, outcome in pairs:

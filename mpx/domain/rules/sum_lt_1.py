@@ -27,10 +27,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpx.domain.models import ZERO, Event, Market
+from mpx.domain.models import ONE, ZERO, Event, Market
 from mpx.domain.money import edge_bps, round_to_tick
 from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
-from mpx.domain.rules.sets import LegBook, PricedSet, complete_neg_risk_markets, leg_books, make_leg, price_set
+from mpx.domain.rules.sets import (
+    LegBook,
+    PricedSet,
+    cannot_profit,
+    complete_neg_risk_markets,
+    leg_books,
+    make_leg,
+    price_set,
+)
 
 
 class SumLt1Params(BaseModel):
@@ -43,14 +51,16 @@ class SumLt1Params(BaseModel):
 
 def _neg_risk_legs(event: Event, scope: Scope, universe: Universe) -> list[LegBook] | None:
     """The YES legs of a complete, unaugmented negRisk event whose markets are all in scope."""
+    if not event.neg_risk or event.neg_risk_augmented:  # the cheapest tests first
+        return None
+    if not any(universe.is_changed(mid) for mid in event.market_ids):
+        return None
     markets = complete_neg_risk_markets(event, universe)
     if markets is None:
         return None
     if not all(scope.admits(m) for m in markets):
         return None
-    if not any(universe.is_changed(m.id) for m in markets):
-        return None
-    return leg_books(((m, m.yes) for m in markets), universe, Decimal(1))
+    return leg_books([(m, m.yes) for m in markets], universe, ONE)
 
 
 def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
@@ -58,7 +68,9 @@ def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
         return None
     if not universe.is_changed(market.id):
         return None
-    return leg_books(((market, o) for o in market.outcomes), universe, Decimal(1))
+    if cannot_profit(market.outcomes, universe, ONE):
+        return None
+    return leg_books([(market, o) for o in market.outcomes], universe)
 
 
 def _finding(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+import pytest
+
 from mpx.adapters.db.replay import LazyBooks
 from mpx.domain.models import Book, Level, Market, Outcome
 from mpx.domain.rules.base import Universe
@@ -24,31 +26,40 @@ def lazy(asks_y: str, asks_n: str, ts: datetime = T0) -> LazyBooks:
 
 def test_lazy_books_parse_to_the_same_book() -> None:
     books = lazy("{0.48,0.49}", "{0.49,0.50}")
-    assert books.top("y") == (T0, D("0.40"), D("0.48"))  # read from the text, nothing parsed yet
+    assert books.ask_at("y") == (T0, D("0.48"))  # read from the text, nothing parsed yet
     assert books["y"] == Book("y", (Level(D("0.40"), D(100)),), (Level(D("0.48"), D(60)), Level(D("0.49"), D(100))),
                               T0, None)
-    assert books.top("y") == (T0, D("0.40"), D("0.48"))  # now from the parsed book
+    assert books.ask_at("y") == (T0, D("0.48"))  # the same once parsed
     assert books["n"].last_trade == D("0.5") and "zz" not in books and books.get("zz") is None
     empty = LazyBooks({})
     empty.put_raw("e", T0, "|{}|{}|{}|{}", "", "")
-    assert empty.top("e") == (T0, None, None) and empty["e"].asks == ()
+    assert empty.ask_at("e") == (T0, None) and empty["e"].asks == ()
+    start = LazyBooks({"s": Book("s", (), (Level(D("0.7"), D(5)),), T0)})  # a book from before the window
+    assert start.ask_at("s") == (T0, D("0.7")) and start.ask_at("zz") is None
 
 
-def test_the_shortcut_is_exact_at_the_boundary() -> None:
-    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.48,0.49}", "{0.52,0.53}"))
+def uni(books: LazyBooks, fast: bool, **kw: object) -> Universe:
+    """With ``fast`` the rules read tops through ``ask_at`` (as the backtest does), else through
+    the parsed books (as evaluate does): the answers must be the same."""
+    return Universe(as_of=T0, markets={"m": M}, events={}, books=books,
+                    ask_at=books.ask_at if fast else None, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_shortcut_is_exact_at_the_boundary(fast: bool) -> None:
+    u = uni(lazy("{0.48,0.49}", "{0.52,0.53}"), fast)
     assert cannot_profit(M.outcomes, u, D(1))  # 0.48 + 0.52 = 1: no size can profit
-    assert leg_books(((M, o) for o in M.outcomes), u, D(1)) is None
-    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.48,0.49}", "{0.51,0.53}"))
+    assert leg_books([(M, o) for o in M.outcomes], u, D(1)) is None
+    u = uni(lazy("{0.48,0.49}", "{0.51,0.53}"), fast)
     assert not cannot_profit(M.outcomes, u, D(1))  # 0.99: the depth decides
-    legs = leg_books(((M, o) for o in M.outcomes), u, D(1))
+    legs = leg_books([(M, o) for o in M.outcomes], u, D(1))
     assert legs is not None and legs[1].asks[0] == Level(D("0.51"), D(500))
 
 
-def test_the_shortcut_treats_stale_and_unobserved_books_as_missing() -> None:
-    books = lazy("{0.40}", "{0.50}", ts=T0 - timedelta(minutes=10))
-    u = Universe(as_of=T0, markets={"m": M}, events={}, books=books, max_book_age=timedelta(minutes=5))
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_shortcut_treats_stale_and_unobserved_books_as_missing(fast: bool) -> None:
+    u = uni(lazy("{0.40}", "{0.50}", ts=T0 - timedelta(minutes=10)), fast, max_book_age=timedelta(minutes=5))
     assert cannot_profit(M.outcomes, u, D(1))
-    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.40}", "{0.50}"), unobserved=frozenset({"n"}))
-    assert cannot_profit(M.outcomes, u, D(1))
-    u = Universe(as_of=T0, markets={"m": M}, events={}, books=lazy("{0.40}", "{0.50}"))
-    assert not cannot_profit(M.outcomes, u, D(1))
+    assert cannot_profit(M.outcomes, uni(lazy("{0.40}", "{0.50}"), fast, unobserved=frozenset({"n"})), D(1))
+    assert not cannot_profit(M.outcomes, uni(lazy("{0.40}", "{0.50}"), fast), D(1))
+    assert cannot_profit(M.outcomes, uni(lazy("{}", "{0.50}"), fast), D(1))  # no asks at all
