@@ -139,6 +139,10 @@ class Universe:
     ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] | None = None
     """Optional: a token's (book time, best ask) without building its book — the backtest's
     lazily parsed books give one; :meth:`fresh_best_ask` uses it."""
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """Derived data that depends only on ``markets``, ``events`` and a rule's scope (e.g. a rule's
+    candidate markets), kept across the steps of one run. Evaluate and backtest keep one universe
+    for a run and never replace its markets; whoever does must clear this."""
 
     def is_changed(self, market_id: str) -> bool:
         return self.changed is None or market_id in self.changed

@@ -16,7 +16,7 @@ events, no placeholder/"Other" markets, every listed market present and tradable
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 

@@ -27,13 +27,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpx.domain.models import ONE, ZERO, Event, Market
+from mpx.domain.models import ONE, ZERO, Event, Market, Outcome
 from mpx.domain.money import edge_bps, round_to_tick
 from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
 from mpx.domain.rules.sets import (
     LegBook,
     PricedSet,
-    cannot_profit,
     complete_neg_risk_markets,
     leg_books,
     make_leg,
@@ -49,28 +48,30 @@ class SumLt1Params(BaseModel):
     include_neg_risk: bool = Field(True, description="check the YES legs of negRisk events")
 
 
-def _neg_risk_legs(event: Event, scope: Scope, universe: Universe) -> list[LegBook] | None:
-    """The YES legs of a complete, unaugmented negRisk event whose markets are all in scope."""
-    if not event.neg_risk or event.neg_risk_augmented:  # the cheapest tests first
-        return None
-    if not any(universe.is_changed(mid) for mid in event.market_ids):
-        return None
-    markets = complete_neg_risk_markets(event, universe)
-    if markets is None:
-        return None
-    if not all(scope.admits(m) for m in markets):
-        return None
-    return leg_books([(m, m.yes) for m in markets], universe, ONE)
+def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, list[Market]]], list[Market]]:
+    """What can ever be a complete set in this run: complete, unaugmented negRisk events whose
+    markets are all in scope, and tradable in-scope binary markets outside negRisk events. Depends
+    only on the markets and the scope, so it is worked out once per run (``universe.memo``)."""
+    key = ("SUM_LT_1", scope)
+    found = universe.memo.get(key)
+    if found is None:
+        events = []
+        for event in universe.events.values():
+            markets = complete_neg_risk_markets(event, universe)
+            if markets is not None and all(scope.admits(m) for m in markets):
+                events.append((event, markets))
+        binaries = [m for m in universe.scoped_markets(scope)
+                    if len(m.outcomes) == 2 and not m.neg_risk and m.tradable]
+        found = universe.memo[key] = (events, binaries)
+    return found
 
 
-def _binary_legs(market: Market, universe: Universe) -> list[LegBook] | None:
-    if len(market.outcomes) != 2 or market.neg_risk or not market.tradable:
+def _legs(pairs: list[tuple[Market, Outcome]], universe: Universe) -> list[LegBook] | None:
+    """The legs' fresh asks, unless the best asks already cost the payout of 1 (then no size profits)."""
+    total = universe.sum_fresh_asks([o.token_id for _, o in pairs])
+    if total is None or total >= ONE:
         return None
-    if not universe.is_changed(market.id):
-        return None
-    if cannot_profit(market.outcomes, universe, ONE):
-        return None
-    return leg_books([(market, o) for o in market.outcomes], universe)
+    return leg_books(pairs, universe)
 
 
 def _finding(
@@ -134,9 +135,12 @@ class SumLt1:
         params = rule.params
         assert isinstance(params, SumLt1Params)
         findings: list[Finding] = []
+        events, binaries = _candidates(rule.scope, universe)
         if params.include_neg_risk:
-            for event in universe.events.values():
-                legs = _neg_risk_legs(event, rule.scope, universe)
+            for event, markets in events:
+                if not any(universe.is_changed(m.id) for m in markets):
+                    continue
+                legs = _legs([(m, m.yes) for m in markets], universe)
                 priced = price_set(legs, params.size) if legs else None
                 if legs is None or priced is None:
                     continue
@@ -147,8 +151,10 @@ class SumLt1:
                            "market_ids": [leg.market.id for leg in legs]},
                 ))
         if params.include_binary:
-            for market in universe.scoped_markets(rule.scope):
-                legs = _binary_legs(market, universe)
+            for market in binaries:
+                if not universe.is_changed(market.id):
+                    continue
+                legs = _legs([(market, o) for o in market.outcomes], universe)
                 priced = price_set(legs, params.size) if legs else None
                 if legs is None or priced is None:
                     continue
