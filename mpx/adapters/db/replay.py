@@ -14,6 +14,7 @@ time and best ask without building it at all. Most books are never parsed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -56,15 +57,13 @@ class LazyBooks(Mapping[str, Book]):
     def __init__(self, initial: Mapping[str, Book]) -> None:
         self._books: dict[str, Book] = dict(initial)
         self._raw: dict[str, str] = {}
-        self._ts: dict[str, datetime] = {}
-        self._ask: dict[str, str] = {}
+        self._top: dict[str, tuple[datetime, str]] = {}
 
     def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str], asks: Sequence[str],
                  rest: Sequence[str]) -> None:
         """File one pass: every list is aligned with ``tokens``."""
         self._raw.update(zip(tokens, rest, strict=True))
-        self._ask.update(zip(tokens, asks, strict=True))
-        self._ts.update(dict.fromkeys(tokens, ts))
+        self._top.update(zip(tokens, zip(itertools.repeat(ts), asks), strict=False))
 
     def put_raw(self, token: str, ts: datetime, rest: str, bid: str, ask: str) -> None:
         self.put_pass(ts, [token], [bid], [ask], [rest])
@@ -73,16 +72,16 @@ class LazyBooks(Mapping[str, Book]):
         raw = self._raw.pop(token, None)
         if raw is not None:
             last, bpx, bsz, apx, asz = raw.split("|")
-            book = Book(token, _levels(bpx, bsz), _levels(apx, asz), self._ts[token], _dec(last))
+            book = Book(token, _levels(bpx, bsz), _levels(apx, asz), self._top[token][0], _dec(last))
             self._books[token] = book
             return book
         return self._books[token]
 
     def ask_at(self, token: str) -> tuple[datetime | None, Decimal | None] | None:
         """(book time, best ask) without building the book (None: no book) — the rules' shortcut."""
-        ask = self._ask.get(token)
-        if ask is not None:
-            return self._ts[token], (Decimal(ask) if ask else None)
+        top = self._top.get(token)
+        if top is not None:
+            return top[0], (Decimal(top[1]) if top[1] else None)
         book = self._books.get(token)
         return None if book is None else (book.ts, book.best_ask)
 

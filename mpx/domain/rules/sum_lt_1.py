@@ -48,10 +48,15 @@ class SumLt1Params(BaseModel):
     include_neg_risk: bool = Field(True, description="check the YES legs of negRisk events")
 
 
-def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, list[Market]]], list[Market]]:
-    """What can ever be a complete set in this run: complete, unaugmented negRisk events whose
-    markets are all in scope, and tradable in-scope binary markets outside negRisk events. Depends
-    only on the markets and the scope, so it is worked out once per run (``universe.memo``)."""
+Pairs = list[tuple[Market, Outcome]]
+
+
+def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pairs, list[str]]],
+                                                           list[tuple[Market, Pairs, list[str]]]]:
+    """What can ever be a complete set in this run, with its legs and their tokens: complete,
+    unaugmented negRisk events whose markets are all in scope, and tradable in-scope binary
+    markets outside negRisk events. Depends only on the markets and the scope, so it is worked out
+    once per run (``universe.memo``)."""
     key = ("SUM_LT_1", scope)
     found = universe.memo.get(key)
     if found is None:
@@ -59,16 +64,20 @@ def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, lis
         for event in universe.events.values():
             markets = complete_neg_risk_markets(event, universe)
             if markets is not None and all(scope.admits(m) for m in markets):
-                events.append((event, markets))
-        binaries = [m for m in universe.scoped_markets(scope)
-                    if len(m.outcomes) == 2 and not m.neg_risk and m.tradable]
+                pairs = [(m, m.yes) for m in markets]
+                events.append((event, pairs, [o.token_id for _, o in pairs]))
+        binaries = []
+        for m in universe.scoped_markets(scope):
+            if len(m.outcomes) == 2 and not m.neg_risk and m.tradable:
+                pairs = [(m, o) for o in m.outcomes]
+                binaries.append((m, pairs, [o.token_id for o in m.outcomes]))
         found = universe.memo[key] = (events, binaries)
     return found
 
 
-def _legs(pairs: list[tuple[Market, Outcome]], universe: Universe) -> list[LegBook] | None:
+def _legs(pairs: Pairs, tokens: list[str], universe: Universe) -> list[LegBook] | None:
     """The legs' fresh asks, unless the best asks already cost the payout of 1 (then no size profits)."""
-    total = universe.sum_fresh_asks([o.token_id for _, o in pairs])
+    total = universe.sum_fresh_asks(tokens)
     if total is None or total >= ONE:
         return None
     return leg_books(pairs, universe)
@@ -137,10 +146,10 @@ class SumLt1:
         findings: list[Finding] = []
         events, binaries = _candidates(rule.scope, universe)
         if params.include_neg_risk:
-            for event, markets in events:
-                if not any(universe.is_changed(m.id) for m in markets):
+            for event, pairs, tokens in events:
+                if not any(universe.is_changed(m.id) for m, _ in pairs):
                     continue
-                legs = _legs([(m, m.yes) for m in markets], universe)
+                legs = _legs(pairs, tokens, universe)
                 priced = price_set(legs, params.size) if legs else None
                 if legs is None or priced is None:
                     continue
@@ -151,10 +160,10 @@ class SumLt1:
                            "market_ids": [leg.market.id for leg in legs]},
                 ))
         if params.include_binary:
-            for market in binaries:
+            for market, pairs, tokens in binaries:
                 if not universe.is_changed(market.id):
                     continue
-                legs = _legs([(market, o) for o in market.outcomes], universe)
+                legs = _legs(pairs, tokens, universe)
                 priced = price_set(legs, params.size) if legs else None
                 if legs is None or priced is None:
                     continue
