@@ -41,20 +41,26 @@ from mpx.settings import load_settings  # noqa: E402
 FILL_SQL = """
 INSERT INTO tick (ts, token_id, market_id, last_trade, bid_px, bid_sz, ask_px, ask_sz, book_digest)
 SELECT %(ts)s, o.token_id, o.market_id, NULL, lv.bid_px, bs.sz, lv.ask_px, az.sz, 0
-FROM (SELECT token_id, market_id, idx,
-             5 + abs(hashtext(market_id || ':' || %(p)s)) %% 90 AS ym,
-             abs(hashtext(token_id || ':' || %(p)s)) AS h
-      FROM outcome) o
+FROM (SELECT o.token_id, o.market_id, o.idx,
+             greatest(3, least(97, s.mid + abs(hashtext(o.market_id || ':' || %(p)s)) %% 3 - 1)) AS ym,
+             abs(hashtext(o.token_id || ':' || %(p)s)) AS h
+      FROM outcome o JOIN bench_mid s ON s.market_id = o.market_id) o
 JOIN bench_levels lv ON lv.m = CASE WHEN o.idx = 0 THEN o.ym ELSE 100 - o.ym END
 JOIN bench_sizes bs ON bs.j = o.h %% 100
 JOIN bench_sizes az ON az.j = (o.h / 100) %% 100
 """
 
 
-def fill(conn: psycopg.Connection, t0: datetime, passes: int, depth: int) -> int:
-    """PASSES passes in which every book changes: each market's YES mid a pseudo-random 5–94 ticks
-    per pass (its NO book the mirror), DEPTH levels a side one tick apart, sizes 20–2000; one INSERT
-    per pass (so a pass's ticks sit together on disk, as ingest writes them) and its ingest_pass."""
+def fill(conn: psycopg.Connection, t0: datetime, passes: int, depth: int, mids: dict[str, int]) -> int:
+    """PASSES passes in which every book changes: each market's YES mid jitters a tick around its
+    starting mid from bench/evaluate_rules.py (a negRisk event's YES mids start summing to about
+    1.04, as real events do), its NO book the mirror, DEPTH levels a side one tick apart, sizes
+    20–2000 varying by pass; one INSERT per pass (so a pass's ticks sit together on disk, as ingest
+    writes them) and its ingest_pass."""
+    conn.execute("CREATE TEMP TABLE bench_mid (market_id text PRIMARY KEY, mid int)")
+    with conn.cursor() as cur, cur.copy("COPY bench_mid FROM STDIN") as copy:
+        for market_id, mid in mids.items():
+            copy.write_row((market_id, mid))
     conn.execute(f"""CREATE TEMP TABLE bench_levels AS
         SELECT m, ARRAY(SELECT round((m - 1 - k)::numeric / 100, 2) FROM generate_series(0, {depth - 1}) k
                         WHERE m - 1 - k > 0) AS bid_px,
@@ -100,13 +106,14 @@ def main() -> None:
                                  mpx_rules_dir=ROOT / "rules", mpx_synonyms_file=ROOT / "synonyms.yml",
                                  mpx_max_book_age="1h")
         rng = random.Random(11)
-        events, markets, _mids = universe(args.markets, rng)
+        events, markets, mids = universe(args.markets, rng)
         t0 = datetime(2026, 11, 1, tzinfo=UTC)
         with psycopg.connect(url) as conn:
             db_markets.upsert_metadata(conn, events, markets)
             conn.commit()
             w0 = time.perf_counter()
-            rows = fill(conn, t0, args.passes, args.depth)
+            rows = fill(conn, t0, args.passes, args.depth,
+                        {m.id: mids[m.yes.token_id] for m in markets})
             store_s = time.perf_counter() - w0
             end = t0 + timedelta(seconds=10 * args.passes)
             raw_s, raw_rows, raw_bytes = replay.raw_copy_seconds(conn, t0, end)
