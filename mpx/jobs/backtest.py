@@ -109,7 +109,7 @@ def run_backtest(
     clock = _PassClock()
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=settings.mpx_max_book_age, observed=clock,  # type: ignore[arg-type]
-                        groups=groups, relations=relations, ask_at=books.ask_at)
+                        groups=groups, relations=relations, ask_at=books.ask_at, observed_now=True)
     market_of = {o.token_id: m.id for m in markets.values() for o in m.outcomes}
     opens: dict[str, dict[str, Opportunity]] = {label: {} for label, _ in specs}
     last: dict[str, dict[str, datetime | None]] = {label: {} for label, _ in specs}

@@ -17,7 +17,7 @@ import contextlib
 import itertools
 import queue
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -47,6 +47,17 @@ def _dec(text: str) -> Decimal | None:
     return Decimal(text) if text else None
 
 
+class _Prices(dict[str, Decimal | None]):
+    """Price text → Decimal, each distinct text converted once (a pass's best asks are a few
+    hundred distinct prices repeated thousands of times); ``""`` → None."""
+
+    def __missing__(self, text: str) -> Decimal | None:
+        if len(self) > 100_000:
+            self.clear()
+        value = self[text] = Decimal(text) if text else None
+        return value
+
+
 def _levels(px: str, sz: str) -> tuple[Level, ...]:
     return tuple(Level(p, s) for p, s in zip(_nums(px), _nums(sz), strict=False))
 
@@ -57,13 +68,18 @@ class LazyBooks(Mapping[str, Book]):
     def __init__(self, initial: Mapping[str, Book]) -> None:
         self._books: dict[str, Book] = dict(initial)
         self._raw: dict[str, str] = {}
-        self._top: dict[str, tuple[datetime, str]] = {}
+        self._top: dict[str, tuple[datetime | None, Decimal | None]] = {
+            token: (book.ts, book.best_ask) for token, book in self._books.items()}
+        self._prices = _Prices()
+        self.ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] = self._top.get
+        """(book time, best ask) of a token without building its book (None: no book) — the
+        rules' shortcut; a plain dict lookup, the hottest call of a backtest."""
 
     def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str], asks: Sequence[str],
                  rest: Sequence[str]) -> None:
         """File one pass: every list is aligned with ``tokens``."""
         self._raw.update(zip(tokens, rest, strict=True))
-        self._top.update(zip(tokens, zip(itertools.repeat(ts), asks), strict=False))
+        self._top.update(zip(tokens, zip(itertools.repeat(ts), map(self._prices.__getitem__, asks)), strict=False))
 
     def put_raw(self, token: str, ts: datetime, rest: str, bid: str, ask: str) -> None:
         self.put_pass(ts, [token], [bid], [ask], [rest])
@@ -76,14 +92,6 @@ class LazyBooks(Mapping[str, Book]):
             self._books[token] = book
             return book
         return self._books[token]
-
-    def ask_at(self, token: str) -> tuple[datetime | None, Decimal | None] | None:
-        """(book time, best ask) without building the book (None: no book) — the rules' shortcut."""
-        top = self._top.get(token)
-        if top is not None:
-            return top[0], (Decimal(top[1]) if top[1] else None)
-        book = self._books.get(token)
-        return None if book is None else (book.ts, book.best_ask)
 
     def __contains__(self, token: object) -> bool:
         return token in self._raw or token in self._books

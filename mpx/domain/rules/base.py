@@ -132,6 +132,9 @@ class Universe:
     unobserved: frozenset[str] = frozenset()
     """Tokens the current ingest pass asked for but got no book for: their stored book is what the
     market looked like *before*, so it is stale now whatever its age."""
+    observed_now: bool = False
+    """True when every token not in ``unobserved`` was observed at ``as_of`` (a replayed pass saw
+    them all), so no book is stale by age and :meth:`sum_fresh_asks` skips the age test."""
     groups: Sequence[SynonymGroup] = ()
     """Synonym groups (``synonyms.yml`` plus proposed candidates), refreshed each evaluate pass."""
     relations: Sequence[Relation] = ()
@@ -187,14 +190,16 @@ class Universe:
                 total += ask
             return total
         ask_at, unobserved, seen_at = self.ask_at, self.unobserved, self.observed.get
+        check_age = not self.observed_now
         cutoff = self.as_of - self.max_book_age  # as_of − seen > max age  ⟺  seen < cutoff
         for token in token_ids:
             found = ask_at(token)
             if found is None or found[1] is None or token in unobserved:
                 return None
-            seen = seen_at(token, found[0])
-            if seen is not None and seen < cutoff:
-                return None
+            if check_age:
+                seen = seen_at(token, found[0])
+                if seen is not None and seen < cutoff:
+                    return None
             total += found[1]
         return total
 

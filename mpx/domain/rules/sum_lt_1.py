@@ -51,7 +51,7 @@ class SumLt1Params(BaseModel):
 Pairs = list[tuple[Market, Outcome]]
 
 
-def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pairs, list[str]]],
+def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pairs, list[str], frozenset[str]]],
                                                            list[tuple[Market, Pairs, list[str]]]]:
     """What can ever be a complete set in this run, with its legs and their tokens: complete,
     unaugmented negRisk events whose markets are all in scope, and tradable in-scope binary
@@ -65,7 +65,7 @@ def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pai
             markets = complete_neg_risk_markets(event, universe)
             if markets is not None and all(scope.admits(m) for m in markets):
                 pairs = [(m, m.yes) for m in markets]
-                events.append((event, pairs, [o.token_id for _, o in pairs]))
+                events.append((event, pairs, [o.token_id for _, o in pairs], frozenset(m.id for m in markets)))
         binaries = []
         for m in universe.scoped_markets(scope):
             if len(m.outcomes) == 2 and not m.neg_risk and m.tradable:
@@ -145,9 +145,10 @@ class SumLt1:
         assert isinstance(params, SumLt1Params)
         findings: list[Finding] = []
         events, binaries = _candidates(rule.scope, universe)
+        changed = universe.changed
         if params.include_neg_risk:
-            for event, pairs, tokens in events:
-                if not any(universe.is_changed(m.id) for m, _ in pairs):
+            for event, pairs, tokens, market_ids in events:
+                if changed is not None and changed.isdisjoint(market_ids):
                     continue
                 legs = _legs(pairs, tokens, universe)
                 priced = price_set(legs, params.size) if legs else None
@@ -161,7 +162,7 @@ class SumLt1:
                 ))
         if params.include_binary:
             for market, pairs, tokens in binaries:
-                if not universe.is_changed(market.id):
+                if changed is not None and market.id not in changed:
                     continue
                 legs = _legs(pairs, tokens, universe)
                 priced = price_set(legs, params.size) if legs else None

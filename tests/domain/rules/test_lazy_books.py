@@ -63,3 +63,12 @@ def test_the_shortcut_treats_stale_and_unobserved_books_as_missing(fast: bool) -
     assert cannot_profit(M.outcomes, uni(lazy("{0.40}", "{0.50}"), fast, unobserved=frozenset({"n"})), D(1))
     assert not cannot_profit(M.outcomes, uni(lazy("{0.40}", "{0.50}"), fast), D(1))
     assert cannot_profit(M.outcomes, uni(lazy("{}", "{0.50}"), fast), D(1))  # no asks at all
+
+
+def test_a_replayed_pass_observed_every_book_so_only_unobserved_ones_are_missing() -> None:
+    old = lazy("{0.40}", "{0.50}", ts=T0 - timedelta(hours=1))  # last changed an hour ago, seen now
+    u = Universe(as_of=T0, markets={"m": M}, events={}, books=old, ask_at=old.ask_at, observed_now=True,
+                 max_book_age=timedelta(minutes=5))
+    assert u.sum_fresh_asks(["y", "n"]) == D("0.90") and not cannot_profit(M.outcomes, u, D(1))
+    u.unobserved = frozenset({"y"})
+    assert u.sum_fresh_asks(["y", "n"]) is None and cannot_profit(M.outcomes, u, D(1))
