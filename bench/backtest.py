@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from evaluate_rules import universe  # noqa: E402
+from scratch_db import scratch_database  # noqa: E402
 
 from mpx.adapters.db import markets as db_markets  # noqa: E402
-from mpx.adapters.db import migrate, replay  # noqa: E402
-from mpx.adapters.db.cluster import LocalCluster  # noqa: E402
+from mpx.adapters.db import replay  # noqa: E402
 from mpx.adapters.metrics import JobMetrics  # noqa: E402
 from mpx.jobs.backtest import run_backtest, select_rules  # noqa: E402
 from mpx.jobs.contract import Context  # noqa: E402
@@ -93,15 +91,7 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=10)
     ap.add_argument("--rule", default="SUM_LT_1")
     args = ap.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="mpx-bench-pg-"))
-    base.chmod(0o755)
-    cluster = LocalCluster(base / "data")
-    cluster.start()
-    try:
-        cluster.ensure_database("bench")
-        url = cluster.conninfo("bench")
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate.migrate(conn, migrate.discover(ROOT / "sql"))
+    with scratch_database() as url:
         settings = load_settings(None, mpx_database_url=url, mpx_book_depth=args.depth,
                                  mpx_rules_dir=ROOT / "rules", mpx_synonyms_file=ROOT / "synonyms.yml",
                                  mpx_max_book_age="1h")
@@ -131,9 +121,6 @@ def main() -> None:
               f"{res.read_s:.2f} s + rules {res.rules_s:.2f} s; {len(res.hits)} hit(s)")
         print(f"          {res.ticks / total:,.0f} ticks/s overall; {res.ticks / res.rules_s:,.0f} ticks/s through "
               f"the rules; total / raw read = {total / raw_s:.2f} (goal <= 2); peak RSS {peak / 1e6:,.0f} MB")
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -30,9 +28,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scratch_db import scratch_database  # noqa: E402
+
 from mpx.adapters.db import markets as db_markets  # noqa: E402
-from mpx.adapters.db import migrate, state  # noqa: E402
-from mpx.adapters.db.cluster import LocalCluster  # noqa: E402
+from mpx.adapters.db import state  # noqa: E402
 from mpx.adapters.metrics import JobMetrics  # noqa: E402
 from mpx.domain.models import Book, Event, Level, Market, Outcome, Snapshot  # noqa: E402
 from mpx.domain.rules.dsl import load_rules  # noqa: E402
@@ -128,15 +127,7 @@ def main() -> None:
     kinds = sorted({r.type for r in rules if r.enabled})
     print(f"rule kinds enabled: {', '.join(kinds)} ({len(kinds)} of {len(KNOWN_TYPES)}; registered "
           f"{len(registry())})", file=sys.stderr)
-    base = Path(tempfile.mkdtemp(prefix="mpx-bench-pg-"))
-    base.chmod(0o755)
-    cluster = LocalCluster(base / "data")
-    cluster.start()
-    try:
-        cluster.ensure_database("bench")
-        url = cluster.conninfo("bench")
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate.migrate(conn, migrate.discover(ROOT / "sql"))
+    with scratch_database() as url:
         settings = load_settings(None, mpx_database_url=url, mpx_book_depth=args.depth, mpx_rules_dir=args.rules,
                                  mpx_synonyms_file=ROOT / "synonyms.yml")
         rng = random.Random(11)
@@ -179,9 +170,6 @@ def main() -> None:
         print(f"found   : {d['found']:,} findings, {d['opened']} opportunities opened, {d['new_signals']} signals "
               f"({', '.join(f'{k} {v}' for k, v in sorted(Counter(s.rule_type for s in res.signals).items()))})")
         print(f"ratio   : rules / read = {d['eval_s'] / d['read_s']:.2f} (goal <= 1)")
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

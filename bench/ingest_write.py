@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,9 +25,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scratch_db import scratch_database
+
 from mpx.adapters.db import markets as db_markets
-from mpx.adapters.db import migrate
-from mpx.adapters.db.cluster import LocalCluster
 from mpx.adapters.db.ticks import TICK_COLUMNS
 from mpx.adapters.metrics import JobMetrics
 from mpx.domain.models import (
@@ -103,15 +101,8 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=10)
     args = ap.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="mpx-bench-pg-"))
-    base.chmod(0o755)
-    cluster = LocalCluster(base / "data")
-    cluster.start()
-    try:
-        cluster.ensure_database("bench")
-        url = cluster.conninfo("bench")
+    with scratch_database() as url:
         with psycopg.connect(url, autocommit=True) as conn:
-            migrate.migrate(conn, migrate.discover(Path(__file__).resolve().parents[1] / "sql"))
             version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         settings = load_settings(None, mpx_database_url=url, mpx_book_depth=args.depth)
         markets = make_markets(args.tokens)
@@ -161,9 +152,6 @@ def main() -> None:
             f"{1000 * sum(write_times[i:i + tenth]) / tenth:.0f}/{1000 * sum(raw_times[i:i + tenth]) / tenth:.0f}"
             for i in range(0, len(write_times), tenth)))
         print(f"ratio      : write path reaches {raw_s / write_s:.2f} of raw COPY throughput (goal >= 0.5)")
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
