@@ -66,24 +66,6 @@ def _enabled(rule: RuleSpec) -> RuleSpec:
     return replace(rule, enabled=True)  # asked for by name: a disabled rule is backtested too
 
 
-class _PassClock:
-    """``observed`` for the universe: every token was observed at the current pass, except those
-    the pass missed, which keep the time they were last seen."""
-
-    def __init__(self) -> None:
-        self.ts: datetime | None = None
-        self.missed: dict[str, datetime | None] = {}
-
-    def advance(self, ts: datetime, missing: frozenset[str]) -> None:
-        self.missed = {t: self.missed.get(t, self.ts) for t in missing}
-        self.ts = ts
-
-    def get(self, token: str, default: Any = None) -> Any:
-        if token in self.missed:
-            return self.missed[token] if self.missed[token] is not None else default
-        return self.ts if self.ts is not None else default
-
-
 def run_backtest(
     ctx: Context[BacktestResult], rules: Sequence[RuleSpec], start: datetime, end: datetime, *,
     sweep: Sequence[tuple[str, list[str]]] = (), speed: float = 0.0, pnl: bool = False,
@@ -106,9 +88,8 @@ def run_backtest(
     history: dict[str, list[PricePoint]] = ticks.price_history(conn, start - lookback, start) if lookback else {}
     steps = replay.passes(conn, start, end)
     missing_at = dict(steps)
-    clock = _PassClock()
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
-                        max_book_age=settings.mpx_max_book_age, observed=clock,  # type: ignore[arg-type]
+                        max_book_age=settings.mpx_max_book_age,
                         groups=groups, relations=relations, ask_at=books.ask_at, observed_now=True)
     market_of = {o.token_id: m.id for m in markets.values() for o in m.outcomes}
     opens: dict[str, dict[str, Opportunity]] = {label: {} for label, _ in specs}
@@ -127,7 +108,6 @@ def run_backtest(
                 if bid and ask:  # the mid as Book.mid computes it (evaluate applies ticks the same way)
                     history.setdefault(token, []).append(PricePoint(ts, (Decimal(bid) + Decimal(ask)) / 2))
         missing = missing_at[ts]
-        clock.advance(ts, missing)
         if lookback and n_steps % 50 == 0:
             _trim(history, ts - lookback)
         now = time.perf_counter()

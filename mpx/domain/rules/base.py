@@ -134,7 +134,7 @@ class Universe:
     market looked like *before*, so it is stale now whatever its age."""
     observed_now: bool = False
     """True when every token not in ``unobserved`` was observed at ``as_of`` (a replayed pass saw
-    them all), so no book is stale by age and :meth:`sum_fresh_asks` skips the age test."""
+    them all): no book is stale by age, ``observed`` is not consulted."""
     groups: Sequence[SynonymGroup] = ()
     """Synonym groups (``synonyms.yml`` plus proposed candidates), refreshed each evaluate pass."""
     relations: Sequence[Relation] = ()
@@ -153,16 +153,21 @@ class Universe:
     def book(self, token_id: str) -> Book | None:
         return self.books.get(token_id)
 
+    def _too_old(self, token_id: str, book_ts: datetime | None) -> bool:
+        """Whether the token was last observed longer than ``max_book_age`` ago (from
+        ``observed``, else the book's own time; never with ``observed_now``)."""
+        if self.observed_now:
+            return False
+        seen = self.observed.get(token_id, book_ts)
+        return seen is not None and self.as_of - seen > self.max_book_age
+
     def fresh_book(self, token_id: str) -> Book | None:
         """The token's book if it was observed in the current pass and no longer ago than
         ``max_book_age`` (stale books are ignored)."""
         book = self.books.get(token_id)
-        if book is None or token_id in self.unobserved:
+        if book is None or token_id in self.unobserved or self._too_old(token_id, book.ts):
             return None
-        seen = self.observed.get(token_id, book.ts)
-        if seen is None:
-            return book
-        return book if self.as_of - seen <= self.max_book_age else None
+        return book
 
     def fresh_best_ask(self, token_id: str) -> Decimal | None:
         """The best ask of the token's fresh book (``None``: no fresh book, or no asks) — what
@@ -171,10 +176,7 @@ class Universe:
             book = self.fresh_book(token_id)
             return None if book is None else book.best_ask
         found = self.ask_at(token_id)
-        if found is None or token_id in self.unobserved:
-            return None
-        seen = self.observed.get(token_id, found[0])
-        if seen is not None and self.as_of - seen > self.max_book_age:
+        if found is None or token_id in self.unobserved or self._too_old(token_id, found[0]):
             return None
         return found[1]
 

@@ -70,5 +70,7 @@ def test_a_replayed_pass_observed_every_book_so_only_unobserved_ones_are_missing
     u = Universe(as_of=T0, markets={"m": M}, events={}, books=old, ask_at=old.ask_at, observed_now=True,
                  max_book_age=timedelta(minutes=5))
     assert u.sum_fresh_asks(["y", "n"]) == D("0.90") and not cannot_profit(M.outcomes, u, D(1))
+    assert u.fresh_best_ask("y") == D("0.40") and u.fresh_book("n") is not None  # one rule for every path
     u.unobserved = frozenset({"y"})
     assert u.sum_fresh_asks(["y", "n"]) is None and cannot_profit(M.outcomes, u, D(1))
+    assert u.fresh_best_ask("y") is None and u.fresh_book("y") is None
