@@ -128,6 +128,10 @@ class Market:
     neg_risk_other: bool = False
     """The "Other" market of an augmented negRisk event."""
     liquidity: Decimal | None = None
+    description: str = ""
+    """The market's resolution rules as the source states them (Gamma ``description``)."""
+    resolution_source: str = ""
+    """The source the rules name (Gamma ``resolutionSource``; often empty, the rules then say it)."""
 
     @property
     def tradable(self) -> bool:
@@ -152,6 +156,17 @@ class Event:
     neg_risk_augmented: bool = False
     end_date: datetime | None = None
     category: str | None = None
+    listed_markets: int | None = None
+    """How many markets the source lists for the event, parsed or not (``None``: not recorded). An
+    event whose ``market_ids`` are fewer is incomplete: a market the source lists could not be
+    parsed, and no outcome set built from the rest covers every state of the world."""
+    dropped: tuple[str, ...] = ()
+    """Why listed markets were not parsed (one line each), for ``mpx markets show``."""
+
+    @property
+    def complete_listing(self) -> bool:
+        """Every market the source lists for the event was parsed (and the count is known)."""
+        return self.listed_markets is not None and len(self.market_ids) == self.listed_markets
 
 
 @dataclass(slots=True)

@@ -10,11 +10,11 @@ from psycopg.rows import dict_row
 
 from mpx.domain.models import Event, FeeSchedule, Market, Outcome
 
-_EVENT_COLS = ("id", "title", "neg_risk", "neg_risk_augmented", "end_date", "category")
+_EVENT_COLS = ("id", "title", "neg_risk", "neg_risk_augmented", "end_date", "category", "listed_markets", "dropped")
 _MARKET_COLS = (
     "id", "event_id", "slug", "question", "end_date", "status", "active", "accepting_orders", "category",
     "neg_risk", "neg_risk_other", "fees_enabled", "fee_rate", "fee_exponent", "tick_size", "min_order_size",
-    "liquidity",
+    "liquidity", "description", "resolution_source",
 )
 
 
@@ -30,14 +30,15 @@ def _upsert_sql(table: str, cols: Sequence[str], key: str) -> str:
 def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: Iterable[Market]) -> int:
     """Insert or update events, markets and their outcomes; rows that did not change are not touched.
     Returns the number of markets given."""
-    ev_rows = [(e.id, e.title, e.neg_risk, e.neg_risk_augmented, e.end_date, e.category) for e in events]
+    ev_rows = [(e.id, e.title, e.neg_risk, e.neg_risk_augmented, e.end_date, e.category, e.listed_markets,
+                list(e.dropped)) for e in events]
     mk_rows = []
     oc_rows = []
     for m in markets:
         mk_rows.append((
             m.id, m.event_id, m.slug, m.question, m.end_date, m.status, m.active, m.accepting_orders,
             m.category, m.neg_risk, m.neg_risk_other, m.fee.enabled, m.fee.rate, m.fee.exponent,
-            m.tick_size, m.min_order_size, m.liquidity,
+            m.tick_size, m.min_order_size, m.liquidity, m.description, m.resolution_source,
         ))
         oc_rows.extend((o.token_id, m.id, o.label, o.index, o.settle_price) for o in m.outcomes)
     with conn.cursor() as cur:
@@ -91,7 +92,7 @@ def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[st
         events[r["id"]] = Event(
             id=r["id"], title=r["title"], market_ids=tuple(event_markets.get(r["id"], ())),
             neg_risk=r["neg_risk"], neg_risk_augmented=r["neg_risk_augmented"], end_date=r["end_date"],
-            category=r["category"],
+            category=r["category"], listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()),
         )
     return markets, events
 
@@ -116,6 +117,7 @@ def _market(r: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Market:
         fee=FeeSchedule(enabled=r["fees_enabled"], rate=r["fee_rate"], exponent=r["fee_exponent"]),
         tick_size=r["tick_size"], min_order_size=r["min_order_size"], category=r["category"],
         neg_risk=r["neg_risk"], neg_risk_other=r["neg_risk_other"], liquidity=r["liquidity"],
+        description=r["description"], resolution_source=r["resolution_source"],
     )
 
 

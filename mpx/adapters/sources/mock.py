@@ -56,6 +56,9 @@ _TEAMS = ["Celtics", "Lakers", "Nuggets", "Knicks", "Thunder", "Bucks", "Warrior
 _COINS = [("Bitcoin", 60_000, 140_000, 5_000), ("Ethereum", 2_000, 6_000, 250), ("Solana", 100, 400, 20)]
 _REGIONS = ["US", "UK", "Euro area", "Japan", "Canada", "Australia", "Brazil", "India"]
 _RUNS = ["opening weekend", "in its second weekend", "in its first week", "in its first month"]
+_RESOLUTION_SOURCES = {"Crypto": "Binance spot prices (1-minute candles)", "Politics": "official results",
+                       "Sports": "the league's official results", "Economics": "the official statistics release",
+                       "Culture": "Box Office Mojo and official announcements"}
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 
@@ -125,8 +128,12 @@ class MockSource:
         min_size = kw.pop("min_order_size", Decimal(rng.choice([5, 5, 5, 5, 5, 5, 5, 5, 1, 15])))
         slug = "-".join("".join(ch for ch in w.lower() if ch.isalnum()) for w in question.split()[:8])
         self._ends[mid] = end
+        source = _RESOLUTION_SOURCES.get(category, "a consensus of credible reporting")
         return Market(
             id=mid, question=question, event_id=event_id, slug=f"{slug}-{mid[2:8]}",
+            description=(f'This market will resolve to "Yes" if what the title asks happens as stated, by the time '
+                         f'and date the title gives (11:59 PM ET when it names a day). Otherwise, this market will '
+                         f'resolve to "No". The resolution source is {source}.'),
             outcomes=(Outcome(_token(rng), mid, "Yes", 0), Outcome(_token(rng), mid, "No", 1)),
             fee=fee, tick_size=tick, min_order_size=min_size,  # type: ignore[arg-type]
             category=category, neg_risk=neg_risk, liquidity=Decimal(rng.randrange(2_000, 900_000)),
@@ -292,7 +299,8 @@ class MockSource:
             specs.append(_MarketSpec(market, w, 6 + rng.randrange(3), 1 + rng.randrange(2)))
         total_mid = rng.uniform(1.0, 1.015)
         self._events.append((Event(event_id, title, tuple(s.market.id for s in specs), neg_risk=True,
-                                   neg_risk_augmented=augmented, category=category), specs, total_mid))
+                                   neg_risk_augmented=augmented, category=category, listed_markets=len(specs)),
+                             specs, total_mid))
         return event_id
 
     # ------------------------------------------------------------------ the random walk
@@ -462,7 +470,7 @@ class MockSource:
             markets.append(m)
             meta = self._event_meta[m.event_id or ""]
             events.append(Event(m.event_id or "", str(meta["title"]), (m.id,), category=m.category,
-                                end_date=m.end_date))
+                                end_date=m.end_date, listed_markets=1))
             key = planted_by_market.get(m.id)
             fixed = self._planted_books(key, [m], n) if key else None
             books.extend(fixed if fixed is not None else self._binary_books(spec, float(mids[i]), int(changed_b[i])))

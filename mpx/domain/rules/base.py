@@ -84,11 +84,19 @@ class SynonymGroup:
     """Stable id (from ``synonyms.yml``: ``kw:<name>`` / ``list:<name>``; proposed by text
     similarity: ``auto:<hash of member ids>``); part of signal signatures."""
     name: str
-    source: str  # "keywords" | "list" | "similar"
+    source: str  # "keywords" | "list" | "similar" | "confirmed"
     market_ids: tuple[str, ...]
+    proven: bool = False
+    """Every member asks the same question *proven*: declared in ``synonyms.yml`` by market ids (a
+    ``markets:`` list), or confirmed by a person (``mpx synonyms confirm``). Only a proven group's gap
+    can be arbitrage; any other group (similar text, keywords) is a candidate — "possibly related",
+    an indicator, P3 at most."""
+    basis: str = ""
+    """One line: why it is proven (``declared in synonyms.yml (list:x)``, ``confirmed by bob@host on
+    2026-12-01``) or why it was proposed (``similar text``, ``keywords of group x``)."""
 
 
-RelationKind = Literal["threshold", "date", "declared"]
+RelationKind = Literal["threshold", "date", "declared", "confirmed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,13 @@ class Relation:
     kind: RelationKind
     note: str = ""
     """Human explanation, e.g. ``"Bitcoin above 80,000 ⊂ above 70,000 (Dec 31, 2026)"``."""
+    proven: bool = False
+    """The implication is proven: declared in ``synonyms.yml``, confirmed by a person, or a structural
+    ladder the matcher proves (same template, subject, units, comparator and negation, same
+    resolution rules, differing in one threshold or one date). Only a proven relation's
+    contradiction can be arbitrage; an unproven one is a candidate (an indicator, P3 at most)."""
+    basis: str = ""
+    """One line: why it is proven, or why it was proposed and what is missing for a proof."""
 
 
 @dataclass(slots=True)

@@ -104,27 +104,32 @@ def _category(event: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_market(m: Any, event: dict[str, Any], report: ParseReport) -> Market | None:
-    """One Gamma market object (nested in an event) → Market, or None with a reason noted."""
-    if not isinstance(m, dict):
+def parse_market(m: Any, event: dict[str, Any], report: ParseReport,
+                 reasons: list[str] | None = None) -> Market | None:
+    """One Gamma market object (nested in an event) → Market, or None with a reason noted (and
+    appended to ``reasons`` when given: the event's own record of what it lost)."""
+
+    def drop(why: str) -> None:
         report.dropped_markets += 1
-        report.note(f"event {event.get('id')}: market is not an object")
+        report.note(why)
+        if reasons is not None:
+            reasons.append(why)
+
+    if not isinstance(m, dict):
+        drop(f"event {event.get('id')}: market is not an object")
         return None
     cid = m.get("conditionId")
     question = m.get("question")
     where = f"market {cid or m.get('id') or '?'}"
     if not isinstance(cid, str) or not cid:
-        report.dropped_markets += 1
-        report.note(f"{where}: missing conditionId")
+        drop(f"{where}: missing conditionId")
         return None
     if not isinstance(question, str) or not question.strip():
-        report.dropped_markets += 1
-        report.note(f"{where}: missing question")
+        drop(f"{where}: missing question")
         return None
     tokens = _json_list(m.get("clobTokenIds"))
     if not tokens or len(tokens) < 2 or not all(isinstance(t, str) and t.isdigit() for t in tokens):
-        report.dropped_markets += 1
-        report.note(f"{where}: clobTokenIds is not a list of decimal token ids")
+        drop(f"{where}: clobTokenIds is not a list of decimal token ids")
         return None
     labels = _json_list(m.get("outcomes")) or []
     if len(labels) != len(tokens) or not all(isinstance(x, str) for x in labels):
@@ -158,6 +163,8 @@ def parse_market(m: Any, event: dict[str, Any], report: ParseReport) -> Market |
         neg_risk=m.get("negRisk") is True or (m.get("negRisk") is None and event.get("negRisk") is True),
         neg_risk_other=m.get("negRiskOther") is True,
         liquidity=_dec(m.get("liquidityNum")) if m.get("liquidityNum") is not None else _dec(m.get("liquidity")),
+        description=m["description"].strip() if isinstance(m.get("description"), str) else "",
+        resolution_source=m["resolutionSource"].strip() if isinstance(m.get("resolutionSource"), str) else "",
     )
 
 
@@ -185,8 +192,9 @@ def parse_events(payload: Any, report: ParseReport) -> tuple[list[Event], list[M
             continue
         title = ev.get("title")
         nested = ev.get("markets")
-        parsed = [mk for mk in (parse_market(x, ev, report) for x in (nested if isinstance(nested, list) else []))
-                  if mk is not None]
+        listed = nested if isinstance(nested, list) else []
+        reasons: list[str] = []
+        parsed = [mk for mk in (parse_market(x, ev, report, reasons) for x in listed) if mk is not None]
         event = Event(
             id=str(ev["id"]),
             title=str(title) if isinstance(title, str) and title else (parsed[0].question if parsed else str(ev["id"])),
@@ -195,6 +203,8 @@ def parse_events(payload: Any, report: ParseReport) -> tuple[list[Event], list[M
             neg_risk_augmented=ev.get("negRiskAugmented") is True,
             end_date=parse_time(ev.get("endDate")),
             category=_category(ev),
+            listed_markets=len(listed),
+            dropped=tuple(reasons),
         )
         if event.id in by_id:  # the same event on two pages: the later copy wins
             report.duplicates += 1
