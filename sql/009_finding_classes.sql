@@ -49,13 +49,17 @@ ALTER TABLE opportunity ALTER COLUMN finding_class SET NOT NULL;
 ALTER TABLE opportunity ALTER COLUMN measure SET NOT NULL;
 ALTER TABLE opportunity ADD CONSTRAINT opportunity_finding_class CHECK (finding_class IN ('arbitrage', 'indicator'));
 
--- KPIs per class: arbitrage rows average the net edge and total the locked-in profit; indicator
--- rows average their own measure.
+-- KPIs per (day, rule, class): arbitrage rows average the net edge and total the profit locked in
+-- at entry; indicator rows average their own measure (avg_edge_bps and total_edge_usdc stay NULL).
 ALTER TABLE rule_kpi_daily ADD COLUMN finding_class text;
 ALTER TABLE rule_kpi_daily ADD COLUMN measure text;
 ALTER TABLE rule_kpi_daily ADD COLUMN avg_measure numeric;
 ALTER TABLE rule_kpi_daily ALTER COLUMN total_edge_usdc DROP NOT NULL;
 UPDATE rule_kpi_daily SET finding_class = 'arbitrage', measure = 'net_edge_bps', avg_measure = avg_edge_bps;
+ALTER TABLE rule_kpi_daily ALTER COLUMN finding_class SET NOT NULL;
+ALTER TABLE rule_kpi_daily ALTER COLUMN measure SET NOT NULL;
+ALTER TABLE rule_kpi_daily DROP CONSTRAINT rule_kpi_daily_pkey;
+ALTER TABLE rule_kpi_daily ADD PRIMARY KEY (day, rule_id, finding_class);
 
 -- What the source says about a market's resolution (structural ladders need the same rules), and
 -- how many markets it lists for an event (an event missing one is not a complete outcome set).

@@ -17,8 +17,9 @@ from mpx.errors import UsageError
 from mpx.jobs.backtest import BacktestResult, Hit, run_backtest, select_rules
 from mpx.jobs.contract import run_job
 
-CSV_COLUMNS = ["ts", "market_id", "message", "score", "rule_id", "variant", "level", "edge_bps", "reason",
-               "group_key", "shares", "entry_cost", "exit_value", "pnl", "resolved", "signature"]
+CSV_COLUMNS = ["ts", "market_id", "message", "score", "rule_id", "variant", "level", "class", "edge_bps", "measure",
+               "measure_value", "reason", "group_key", "shares", "entry_cost", "exit_value", "pnl", "exit",
+               "resolved", "signature"]
 """The documented CSV columns: the original design's four first."""
 
 
@@ -48,11 +49,14 @@ def hit_row(h: Hit) -> dict[str, Any]:
     s = h.signal
     tr = h.trade
     return {"ts": s.ts, "market_id": s.market_id or s.group_key or "", "message": s.message, "score": s.edge_score,
-            "rule_id": s.rule_id, "variant": h.variant, "level": s.level, "edge_bps": s.estimated_edge_bps,
-            "reason": h.reason, "group_key": s.group_key, "shares": s.executable_shares,
+            "rule_id": s.rule_id, "variant": h.variant, "level": s.level, "class": s.finding_class,
+            "edge_bps": s.estimated_edge_bps, "measure": None if s.measure is None else s.measure.name,
+            "measure_value": None if s.measure is None else s.measure.value,
+            "reason": h.reason, "group_key": s.group_key,
+            "shares": tr.shares if tr else s.executable_shares,
             "entry_cost": tr.entry if tr else None, "exit_value": tr.exit_value if tr else None,
-            "pnl": tr.pnl if tr else None, "resolved": tr.resolved if tr else None,
-            "signature": s.signature}
+            "pnl": tr.pnl if tr else None, "exit": tr.exit if tr else None,
+            "resolved": tr.resolved if tr else None, "signature": s.signature}
 
 
 def backtest(
@@ -64,8 +68,12 @@ def backtest(
                                          "passes and print hits as they happen.")] = 0,
     csv_out: Annotated[Path | None, typer.Option("--csv-out", help="Write the hits as CSV (columns: ts, market_id, "
                                                  "message, score, …).")] = None,
-    pnl: Annotated[bool, typer.Option("--pnl", help="Simulate PnL: enter each hit at its legs' VWAP incl. fees, "
-                                      "hold to resolution or mark to the last price; per-rule verdict.")] = False,
+    pnl: Annotated[bool, typer.Option("--pnl", help="Simulate PnL. Arbitrage: (payout − cost − fees) × sets, "
+                                      "locked in at entry. Indicator: --indicator-shares of its entry token bought "
+                                      "at the signal, held to resolution or sold at the window's last best bid. "
+                                      "Per-variant verdict.")] = False,
+    indicator_shares: Annotated[str, typer.Option("--indicator-shares", help="Shares an indicator hit's position "
+                                                  "buys (--pnl).")] = "100",
     sweep: Annotated[list[str] | None, typer.Option("--sweep", help="KEY=V1,V2,… over a params key or levels.P1 "
                                                     "(repeatable: every combination).")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw cumulative PnL and hits over time to this PNG "
@@ -87,6 +95,9 @@ def backtest(
         raise UsageError(str(exc)) from None
     bar = DeployBar(min_trades, _dec(min_hit_rate, "--min-hit-rate"), Decimal(0),
                     None if max_drawdown is None else _dec(max_drawdown, "--max-drawdown"))
+    shares = _dec(indicator_shares, "--indicator-shares")
+    if shares <= 0:
+        raise UsageError(f"--indicator-shares must be positive, not {indicator_shares}")
     rules = select_rules(s, rule)
     t_end = _when(end, "--end", datetime.now(UTC))
     t_start = _when(start, "--start", datetime(1970, 1, 1, tzinfo=UTC))
@@ -106,13 +117,17 @@ def backtest(
 
     def on_hit(h: Hit) -> None:
         if live:
-            typer.echo(f"{h.signal.ts:%Y-%m-%d %H:%M:%S} {h.signal.level} {h.signal.rule_id} "
-                       f"{h.signal.estimated_edge_bps} bps {truncate(h.signal.message, 80)}")
+            sig = h.signal
+            what = (f"{sig.estimated_edge_bps} bps net" if sig.measure is None
+                    else f"{sig.measure.name} {sig.measure.value}")
+            typer.echo(f"{sig.ts:%Y-%m-%d %H:%M:%S} {sig.level} {sig.finding_class} {sig.rule_id} {what} "
+                       f"{truncate(sig.message, 80)}")
 
     def body(ctx: Any) -> BacktestResult:
         try:
             return run_backtest(ctx, rules, t_start, t_end, sweep=sweeps, speed=speed, pnl=pnl or plot is not None,
-                                bar=bar, on_hit=on_hit, on_progress=on_progress, on_start=on_start)
+                                bar=bar, on_hit=on_hit, on_progress=on_progress, on_start=on_start,
+                                indicator_shares=shares)
         except SweepError as exc:
             raise UsageError(str(exc)) from None
         finally:
@@ -135,8 +150,10 @@ def backtest(
                    f"(read {res.read_s:.2f} s, rules {res.rules_s:.2f} s)")
         if not live:
             render([{**r, "message": truncate(r["message"], 70)} for r in rows], fmt,
-                   ["ts", "rule_id", "variant", "level", "edge_bps", "pnl", "message"] if pnl or plot
-                   else ["ts", "rule_id", "variant", "level", "edge_bps", "message"], empty="(no hits)")
+                   ["ts", "rule_id", "variant", "level", "class", "edge_bps", "measure_value", "pnl", "exit",
+                    "message"] if pnl or plot
+                   else ["ts", "rule_id", "variant", "level", "class", "edge_bps", "measure_value", "message"],
+                   empty="(no hits)")
         if res.summaries:
             typer.echo("")
             render([x.as_row() for x in res.summaries], fmt)

@@ -15,13 +15,15 @@ def evaluate(fmt: FormatOption = OutputFormat.table) -> None:
 
     What the rules find is tracked as opportunities (episodes) that open, update and close; a
     signal is stored (and alerted) when one opens or improves materially — a higher level, or a
-    net edge MPX_EPISODE_IMPROVE_BPS above the last alert — never twice within the rule's
-    cooldown. Invalid rules exit 78 before anything runs."""
+    metric (an arbitrage's net edge, an indicator's measure) MPX_EPISODE_IMPROVE_BPS above the last
+    alert — never twice within the rule's cooldown. Invalid rules exit 78 before anything runs."""
     s = settings()
     rules = load_rule_set(s)
     load_synonyms_config(s)  # an invalid (or configured but missing) synonyms file exits 78 before anything runs
     res = run_job(s, "evaluate", lambda ctx: run_evaluate(ctx, rules))
-    rows = [{"level": x.level, "rule": x.rule_id, "alert": x.payload.get("alert"), "edge_bps": x.estimated_edge_bps,
+    rows = [{"level": x.level, "class": x.finding_class, "rule": x.rule_id, "alert": x.payload.get("alert"),
+             "net_edge_bps": x.estimated_edge_bps,
+             "measure": None if x.measure is None else f"{x.measure.name} {x.measure.value}",
              "message": truncate(x.message, 90) if fmt is OutputFormat.table else x.message}
             for x in res.signals]
     if fmt is OutputFormat.table:
@@ -33,4 +35,4 @@ def evaluate(fmt: FormatOption = OutputFormat.table) -> None:
         if rows:
             render(rows, fmt)
     else:
-        render(rows, fmt, ["level", "rule", "alert", "edge_bps", "message"])
+        render(rows, fmt, ["level", "class", "rule", "alert", "net_edge_bps", "measure", "message"])

@@ -20,7 +20,8 @@ def opportunities(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List opportunities (episodes of one signature), newest first: when each opened and closed,
-    its duration, first/last/max net edge and max executable size."""
+    its duration, its class (arbitrage / indicator), first/last/max metric — the net edge in bps for
+    arbitrage, the indicator's own measure (named in `measure`) otherwise — and max executable size."""
     if status not in ("open", "closed", "all"):
         raise UsageError(f"--status must be open, closed or all, not {status!r}")
     since_ts = since_option(since)
@@ -30,8 +31,8 @@ def opportunities(
         for r in rows:
             r["message"] = truncate(r["message"], 60)
             r["duration"] = str(r["duration"]).split(".")[0]
-        render(rows, fmt, ["id", "level", "rule_id", "opened_at", "closed_at", "duration", "max_edge_bps",
-                           "last_edge_bps", "max_executable_shares", "message"],
+        render(rows, fmt, ["id", "level", "class", "rule_id", "opened_at", "closed_at", "duration", "measure",
+                           "max_metric", "last_metric", "max_executable_shares", "message"],
                empty=f"(no {status if status != 'all' else ''} opportunities)".replace("  ", " "))
     else:
         render(rows, fmt)

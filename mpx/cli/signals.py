@@ -20,7 +20,9 @@ def signals(
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """List stored signals, newest first."""
+    """List stored signals, newest first, each with its class: arbitrage (a net edge, legs whose payout
+    is guaranteed in every state; `net_edge_bps`) or indicator (its own measure — a move, a break, a
+    return if right, a gap — never a net edge; `measure`)."""
     if level is not None and level.upper() not in ("P1", "P2", "P3"):
         raise UsageError(f"--level must be P1, P2 or P3, not {level!r}")
     since_ts = since_option(since)
@@ -30,7 +32,9 @@ def signals(
     if fmt is OutputFormat.table:
         for r in rows:
             r["message"] = truncate(r["message"], 80)
-        render(rows, fmt, ["id", "ts", "level", "rule_id", "estimated_edge_bps", "edge_score", "message"],
-               empty="(no signals)")
+            if r["measure"] is not None:
+                r["measure"] = f"{r['measure']} {r['measure_value']}"
+        render(rows, fmt, ["id", "ts", "level", "class", "rule_id", "net_edge_bps", "measure", "edge_score",
+                           "message"], empty="(no signals)")
     else:
         render(rows, fmt)

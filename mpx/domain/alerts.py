@@ -21,15 +21,22 @@ def at_least(level: str, minimum: str) -> bool:
 
 
 def format_alert(signal: Mapping[str, Any]) -> str:
-    """One signal as Telegram HTML: level, rule, edge and size in bold, the message escaped."""
-    edge = Decimal(str(signal.get("estimated_edge_bps") or 0))
-    size = signal.get("executable_shares")
-    notional = signal.get("executable_notional")
-    head = f"<b>{escape(str(signal['level']))} {escape(str(signal['rule_type']))}</b>"
-    if edge:
-        head += f" {edge:+.2f} bps"
-    if size is not None and notional is not None:
-        head += f" · {Decimal(str(size)).normalize():f} sh / ${Decimal(str(notional)):.2f}"
+    """One signal as Telegram HTML: level, class, rule, then the net edge and size of an arbitrage or
+    the named measure of an indicator, in bold; the message escaped. An indicator never shows an
+    edge: a spike's move or an endgame's return if right is not money the book guarantees."""
+    cls = str(signal.get("finding_class") or "indicator")
+    head = f"<b>{escape(str(signal['level']))} {'ARBITRAGE' if cls == 'arbitrage' else 'indicator'} " \
+           f"{escape(str(signal['rule_type']))}</b>"
+    if cls == "arbitrage":
+        edge = signal.get("estimated_edge_bps")
+        if edge is not None:
+            head += f" {Decimal(str(edge)):+.2f} bps net"
+        size = signal.get("executable_shares")
+        notional = signal.get("executable_notional")
+        if size is not None and notional is not None:
+            head += f" · {Decimal(str(size)).normalize():f} sh / ${Decimal(str(notional)):.2f}"
+    elif signal.get("measure") is not None and signal.get("measure_value") is not None:
+        head += f" {escape(str(signal['measure']))} {Decimal(str(signal['measure_value'])):.2f}"
     reason = (signal.get("payload") or {}).get("alert")
     if reason == "improved":
         head += " <i>(improved)</i>"

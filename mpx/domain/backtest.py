@@ -6,13 +6,21 @@ A hit is what ``mpx evaluate`` would have stored as a signal at that step: the s
 (:func:`mpx.domain.rules.episodes.track`), so an opportunity that persists is one hit, not one per
 pass.
 
-PnL of a hit with legs: entered at the signal's legs — the book VWAP at the rule's size, taker fees
-included — and held to resolution where the outcome is known (``settle_price``), otherwise marked
-to the last mid of the window (last best bid when one-sided, 0 with no bids)::
+PnL of a hit depends on its class:
 
-    pnl = Σ legs shares × exit price − Σ legs (cost + fee)
+* **arbitrage** — the set's payout is guaranteed in every state, so its PnL is locked in at entry:
+  ``(payout per set × sets) − cost incl. fees`` (:attr:`~mpx.domain.findings.Arbitrage.profit`). A
+  complete set is worth its payout at any moment (it can be merged or redeemed); it is never
+  marked to the legs' mids.
+* **indicator** with an entry (SPIKE, TREND_BREAKOUT, ENDGAME) — what a position taken at the
+  signal would have made: ``shares`` of the entry token bought at the entry price plus the taker
+  fee, valued at **resolution** when the market resolved (``settle_price``) or else at the
+  **window's end**, sold at the last best bid of the window minus the taker fee of that sale (0
+  with no bids: nothing to sell to)::
 
-Hits without legs (SPIKE, TREND_BREAKOUT: information, not a priced purchase) are not traded.
+      pnl = shares × exit price − exit fee − (shares × entry price + entry fee)
+
+  Indicators without an entry (a possible relation's gap) are not traded.
 """
 
 from __future__ import annotations
@@ -22,11 +30,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from mpx.domain.models import ZERO, Book
+from mpx.domain.findings import FindingClass
+from mpx.domain.models import NO_FEES, ZERO, Book, Market
+from mpx.domain.money import taker_fee
 from mpx.domain.rules.base import LEVELS, RuleSpec, Signal
 
 
@@ -79,49 +89,57 @@ def variants(rule: RuleSpec, sweep: Sequence[tuple[str, list[str]]]) -> list[tup
     return out
 
 
+ExitBasis = Literal["locked_at_entry", "resolution", "window_end"]
+
+
 @dataclass(frozen=True, slots=True)
 class Trade:
     ts: datetime
     variant: str
     rule_id: str
+    finding_class: FindingClass
+    shares: Decimal
     entry: Decimal
+    """What the position cost, fees included."""
     exit_value: Decimal
-    resolved: bool
-    """Every leg's outcome resolved (held to resolution) rather than marked to the last price."""
+    """What it paid or sold for, fees of the sale deducted."""
+    exit: ExitBasis
 
     @property
     def pnl(self) -> Decimal:
         return self.exit_value - self.entry
 
-
-def exit_price(token: str, settle: Mapping[str, Decimal | None],
-               last_books: Mapping[str, Book]) -> tuple[Decimal, bool]:
-    price = settle.get(token)
-    if price is not None:
-        return price, True
-    book = last_books.get(token)
-    if book is None:
-        return ZERO, False
-    if book.mid is not None:
-        return book.mid, False
-    return (book.best_bid or ZERO), False
+    @property
+    def resolved(self) -> bool:
+        """The value is certain: locked in at entry (arbitrage) or paid at resolution."""
+        return self.exit != "window_end"
 
 
-def trade_for(signal: Signal, variant: str, settle: Mapping[str, Decimal | None],
-              last_books: Mapping[str, Book]) -> Trade | None:
-    legs = signal.payload.get("legs")
-    if not isinstance(legs, list) or not legs:
+DEFAULT_INDICATOR_SHARES = Decimal(100)
+
+
+def trade_for(signal: Signal, variant: str, settle: Mapping[str, Decimal | None], last_books: Mapping[str, Book],
+              markets: Mapping[str, Market], indicator_shares: Decimal = DEFAULT_INDICATOR_SHARES) -> Trade | None:
+    """The trade a hit stands for (see the module docstring); ``None`` for an indicator without an
+    entry."""
+    arb = signal.arbitrage
+    if arb is not None:
+        return Trade(signal.ts, variant, signal.rule_id, "arbitrage", arb.shares, arb.cost, arb.payout,
+                     "locked_at_entry")
+    entry = signal.entry
+    if entry is None:
         return None
-    entry = ZERO
-    value = ZERO
-    resolved = True
-    for leg in legs:
-        shares = Decimal(leg["shares"])
-        entry += Decimal(leg["cost"]) + Decimal(leg["fee"])
-        price, known = exit_price(str(leg["token_id"]), settle, last_books)
-        resolved = resolved and known
-        value += shares * price
-    return Trade(signal.ts, variant, signal.rule_id, entry, value, resolved)
+    market = markets.get(entry.market_id)
+    fee = market.fee if market is not None else NO_FEES
+    shares = indicator_shares
+    cost = shares * entry.price + taker_fee(shares, entry.price, fee)
+    settled = settle.get(entry.token_id)
+    if settled is not None:
+        return Trade(signal.ts, variant, signal.rule_id, "indicator", shares, cost, shares * settled, "resolution")
+    book = last_books.get(entry.token_id)
+    bid = (book.best_bid if book is not None else None) or ZERO
+    value = shares * bid - taker_fee(shares, bid, fee)
+    return Trade(signal.ts, variant, signal.rule_id, "indicator", shares, cost, value, "window_end")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
+from mpx.domain.findings import Arbitrage
 from mpx.domain.models import NO_FEES, ONE, ZERO, Book, Level, Market, Side
 from mpx.domain.money import BPS, Fill, edge_bps, round_to_tick, taker_fee, walk_book
 
@@ -125,33 +126,25 @@ def _max_cost(shares: Decimal, limit: Decimal, market: Market, side: Side) -> De
     return shares * limit + taker_fee(shares, limit, market.fee)
 
 
-def plan_intent(payload: Mapping[str, Any], markets: Mapping[str, Market], policy: Policy) -> Plan:
-    """The order for a signal's ``payload`` (its ``legs``, ``payout`` and ``shares``)."""
-    raw = payload.get("legs")
-    if not isinstance(raw, list) or not raw:
-        raise PlanError("the signal has no executable legs (only signals that price a purchase become intents)")
-    legs = []
-    for i, leg in enumerate(raw):
-        try:
-            side: Side = "SELL" if leg.get("side") == "SELL" else "BUY"
-            legs.append((str(leg["token_id"]), str(leg["market_id"]), str(leg.get("label", "")), side,
-                         Decimal(leg["shares"]), Decimal(leg["vwap"]), Decimal(leg["cost"]) + Decimal(leg["fee"]),
-                         Decimal(leg.get("worst_price") or leg["vwap"])))
-        except (KeyError, TypeError, ArithmeticError, AttributeError) as exc:
-            raise PlanError(f"leg {i + 1} of the signal is malformed ({type(exc).__name__}: {exc})") from None
-    for token, market_id, *_ in legs:
-        m = markets.get(market_id)
+def plan_intent(arb: Arbitrage, markets: Mapping[str, Market], policy: Policy) -> Plan:
+    """The order for an arbitrage finding: its legs with limit prices, sized to fit the per-order
+    limit. The payout per set is the arbitrage's own — the smallest payout over every state of the
+    world — never assumed. An unknown fee rate cannot be priced, so it cannot become an order."""
+    if arb.fee_unknown:
+        raise PlanError("a leg's market charges fees at an unknown rate: the edge cannot be priced, so it "
+                        "cannot become an order")
+    for leg in arb.legs:
+        m = markets.get(leg.market_id)
         if m is None:
-            raise PlanError(f"market {market_id} of a leg is not stored")
-        if token not in {o.token_id for o in m.outcomes}:
-            raise PlanError(f"token {token[:16]}… is not an outcome of market {market_id}")
-    signal_shares = min(leg[4] for leg in legs)
-    if signal_shares <= 0:
-        raise PlanError("the signal's legs have no shares")
-    try:
-        pps = Decimal(payload["payout"]) / Decimal(payload["shares"])
-    except (KeyError, TypeError, ArithmeticError):
-        pps = ONE  # one outcome bought to resolution (ENDGAME): a share pays 1 when it resolves as expected
+            raise PlanError(f"market {leg.market_id} of a leg is not stored")
+        if leg.token_id not in {o.token_id for o in m.outcomes}:
+            raise PlanError(f"token {leg.token_id[:16]}… is not an outcome of market {leg.market_id}")
+        if not m.fee.known:
+            raise PlanError(f"market {m.id} charges fees at an unknown rate: the edge cannot be priced")
+    signal_shares = arb.shares
+    pps = arb.payout_per_share
+    legs = [(leg.token_id, leg.market_id, leg.label, leg.side, leg.shares, leg.vwap, leg.cost + leg.fee,
+             leg.worst_price) for leg in arb.legs]
     limits = [limit_price(vwap, worst, side, policy.slippage_bps, markets[mid].tick_size)
               for _t, mid, _l, side, _s, vwap, _c, worst in legs]
 

@@ -95,8 +95,8 @@ def flush(conn: psycopg.Connection, settings: Settings) -> FlushResult:
     sender = TelegramSender(token, settings.telegram_chat_id, settings.telegram_api_url)
     cur = conn.cursor(row_factory=dict_row)
     rows: list[dict[str, Any]] = cur.execute(
-        """SELECT o.id, s.level, s.rule_type, s.message, s.estimated_edge_bps, s.executable_shares,
-                  s.executable_notional, s.payload
+        """SELECT o.id, s.level, s.rule_type, s.finding_class, s.message, s.estimated_edge_bps,
+                  s.executable_shares, s.executable_notional, s.measure, s.measure_value, s.payload
            FROM alert_outbox o JOIN signal s ON s.id = o.signal_id
            WHERE o.status = 'pending' AND o.next_attempt_at <= now()
            ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED""", (MAX_ROWS_PER_FLUSH,)).fetchall()

@@ -10,7 +10,7 @@ TREND_BREAKOUT) is kept only as far back as the rules' lookback. Nothing is writ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,8 +19,8 @@ from typing import Any
 from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import replay, ticks
 from mpx.adapters.db import synonyms as db_synonyms
-from mpx.domain.backtest import DeployBar, Summary, Trade, summarize, trade_for, variants
-from mpx.domain.models import PricePoint
+from mpx.domain.backtest import DEFAULT_INDICATOR_SHARES, DeployBar, Summary, Trade, summarize, trade_for, variants
+from mpx.domain.models import Market, PricePoint
 from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.engine import evaluate_rules, lookback_for
 from mpx.domain.rules.episodes import Opportunity, track
@@ -71,6 +71,7 @@ def run_backtest(
     sweep: Sequence[tuple[str, list[str]]] = (), speed: float = 0.0, pnl: bool = False,
     bar: DeployBar = DeployBar(), on_hit: Callable[[Hit], None] | None = None,
     on_progress: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None,
+    indicator_shares: Decimal = DEFAULT_INDICATOR_SHARES,
 ) -> BacktestResult:
     conn, settings = ctx.conn, ctx.settings
     specs = [(f"{r.id} {label}".strip() if len(rules) > 1 or label else label or r.id, v)
@@ -140,7 +141,7 @@ def run_backtest(
         t = time.perf_counter()
     result.read_s, result.rules_s = read_s, rules_s
     if pnl:
-        _price(conn, result, specs, books, bar)
+        _price(conn, result, specs, books, markets, bar, indicator_shares)
     result.rows = len(result.hits)
     result.details = {"ticks": result.ticks, "steps": result.steps, "hits": len(result.hits),
                       "read_s": round(read_s, 3), "rules_s": round(rules_s, 3)}
@@ -148,13 +149,14 @@ def run_backtest(
 
 
 def _price(conn: Any, result: BacktestResult, specs: Sequence[tuple[str, RuleSpec]], books: replay.LazyBooks,
-           bar: DeployBar) -> None:
-    tokens = {str(leg["token_id"]) for h in result.hits for leg in h.signal.payload.get("legs") or []}
-    settle: dict[str, Decimal | None] = dict(conn.execute(
-        "SELECT token_id, settle_price FROM outcome WHERE token_id = ANY(%s)", (list(tokens),)).fetchall())
+           markets: Mapping[str, Market], bar: DeployBar, indicator_shares: Decimal) -> None:
+    """Each hit's trade (see :mod:`mpx.domain.backtest`): arbitrage locked in at entry, indicators
+    valued at resolution or at the window's last best bid."""
+    settle = {o.token_id: o.settle_price for h in result.hits if h.signal.entry is not None
+              for m in [markets.get(h.signal.entry.market_id)] if m is not None for o in m.outcomes}
     priced = []
     for h in result.hits:
-        trade = trade_for(h.signal, h.variant, settle, books)
+        trade = trade_for(h.signal, h.variant, settle, books, markets, indicator_shares)
         priced.append(Hit(h.ts, h.variant, h.signal, h.reason, trade))
     result.hits = priced
     for label, _ in specs:

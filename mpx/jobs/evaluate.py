@@ -152,7 +152,8 @@ def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Evalua
     for a in found_alerts:
         sig = a.signal
         log.info("signal", extra={"job": "evaluate", "ruleId": sig.rule_id, "marketId": sig.market_id or sig.group_key,
-                                  "level": sig.level, "edge_bps": str(sig.estimated_edge_bps), "reason": a.reason,
+                                  "level": sig.level, "class": sig.finding_class, "metric": str(sig.metric),
+                                  "reason": a.reason,
                                   "opportunity": a.opportunity.id})
     new_wm = steps[-1][0]
     state.set_state(conn, WATERMARK_KEY, new_wm.isoformat())

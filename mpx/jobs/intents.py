@@ -38,6 +38,7 @@ from mpx.adapters.db import intents as db
 from mpx.adapters.db.markets import load_markets
 from mpx.adapters.db.ticks import books_as_of
 from mpx.adapters.execution import adapter_for
+from mpx.domain.findings import Arbitrage, FindingError
 from mpx.domain.models import ZERO
 from mpx.domain.risk import (
     Breaker,
@@ -111,6 +112,11 @@ def create(ctx: Context[Any], signal_id: int) -> IntentResult:
     sig = db.get_signal(conn, signal_id)
     if sig is None:
         raise NotFoundError(f"signal {signal_id} not found", hint="`mpx signals` lists them with their ids")
+    if sig["finding_class"] != "arbitrage":
+        measure = f" ({sig['measure']} {sig['measure_value']})" if sig.get("measure") else ""
+        raise IntentError(f"signal {signal_id} ({sig['rule_type']}) is an indicator{measure}, not an arbitrage: only "
+                          "legs whose payout is guaranteed in every state of the world can become an order",
+                          hint="an indicator is information for a trader; `mpx signals --format json` shows it")
     if sig["level"] not in ("P1", "P2"):
         raise IntentError(f"signal {signal_id} is {sig['level']}: only P1 and P2 signals become order intents")
     existing = db.live_intent_for(conn, signal_id)
@@ -118,10 +124,16 @@ def create(ctx: Context[Any], signal_id: int) -> IntentResult:
         raise IntentError(f"signal {signal_id} already has intent {existing['id']} ({existing['status']}): "
                           "one live intent per signal",
                           hint=f"`mpx intents show {existing['id']}`; cancel it first to start over")
-    legs = sig["payload"].get("legs") if isinstance(sig["payload"], dict) else None
-    markets = load_markets(conn, [str(leg.get("market_id")) for leg in legs or [] if isinstance(leg, dict)])
+    payload = sig["payload"] if isinstance(sig["payload"], dict) else {}
     try:
-        plan = plan_intent(sig["payload"], markets, policy)
+        arb = Arbitrage.from_dict(payload.get("arbitrage"))
+    except FindingError as exc:
+        raise IntentError(f"signal {signal_id} ({sig['rule_type']}): {exc}",
+                          hint="signals stored before typed findings carry no payout table; wait for a new one") \
+            from None
+    markets = load_markets(conn, list(arb.market_ids))
+    try:
+        plan = plan_intent(arb, markets, policy)
     except PlanError as exc:
         raise IntentError(f"signal {signal_id} ({sig['rule_type']}): {exc}") from None
     version = db.current_policy(conn, policy)

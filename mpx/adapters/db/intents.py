@@ -46,7 +46,8 @@ def policies(conn: psycopg.Connection) -> list[dict[str, Any]]:
 
 def get_signal(conn: psycopg.Connection, signal_id: int) -> dict[str, Any] | None:
     return conn.cursor(row_factory=dict_row).execute(
-        "SELECT id, ts, rule_id, rule_type, level, market_id, message, estimated_edge_bps, payload FROM signal "
+        "SELECT id, ts, rule_id, rule_type, level, finding_class, market_id, message, estimated_edge_bps, measure, "
+        "measure_value, payload FROM signal "
         "WHERE id = %s", (signal_id,)).fetchone()
 
 

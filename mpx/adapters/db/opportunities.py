@@ -12,8 +12,9 @@ from psycopg.rows import dict_row
 from mpx.domain.rules.episodes import Opportunity
 
 _COLUMNS = ("signature", "rule_id", "rule_type", "market_id", "group_key", "market_ids", "opened_at", "updated_at",
-            "closed_at", "first_edge_bps", "last_edge_bps", "max_edge_bps", "best_level", "max_executable_shares",
-            "max_executable_notional", "alerted_edge_bps", "alerted_level", "last_alert_at", "steps", "last_message")
+            "closed_at", "first_metric", "last_metric", "max_metric", "best_level", "max_executable_shares",
+            "max_executable_notional", "alerted_metric", "alerted_level", "last_alert_at", "steps", "last_message",
+            "finding_class", "measure")
 
 
 def load_open(conn: psycopg.Connection) -> dict[str, Opportunity]:
@@ -59,7 +60,8 @@ def query(conn: psycopg.Connection, *, status: str = "open", since: datetime | N
     return cur.execute(
         """SELECT id, rule_id, rule_type, coalesce(group_key, market_id) AS subject, best_level AS level,
                   opened_at, closed_at, coalesce(closed_at - opened_at, updated_at - opened_at) AS duration,
-                  first_edge_bps, last_edge_bps, max_edge_bps, max_executable_shares, max_executable_notional,
+                  finding_class AS class, measure, first_metric, last_metric, max_metric, max_executable_shares,
+                  max_executable_notional,
                   steps, last_message AS message, market_ids
            FROM opportunity
            WHERE (%(status)s = 'all' OR (%(status)s = 'open') = (closed_at IS NULL))

@@ -21,15 +21,18 @@ def insert_signals(conn: psycopg.Connection, signals: Sequence[Signal],
     with conn.cursor() as cur:
         for i, s in enumerate(signals):
             opp, reason = links[i] if links else (None, None)
+            arb = s.arbitrage
             cur.execute(
                 """INSERT INTO signal (ts, rule_id, rule_type, level, market_id, group_key, message, edge_score,
-                                       estimated_edge_bps, executable_shares, executable_notional, payload,
-                                       signature, opportunity_id, reason)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                       finding_class, estimated_edge_bps, payout_per_share, executable_shares,
+                                       executable_notional, measure, measure_value, payload, signature,
+                                       opportunity_id, reason)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (signature, ts) DO NOTHING""",
                 (s.ts, s.rule_id, s.rule_type, s.level, s.market_id, s.group_key, s.message, s.edge_score,
-                 s.estimated_edge_bps, s.executable_shares, s.executable_notional, Jsonb(dict(s.payload)),
-                 s.signature, opp, reason),
+                 s.finding_class, s.estimated_edge_bps, None if arb is None else arb.payout_per_share,
+                 s.executable_shares, s.executable_notional, None if s.measure is None else s.measure.name,
+                 None if s.measure is None else s.measure.value, Jsonb(dict(s.payload)), s.signature, opp, reason),
             )
             inserted += cur.rowcount
     return inserted
@@ -53,7 +56,8 @@ def query_signals(
     levels = {"P1": ["P1"], "P2": ["P1", "P2"], "P3": ["P1", "P2", "P3"]}.get(level or "P3")
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(
-        """SELECT id, ts, level, rule_id, rule_type, market_id, group_key, estimated_edge_bps, edge_score,
+        """SELECT id, ts, level, finding_class AS class, rule_id, rule_type, market_id, group_key,
+                  estimated_edge_bps AS net_edge_bps, payout_per_share, measure, measure_value, edge_score,
                   executable_shares, executable_notional, message, payload
            FROM signal
            WHERE level = ANY(%(levels)s)

@@ -19,7 +19,11 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from mpx.domain.models import Book, Event, Market, PricePoint, Side
+from mpx.domain.findings import Arbitrage, Entry, FindingClass, FindingError, Leg, Measure
+from mpx.domain.models import Book, Event, Market, PricePoint
+
+__all__ = ["Arbitrage", "Entry", "Finding", "FindingClass", "Leg", "Measure", "Relation", "RuleKind", "RuleSpec",
+           "Scope", "Signal", "SynonymGroup", "Universe", "signature"]
 
 SignalLevel = Literal["P1", "P2", "P3"]
 LEVELS: tuple[SignalLevel, ...] = ("P1", "P2", "P3")
@@ -232,47 +236,44 @@ class Universe:
 
 
 @dataclass(frozen=True, slots=True)
-class Leg:
-    token_id: str
-    market_id: str
-    label: str
-    side: Side
-    shares: Decimal
-    vwap: Decimal
-    cost: Decimal
-    fee: Decimal
-    worst_price: Decimal
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "token_id": self.token_id, "market_id": self.market_id, "label": self.label,
-            "side": self.side, "shares": str(self.shares), "vwap": str(self.vwap),
-            "cost": str(self.cost), "fee": str(self.fee), "worst_price": str(self.worst_price),
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Finding:
-    """What a rule kind reports; the engine decides the level from ``metric``."""
+    """What a rule kind reports: an arbitrage (typed, with the payout in every state) or an indicator
+    (its named measure). The engine decides the level from :attr:`metric`."""
 
     subject: str
     """What the finding is about, e.g. ``market:0xabc`` or ``event:123``: part of the signature."""
     message: str
-    metric: Decimal
-    """The value compared with the rule's ``levels`` (higher is stronger)."""
     edge_score: float
     """Normalised 0–1 strength, comparable across kinds."""
-    estimated_edge_bps: Decimal
+    arbitrage: Arbitrage | None = None
+    measure: Measure | None = None
+    entry: Entry | None = None
+    """Indicators: what a position taken at the signal would buy (backtests price it)."""
     market_id: str | None = None
     group_key: str | None = None
-    executable_shares: Decimal | None = None
-    executable_notional: Decimal | None = None
-    legs: tuple[Leg, ...] = ()
     payload: Mapping[str, Any] = field(default_factory=dict)
     max_level: SignalLevel = "P1"
-    """A cap on the level, e.g. P2 when a fee rate is unknown."""
+    """A cap on the level, e.g. P2 when a fee rate is unknown, P3 for a possible relation."""
     variant: str = ""
     """Distinguishes findings on one subject that are different signals (e.g. ``up``/``down``)."""
+
+    def __post_init__(self) -> None:
+        if (self.arbitrage is None) == (self.measure is None):
+            raise FindingError("a finding is either an arbitrage or an indicator with a measure")
+        if self.arbitrage is not None and self.entry is not None:
+            raise FindingError("an arbitrage's legs are its entry")
+
+    @property
+    def finding_class(self) -> FindingClass:
+        return "arbitrage" if self.arbitrage is not None else "indicator"
+
+    @property
+    def metric(self) -> Decimal:
+        """What the rule's levels compare: the net edge (arbitrage) or the measure (indicator)."""
+        if self.arbitrage is not None:
+            return self.arbitrage.net_edge_bps
+        assert self.measure is not None
+        return self.measure.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,13 +284,39 @@ class Signal:
     level: SignalLevel
     message: str
     edge_score: float
-    estimated_edge_bps: Decimal
     signature: str
+    arbitrage: Arbitrage | None = None
+    measure: Measure | None = None
+    entry: Entry | None = None
     market_id: str | None = None
     group_key: str | None = None
-    executable_shares: Decimal | None = None
-    executable_notional: Decimal | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    """The rule's details for display, plus ``class``, ``arbitrage`` / ``measure`` / ``entry`` as
+    stored (the typed fields above are the truth)."""
+
+    @property
+    def finding_class(self) -> FindingClass:
+        return "arbitrage" if self.arbitrage is not None else "indicator"
+
+    @property
+    def metric(self) -> Decimal:
+        if self.arbitrage is not None:
+            return self.arbitrage.net_edge_bps
+        assert self.measure is not None
+        return self.measure.value
+
+    @property
+    def estimated_edge_bps(self) -> Decimal | None:
+        """The net edge: arbitrage only (an indicator has none)."""
+        return None if self.arbitrage is None else self.arbitrage.net_edge_bps
+
+    @property
+    def executable_shares(self) -> Decimal | None:
+        return None if self.arbitrage is None else self.arbitrage.shares
+
+    @property
+    def executable_notional(self) -> Decimal | None:
+        return None if self.arbitrage is None else self.arbitrage.cost
 
 
 def signature(rule_id: str, subject: str, variant: str = "") -> str:

@@ -9,7 +9,9 @@ only USDC — the same edge, executable from a cash account.
 
 Priced with :func:`mpx.domain.rules.sets.price_set` over every outcome's **NO asks** (fresh books,
 equal share counts, each level fill charged its taker fee, never below a market's minimum order
-size, the most profitable size up to ``params.size``) with ``payout = N − 1`` per share:
+size, the most profitable size up to ``params.size``) with ``payout = N − 1`` per share — the
+smallest payout of the set's table over the N states (in each, one market wins and its NO pays 0,
+the other N − 1 NOs pay 1):
 ``profit = S × (N − 1) − Σ cost incl. fees``; the metric is ``edge_bps(profit, cost)``.
 Example: 3 outcomes, NO asks 0.55 / 0.65 / 0.75 × 300 → 100 shares cost 195, pay 200 →
 5 / 195 = +256.41 bps. Skipped like SUM_LT_1: augmented events, placeholder/"Other" markets,
@@ -28,9 +30,16 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.models import ZERO
-from mpx.domain.money import edge_bps, round_to_tick
+from mpx.domain.payout import guaranteed, payout_table
 from mpx.domain.rules.base import Finding, RuleSpec, SignalLevel, Universe
-from mpx.domain.rules.sets import complete_neg_risk_markets, leg_books, make_leg, price_set
+from mpx.domain.rules.sets import (
+    complete_neg_risk_markets,
+    exactly_one,
+    leg_books,
+    limit_prices,
+    make_arbitrage,
+    price_set,
+)
 
 
 class DutchBookParams(BaseModel):
@@ -59,35 +68,33 @@ class DutchBook:
             legs = leg_books([(m, m.outcomes[1]) for m in markets], universe, Decimal(len(markets) - 1))
             if legs is None:
                 continue
-            payout = Decimal(len(legs) - 1)
+            fact = exactly_one(event, markets)
+            key = ("DUTCH_BOOK:table", event.id)
+            table = universe.memo.get(key)
+            if table is None:
+                table = universe.memo[key] = payout_table([leg.outcome.token_id for leg in legs], markets, [fact])
+            payout = guaranteed(table)  # N − 1: every state is one market winning, its NO losing
             priced = price_set(legs, params.size, payout)
             if priced is None:
                 continue
+            arb = make_arbitrage(legs, priced, table, [fact.basis])
             yes_bids = [universe.fresh_book(m.yes.token_id) for m in markets]
             sum_bids = sum(((b.best_bid or ZERO) for b in yes_bids if b is not None), ZERO)
-            bps = edge_bps(priced.profit, priced.cost)
-            fee_unknown = any(not leg.market.fee.known for leg in legs)
-            max_level: SignalLevel = "P2" if fee_unknown else "P1"
-            fees = sum((f.fee for f in priced.fills), ZERO)
-            per_set = (priced.cost / priced.shares).quantize(Decimal("0.000001"))
-            shares_txt = f"{priced.shares.normalize():f}"
-            message = (f"{event.title}: {len(legs)} NO legs cost {per_set:.4f}/set, pay {payout} at {shares_txt} sh "
-                       f"after fees → {bps:+.1f} bps net (YES bids sum {sum_bids})"
-                       + (" (fee rate unknown, priced as 0)" if fee_unknown else ""))
+            bps = arb.net_edge_bps
+            max_level: SignalLevel = "P2" if arb.fee_unknown else "P1"
+            per_set = (arb.cost / arb.shares).quantize(Decimal("0.000001"))
+            shares_txt = f"{arb.shares.normalize():f}"
+            message = (f"{event.title}: {len(legs)} NO legs cost {per_set:.4f}/set, pay {payout} in every state, at "
+                       f"{shares_txt} sh after fees → {bps:+.1f} bps net (YES bids sum {sum_bids})"
+                       + (" (fee rate unknown, priced as 0)" if arb.fee_unknown else ""))
             findings.append(Finding(
-                subject=f"event:{event.id}", message=message, metric=bps, edge_score=min(1.0, float(bps) / 1000),
-                estimated_edge_bps=bps, market_id=None, group_key=f"event:{event.id}",
-                executable_shares=priced.shares, executable_notional=priced.cost,
-                legs=tuple(make_leg(leg, f) for leg, f in zip(legs, priced.fills, strict=True)),
+                subject=f"event:{event.id}", message=message, edge_score=min(1.0, float(bps) / 1000), arbitrage=arb,
+                market_id=None, group_key=f"event:{event.id}",
                 payload={
-                    "kind": "arbitrage", "structure": "neg_risk_no_set", "event_id": event.id, "title": event.title,
+                    "structure": "neg_risk_no_set", "event_id": event.id, "title": event.title,
                     "market_ids": [leg.market.id for leg in legs], "sum_yes_bids": str(sum_bids),
-                    "shares": str(priced.shares), "target_size": str(params.size), "cost": str(priced.cost),
-                    "fees": str(fees), "cost_per_set": str(per_set), "payout": str(priced.payout),
-                    "profit": str(priced.profit),
-                    "limit_prices": [str(round_to_tick(f.worst_price, leg.market.tick_size, up=True))
-                                     for leg, f in zip(legs, priced.fills, strict=True) if f.worst_price is not None],
-                    "fee_unknown": fee_unknown,
+                    "target_size": str(params.size), "cost_per_set": str(per_set),
+                    "limit_prices": limit_prices(legs, priced),
                 },
                 max_level=max_level,
             ))

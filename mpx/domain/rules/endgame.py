@@ -8,9 +8,13 @@ buy it, hold to resolution; reports the return after fees and its annualised rat
 * Buy ``S = min(size, depth of the asks priced ≤ max_price)`` shares, floored to 0.01 and not
   below ``min_order_size``, walking those asks with a taker fee per level fill. Levels above
   ``max_price`` are never bought: ``max_price`` is the most the rule pays for a share.
-* A share pays 1 if the outcome resolves as expected: ``profit = S − cost incl. fees``; the metric
-  is ``edge_bps(profit, cost)``, the net return to resolution. The annualised return is *simple*
-  (not compounded): ``profit / cost × (365 × 24 h / hours_left)``, rounded half-even to 4 places.
+* A share pays 1 **if the outcome resolves as expected**, and 0 if not: this is a directional bet,
+  not an arbitrage (at mid 0.90 the book itself says the other outcome wins about one time in ten,
+  and then the whole cost is lost). So ENDGAME is an **indicator**: its measure
+  ``return_if_right_bps = edge_bps(S − cost, cost)`` is the net return to resolution *if right*;
+  the message and payload also state the loss if wrong (the cost incl. fees). It never becomes an
+  order intent. The annualised return if right is *simple* (not compounded):
+  ``profit / cost × (365 × 24 h / hours_left)``, rounded half-even to 4 places.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.durations import Duration
+from mpx.domain.findings import Entry, Measure
 from mpx.domain.models import Book, Market, Outcome
 from mpx.domain.money import depth, edge_bps, round_to_tick, walk_book
-from mpx.domain.rules.base import Finding, Leg, RuleSpec, SignalLevel, Universe
+from mpx.domain.rules.base import Finding, RuleSpec, SignalLevel, Universe
 
 SECONDS_PER_YEAR = Decimal(365 * 24 * 3600)
 FULL_SCORE_BPS = Decimal(500)
@@ -112,27 +117,20 @@ class Endgame:
         vwap = fill.vwap.quantize(Decimal("0.000001"))
         message = (
             f"{market.question}: {outcome.label} mid {mid}, ends in {hours_left:.1f}h — "
-            f"{shares.normalize():f} sh at vwap {vwap:.4f} + fees {fill.fee} → {bps:+.1f} bps to resolution "
-            f"({annualized * 100:.1f}%/yr simple)"
+            f"{shares.normalize():f} sh at vwap {vwap:.4f} + fees {fill.fee}: {bps:+.1f} bps to resolution "
+            f"if {outcome.label} wins ({annualized * 100:.1f}%/yr simple), −{cost:.2f} if it does not "
+            f"(indicator: a directional bet)"
             + (" (fee rate unknown, priced as 0)" if fee_unknown else "")
-        )
-        leg = Leg(
-            token_id=outcome.token_id, market_id=market.id, label=outcome.label, side="BUY",
-            shares=shares, vwap=vwap, cost=fill.cost, fee=fill.fee, worst_price=fill.worst_price,
         )
         return Finding(
             subject=f"market:{market.id}",
             message=message,
-            metric=bps,
             edge_score=min(1.0, float(bps / FULL_SCORE_BPS)),
-            estimated_edge_bps=bps,
+            measure=Measure("return_if_right_bps", bps),
+            entry=Entry(outcome.token_id, market.id, outcome.label, vwap),
             market_id=market.id,
             group_key=f"market:{market.id}",
-            executable_shares=shares,
-            executable_notional=cost,
-            legs=(leg,),
             payload={
-                "kind": "hold_to_resolution",
                 "outcome": outcome.label,
                 "token_id": outcome.token_id,
                 "mid": str(mid),
@@ -141,8 +139,8 @@ class Endgame:
                 "vwap": str(vwap),
                 "cost": str(cost),
                 "fees": str(fill.fee),
-                "profit": str(profit),
-                "net_return_bps": str(bps),
+                "profit_if_right": str(profit),
+                "loss_if_wrong": str(cost),
                 "annualized_return": str(annualized),
                 "annualized_basis": "simple",
                 "hours_left": str(hours_left.quantize(Decimal("0.01"))),

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
-from mpx.domain.rules.base import RuleSpec, Signal, Universe, signature
+from mpx.domain.rules.base import Finding, RuleSpec, Signal, Universe, signature
 from mpx.domain.rules.registry import get_kind
 
 
@@ -25,13 +27,10 @@ def evaluate_rules(rules: Sequence[RuleSpec], universe: Universe) -> list[Signal
             continue
         kind = get_kind(rule.type)
         for f in kind.evaluate(rule, universe):
-            level = rule.level_for(f.metric, f.max_level)
+            metric = f.metric
+            level = rule.level_for(metric, f.max_level)
             if level is None:
                 continue
-            payload = dict(f.payload)
-            if f.legs:
-                payload["legs"] = [leg.as_dict() for leg in f.legs]
-            payload["metric"] = str(f.metric)
             signals.append(
                 Signal(
                     ts=universe.as_of,
@@ -40,13 +39,27 @@ def evaluate_rules(rules: Sequence[RuleSpec], universe: Universe) -> list[Signal
                     level=level,
                     message=f.message,
                     edge_score=round(min(max(f.edge_score, 0.0), 1.0), 4),
-                    estimated_edge_bps=f.estimated_edge_bps,
                     signature=signature(rule.id, f.subject, f.variant),
+                    arbitrage=f.arbitrage,
+                    measure=f.measure,
+                    entry=f.entry,
                     market_id=f.market_id,
                     group_key=f.group_key,
-                    executable_shares=f.executable_shares,
-                    executable_notional=f.executable_notional,
-                    payload=payload,
+                    payload=stored_payload(f, metric),
                 )
             )
     return signals
+
+
+def stored_payload(f: Finding, metric: Decimal) -> dict[str, Any]:
+    """The rule's details plus the typed finding as JSON: ``class``, then ``arbitrage`` (legs, the
+    payout in every state, basis, size, cost, profit) or ``measure`` (and ``entry``)."""
+    payload: dict[str, Any] = {"class": f.finding_class, **f.payload}
+    if f.arbitrage is not None:
+        payload["arbitrage"] = f.arbitrage.as_dict()
+    if f.measure is not None:
+        payload["measure"] = f.measure.as_dict()
+    if f.entry is not None:
+        payload["entry"] = f.entry.as_dict()
+    payload["metric"] = str(metric)
+    return payload

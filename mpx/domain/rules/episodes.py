@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from mpx.domain.findings import FindingClass
 from mpx.domain.rules.base import LEVELS, Signal, SignalLevel
 
 AlertReason = Literal["opened", "improved"]
@@ -47,18 +48,22 @@ class Opportunity:
     market_ids: frozenset[str]
     opened_at: datetime
     updated_at: datetime
-    first_edge_bps: Decimal
-    last_edge_bps: Decimal
-    max_edge_bps: Decimal
+    first_metric: Decimal
+    """The finding's metric: the net edge (bps) of an arbitrage, the measure of an indicator."""
+    last_metric: Decimal
+    max_metric: Decimal
     best_level: SignalLevel
     last_message: str
     max_executable_shares: Decimal | None = None
     max_executable_notional: Decimal | None = None
     closed_at: datetime | None = None
-    alerted_edge_bps: Decimal | None = None
+    alerted_metric: Decimal | None = None
     alerted_level: SignalLevel | None = None
     last_alert_at: datetime | None = None
     steps: int = 1
+    finding_class: FindingClass = "arbitrage"
+    measure: str = "net_edge_bps"
+    """What the metric columns hold: ``net_edge_bps`` for arbitrage, the indicator's measure name."""
     id: int | None = None
     """Database id once stored."""
     dirty: bool = field(default=True, compare=False)
@@ -96,10 +101,16 @@ def signal_markets(signal: Signal) -> frozenset[str]:
     listed = signal.payload.get("market_ids")
     if isinstance(listed, list | tuple):
         ids.update(str(m) for m in listed)
-    legs = signal.payload.get("legs")
-    if isinstance(legs, list | tuple):
-        ids.update(str(leg["market_id"]) for leg in legs if isinstance(leg, Mapping) and leg.get("market_id"))
+    if signal.arbitrage is not None:
+        ids.update(signal.arbitrage.market_ids)
+    if signal.entry is not None:
+        ids.add(signal.entry.market_id)
     return frozenset(ids)
+
+
+def measure_name(signal: Signal) -> str:
+    """What an opportunity's metric columns hold for this signal."""
+    return "net_edge_bps" if signal.measure is None else signal.measure.name
 
 
 def _higher(a: SignalLevel, b: SignalLevel | None) -> bool:
@@ -141,14 +152,16 @@ def track(
             continue
         reported.add(sig.signature)
         cooldown = cooldowns.get(sig.rule_id, timedelta(0))
+        metric = sig.metric
         opp = open_.get(sig.signature)
         if opp is None:
             opp = Opportunity(
                 signature=sig.signature, rule_id=sig.rule_id, rule_type=sig.rule_type, market_id=sig.market_id,
                 group_key=sig.group_key, market_ids=signal_markets(sig), opened_at=as_of, updated_at=as_of,
-                first_edge_bps=sig.estimated_edge_bps, last_edge_bps=sig.estimated_edge_bps,
-                max_edge_bps=sig.estimated_edge_bps, best_level=sig.level, last_message=sig.message,
-                max_executable_shares=sig.executable_shares, max_executable_notional=sig.executable_notional,
+                first_metric=metric, last_metric=metric, max_metric=metric, best_level=sig.level,
+                last_message=sig.message, max_executable_shares=sig.executable_shares,
+                max_executable_notional=sig.executable_notional, finding_class=sig.finding_class,
+                measure=measure_name(sig),
             )
             open_[sig.signature] = opp
             result.opened.append(opp)
@@ -156,13 +169,13 @@ def track(
         else:
             reason = None
             material = _higher(sig.level, opp.alerted_level) or (
-                opp.alerted_edge_bps is not None and sig.estimated_edge_bps >= opp.alerted_edge_bps + improve_bps
-                and sig.estimated_edge_bps > opp.alerted_edge_bps)
+                opp.alerted_metric is not None and metric >= opp.alerted_metric + improve_bps
+                and metric > opp.alerted_metric)
             if material:
                 reason = "improved"
             opp.updated_at = as_of
-            opp.last_edge_bps = sig.estimated_edge_bps
-            opp.max_edge_bps = max(opp.max_edge_bps, sig.estimated_edge_bps)
+            opp.last_metric = metric
+            opp.max_metric = max(opp.max_metric, metric)
             opp.max_executable_shares = _max_opt(opp.max_executable_shares, sig.executable_shares)
             opp.max_executable_notional = _max_opt(opp.max_executable_notional, sig.executable_notional)
             if _higher(sig.level, opp.best_level):
@@ -173,7 +186,7 @@ def track(
             opp.dirty = True
         last = opp.last_alert_at or previous.get(sig.signature)
         if reason is not None and (last is None or as_of - last >= cooldown):
-            opp.alerted_edge_bps = sig.estimated_edge_bps
+            opp.alerted_metric = metric
             opp.alerted_level = sig.level
             opp.last_alert_at = as_of
             opp.dirty = True

@@ -1,5 +1,6 @@
 """What SYNONYM_MISPRICE and CROSS_MARKET_MISPRICE share: a market's usable YES quote, and the
-"buy YES of one market + NO of another" set that pays at least 1 whatever happens, priced with
+"buy YES of one market + NO of another" set that pays at least 1 whatever happens — *given a proven
+fact relating the two* (:mod:`mpx.domain.payout`) — priced with
 :func:`mpx.domain.rules.sets.price_set` (equal shares, fees per fill, minimum order sizes)."""
 
 from __future__ import annotations
@@ -8,10 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mpx.domain.models import ZERO, Book, Market
-from mpx.domain.money import edge_bps, round_to_tick
-from mpx.domain.rules.base import Leg, Scope, SignalLevel, Universe
-from mpx.domain.rules.sets import LegBook, PricedSet, cannot_profit, make_leg, price_set
+from mpx.domain.findings import Arbitrage
+from mpx.domain.models import Book, Market
+from mpx.domain.payout import Constraint, guaranteed, payout_table
+from mpx.domain.rules.base import Scope, SignalLevel, Universe
+from mpx.domain.rules.sets import LegBook, PricedSet, cannot_profit, limit_prices, make_arbitrage, price_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,39 +36,43 @@ def quote(market: Market | None, universe: Universe, scope: Scope) -> Quote | No
 @dataclass(frozen=True, slots=True)
 class PricedPair:
     priced: PricedSet
-    legs: tuple[Leg, ...]
-    bps: Decimal
-    fee_unknown: bool
+    arbitrage: Arbitrage
     payload: dict[str, Any]
 
     @property
+    def bps(self) -> Decimal:
+        return self.arbitrage.net_edge_bps
+
+    @property
     def max_level(self) -> SignalLevel:
-        return "P2" if self.fee_unknown else "P1"
+        return "P2" if self.arbitrage.fee_unknown else "P1"
 
 
-def price_yes_no(buy_yes: Market, buy_no: Market, universe: Universe, size: Decimal) -> PricedPair | None:
-    """Buy YES of ``buy_yes`` and NO of ``buy_no`` in equal shares: profitable after fees, or ``None``."""
+def price_yes_no(buy_yes: Market, buy_no: Market, universe: Universe, size: Decimal,
+                 fact: Constraint) -> PricedPair | None:
+    """Buy YES of ``buy_yes`` and NO of ``buy_no`` in equal shares, given the proven ``fact`` that
+    relates the two (an equivalence or an implication): profitable after fees in every state the fact
+    allows, or ``None``. The payout is what the set's table gives — 1 when the fact holds; a fact
+    that does not relate them this way leaves a state that pays 0, and nothing is returned."""
     no = buy_no.no
     if no is None or cannot_profit((buy_yes.yes, no), universe, Decimal(1)):
         return None
+    table = payout_table([buy_yes.yes.token_id, no.token_id], [buy_yes, buy_no], [fact])
+    payout = guaranteed(table)
+    if payout <= 0:
+        return None
     yes_book = universe.fresh_book(buy_yes.yes.token_id)
-    no_book = universe.fresh_book(no.token_id) if no is not None else None
-    if no is None or yes_book is None or no_book is None or not yes_book.asks or not no_book.asks:
+    no_book = universe.fresh_book(no.token_id)
+    if yes_book is None or no_book is None or not yes_book.asks or not no_book.asks:
         return None
     legs = [LegBook(buy_yes, buy_yes.yes, yes_book.asks), LegBook(buy_no, no, no_book.asks)]
-    priced = price_set(legs, size)
+    priced = price_set(legs, size, payout)
     if priced is None:
         return None
-    bps = edge_bps(priced.profit, priced.cost)
-    fee_unknown = any(not leg.market.fee.known for leg in legs)
+    arb = make_arbitrage(legs, priced, table, [fact.basis])
     payload = {
-        "shares": str(priced.shares), "target_size": str(size), "cost": str(priced.cost),
-        "fees": str(sum((f.fee for f in priced.fills), ZERO)),
-        "cost_per_set": str((priced.cost / priced.shares).quantize(Decimal("0.000001"))),
-        "payout": str(priced.payout), "profit": str(priced.profit),
-        "limit_prices": [str(round_to_tick(f.worst_price, leg.market.tick_size, up=True))
-                         for leg, f in zip(legs, priced.fills, strict=True) if f.worst_price is not None],
-        "fee_unknown": fee_unknown,
+        "target_size": str(size),
+        "cost_per_set": str((arb.cost / arb.shares).quantize(Decimal("0.000001"))),
+        "limit_prices": limit_prices(legs, priced),
     }
-    return PricedPair(priced, tuple(make_leg(leg, f) for leg, f in zip(legs, priced.fills, strict=True)), bps,
-                      fee_unknown, payload)
+    return PricedPair(priced, arb, payload)

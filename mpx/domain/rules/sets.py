@@ -4,13 +4,19 @@
   level a separate fill charged its own taker fee (:func:`mpx.domain.money.walk_book`);
 * ``S`` is at most the rule's size and at most the thinnest leg's total ask depth, floored to
   0.01 share, and never below the largest ``min_order_size`` among the legs;
-* the set pays ``S × payout`` USDC at resolution whatever happens, so ``profit = S × payout −
-  Σ leg cost incl. fees``. Besides ``S`` itself, every level boundary of every leg below it is
-  tried, and the most profitable size is reported — the edge at the full size can be negative
-  while the first levels are an arbitrage. Nothing is returned unless ``profit > 0``.
+* the set pays ``S × payout`` USDC at resolution whatever happens (``payout`` is the smallest
+  payout over every state of the world, :mod:`mpx.domain.payout`), so ``profit = S × payout −
+  Σ leg cost incl. fees``. The sizes tried are ``S`` itself, the largest minimum order size of the
+  legs, and every level boundary of every leg in between; the most profitable is reported. That
+  is exact: each leg's cost is convex and piecewise linear in the size (asks get dearer level by
+  level, fees are per share within a level), so the profit is concave and piecewise linear and
+  its maximum sits at a boundary or at an end of the allowed range. Nothing is returned unless
+  ``profit > 0``.
 
 Also here: what makes a negRisk event a *complete* outcome set (API_NOTES §3) — no augmented
-events, no placeholder/"Other" markets, every listed market present and tradable.
+events, no placeholder/"Other" markets, every market the source lists parsed, present and
+tradable — and :func:`make_arbitrage`, which turns a priced set and its payout table into the typed
+:class:`~mpx.domain.findings.Arbitrage` every arbitrage kind reports.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
+from mpx.domain.findings import Arbitrage, Leg
 from mpx.domain.models import ZERO, Event, Level, Market, Outcome
-from mpx.domain.money import Fill, depth, walk_book
-from mpx.domain.rules.base import Leg, Universe
+from mpx.domain.money import Fill, depth, round_to_tick, walk_book
+from mpx.domain.payout import ExactlyOne, StatePayout
+from mpx.domain.rules.base import Universe
 
 SHARE_QUANTUM = Decimal("0.01")
 """Sizes are floored to whole cents of a share."""
@@ -83,8 +91,8 @@ def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(
 
     ``payout`` is what one share of every leg together is certain to pay at resolution.
 
-    Candidate sizes: ``S = min(size, thinnest depth)`` floored to 0.01, plus every cumulative
-    level boundary of any leg below ``S`` that still meets every leg's minimum order size.
+    Candidate sizes: ``S = min(size, thinnest depth)`` floored to 0.01, the largest minimum order
+    size of the legs, and every cumulative level boundary of any leg between the two.
     Ties go to the larger size.
     """
     if not legs or any(not leg.asks for leg in legs):
@@ -94,6 +102,9 @@ def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(
     if cap <= 0 or cap < min_size:
         return None
     candidates = {cap}
+    smallest = min_size.quantize(SHARE_QUANTUM, rounding=ROUND_CEILING)
+    if 0 < smallest <= cap:
+        candidates.add(smallest)  # the minimum order itself: the cheapest levels may only cover it
     for leg in legs:
         cumulative = ZERO
         for level in leg.asks:
@@ -103,6 +114,7 @@ def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(
                 break
             if boundary > 0 and boundary >= min_size:
                 candidates.add(boundary)
+    candidates.discard(ZERO)
     best: PricedSet | None = None
     for shares in sorted(candidates, reverse=True):
         fills = tuple(walk_book(leg.asks, shares, leg.market.fee) for leg in legs)
@@ -147,15 +159,63 @@ def leg_books(pairs: Sequence[tuple[Market, Outcome]], universe: Universe,
     return legs
 
 
+def incomplete_reason(event: Event, markets: Sequence[Market]) -> str | None:
+    """Why a negRisk event is not a complete, mutually exclusive outcome set (``None``: it is).
+    ``markets`` are the event's markets we hold. Compared with the source's own list: a market the
+    source lists that could not be parsed leaves a state of the world (that market winning) that
+    no set of the others covers."""
+    if not event.neg_risk:
+        return "not a negRisk event"
+    if event.neg_risk_augmented:
+        return "augmented negRisk event (open-ended outcome set)"
+    if event.listed_markets is None:
+        return "the source's market list for the event is not recorded (next metadata refresh)"
+    if len(event.market_ids) != event.listed_markets:
+        why = f"the source lists {event.listed_markets} market(s), {len(event.market_ids)} parsed"
+        return why + (f" ({'; '.join(event.dropped[:3])})" if event.dropped else "")
+    if len(markets) < len(event.market_ids):
+        return f"{len(event.market_ids) - len(markets)} listed market(s) not stored"
+    if len(markets) < 2:
+        return "fewer than 2 markets"
+    placeholder = [m for m in markets if is_placeholder(m)]
+    if placeholder:
+        return f"placeholder/\"Other\" market {placeholder[0].id}"
+    closed = [m for m in markets if not m.tradable]
+    if closed:
+        return f"{len(closed)} of {len(markets)} market(s) not tradable (closed, resolved or not accepting orders)"
+    return None
+
+
 def complete_neg_risk_markets(event: Event, universe: Universe) -> list[Market] | None:
     """The markets of a negRisk event that is a complete, mutually exclusive outcome set, else
-    ``None``: augmented events, events with a placeholder/"Other" market, and events listing more
-    markets than are present and tradable (closed, resolved, inactive) are not."""
-    if not event.neg_risk or event.neg_risk_augmented or len(event.market_ids) < 2:
+    ``None`` (see :func:`incomplete_reason`)."""
+    if not event.neg_risk or event.neg_risk_augmented:
         return None
     markets = universe.event_markets(event)
-    if any(is_placeholder(m) for m in markets):
-        return None
-    if sum(1 for m in markets if m.tradable) < len(event.market_ids):
-        return None
-    return markets
+    return None if incomplete_reason(event, markets) is not None else markets
+
+
+def exactly_one(event: Event, markets: Sequence[Market]) -> ExactlyOne:
+    """The fact a complete negRisk event's sets rest on."""
+    return ExactlyOne(tuple(m.id for m in markets),
+                      f"negRisk event {event.id} is complete: the source lists {len(markets)} markets, all parsed, "
+                      "tradable and none a placeholder — exactly one resolves YES")
+
+
+BINARY_BASIS = "a binary market resolves to exactly one of YES and NO"
+
+
+def make_arbitrage(legs: Sequence[LegBook], priced: PricedSet, table: Sequence[StatePayout],
+                   basis: Sequence[str]) -> Arbitrage:
+    """The typed finding for a priced set: its legs, size, the payout in every state and why."""
+    arb = Arbitrage(legs=tuple(make_leg(leg, f) for leg, f in zip(legs, priced.fills, strict=True)),
+                    shares=priced.shares, states=tuple(table), basis=tuple(basis),
+                    fee_unknown=any(not leg.market.fee.known for leg in legs))
+    assert arb.payout_per_share == priced.payout_per_share, "priced against another payout than the states give"
+    return arb
+
+
+def limit_prices(legs: Sequence[LegBook], priced: PricedSet) -> list[str]:
+    """Each leg's worst fill rounded up onto its market's tick (display)."""
+    return [str(round_to_tick(f.worst_price, leg.market.tick_size, up=True))
+            for leg, f in zip(legs, priced.fills, strict=True) if f.worst_price is not None]

@@ -2,17 +2,24 @@
 
 The current price is the YES token's fresh book mid; the book must be two-sided, no wider than
 ``max_spread`` and hold at least ``min_top_size`` shares at the best bid *and* the best ask. The
-reference price is the history point inside ``[as_of − window, book ts)`` farthest from the
-current mid (the earliest one on a tie), so a spike that already started to revert still counts.
-The metric is ``|move| × 10,000`` (basis points of probability): a momentum signal, not an
-arbitrage — nothing is priced for execution.
+reference is the price **in force at the window's start** (``as_of − window``): the mid of the last
+stored tick at or before it. A book that did not change wrote no tick, so a quiet hour at 0.40
+followed by 0.55 now is a +15-point move, not "no history"; a token with no tick before the window
+start has no reference and is skipped. ``move = mid − reference``, so a move that reverted within
+the window is no move at all, and a spike that has only started to revert still counts for what
+is left of it.
+
+An **indicator**: the measure is ``move_bps = |move| × 10,000`` (basis points of probability), the
+direction is the variant (``up`` / ``down``), and the entry a position would take is the best ask
+of YES (up) or of NO (down). Nothing is an edge; it never becomes an order intent.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
-from datetime import timedelta
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
@@ -20,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.books import is_liquid
 from mpx.domain.durations import Duration
+from mpx.domain.findings import Entry, Measure
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
@@ -82,41 +90,35 @@ class Spike:
         assert mid is not None
         now = book.ts or universe.as_of
         start = universe.as_of - params.window
-        points = [p for p in universe.history.get(token.token_id, []) if start <= p.ts < now]
-        if not points:
+        reference = price_in_force(universe.history.get(token.token_id, ()), start)
+        if reference is None:
             return None
-        reference: PricePoint = points[0]
-        for p in points[1:]:
-            if abs(mid - p.price) > abs(mid - reference.price):
-                reference = p
         move = mid - reference.price
         if abs(move) < params.min_move:
             return None
         size_bps = (abs(move) * BPS).quantize(Decimal("0.01"))
         direction = "up" if move > 0 else "down"
-        elapsed = now - reference.ts
         message = (
             f"{market.question}: {token.label} mid {_fmt_price(reference.price)} → {_fmt_price(mid)} "
-            f"({move * 100:+.1f} pts) in {_fmt_duration(elapsed)}; "
-            f"spread {book.spread}, top {book.bid_size}/{book.ask_size} sh"
+            f"({move * 100:+.1f} pts) within {_fmt_duration(params.window)}; "
+            f"spread {book.spread}, top {book.bid_size}/{book.ask_size} sh (indicator: a move, not an edge)"
         )
         return Finding(
             subject=f"market:{market.id}",
             message=message,
-            metric=size_bps,
             edge_score=min(1.0, float(abs(move) / FULL_SCORE_MOVE)),
-            estimated_edge_bps=size_bps,
+            measure=Measure("move_bps", size_bps),
+            entry=entry_for(market, direction, universe),
             market_id=market.id,
             group_key=f"market:{market.id}",
             payload={
-                "kind": "momentum",
                 "direction": direction,
                 "token_id": token.token_id,
                 "outcome": token.label,
                 "from_price": str(reference.price),
                 "to_price": str(mid),
                 "move": str(move),
-                "from_ts": reference.ts.isoformat(),
+                "reference_ts": reference.ts.isoformat(),
                 "to_ts": now.isoformat(),
                 "window_seconds": int(params.window.total_seconds()),
                 "best_bid": str(book.best_bid),
@@ -127,3 +129,20 @@ class Spike:
             },
             variant=direction,
         )
+
+
+def price_in_force(history: Sequence[PricePoint], at: datetime) -> PricePoint | None:
+    """The last point at or before ``at`` of an ascending history (``None``: none)."""
+    i = bisect_right(history, at, key=lambda p: p.ts)
+    return history[i - 1] if i else None
+
+
+def entry_for(market: Market, direction: str, universe: Universe) -> Entry | None:
+    """What a position following a move would buy: YES at its best ask (up), NO at its (down)."""
+    outcome = market.yes if direction == "up" else market.no
+    if outcome is None:
+        return None
+    book = universe.fresh_book(outcome.token_id)
+    if book is None or book.best_ask is None:
+        return None
+    return Entry(outcome.token_id, market.id, outcome.label, book.best_ask)

@@ -7,14 +7,19 @@ How a set is priced (all ``Decimal``, nothing guessed):
   level a separate fill charged its own taker fee (:func:`mpx.domain.money.walk_book`);
 * ``S`` is at most ``params.size`` and at most the thinnest leg's total ask depth, floored to
   0.01 share, and never below the largest ``min_order_size`` among the legs;
-* a set pays ``S`` USDC at resolution, so ``profit = S − Σ leg cost incl. fees``. Besides ``S``
-  itself, every level boundary of every leg below it (a depth where some leg's next share gets
-  dearer) is tried, and the most profitable size is reported — the edge at the full size can be
-  negative while the first levels are an arbitrage. Nothing is reported unless ``profit > 0``.
+* a set pays ``S`` USDC at resolution in every state of the world — shown, not assumed: the
+  finding carries the payout table (:mod:`mpx.domain.payout`) of a complete negRisk event (exactly
+  one market resolves YES: one YES leg pays 1 in each of the N states) or of a binary market (YES
+  or NO: one leg pays 1 in each of the 2 states); ``profit = S − Σ leg cost incl. fees``. The sizes
+  tried are ``S``, the largest minimum order size and every level boundary between (a depth where
+  some leg's next share gets dearer), and the most profitable size is reported — the edge at the
+  full size can be negative while the first levels are an arbitrage. Nothing is reported unless
+  ``profit > 0``.
 
 Guards (API_NOTES §3): negRisk events that are augmented, contain a placeholder/"Other" market,
-or list more markets than are tradable are not complete outcome sets and are skipped. A market
-whose fee is enabled at an unknown rate is priced fee-free but caps the finding at P2.
+list a market the source sent but we could not parse, or list more markets than are tradable are
+not complete outcome sets and are skipped. A market whose fee is enabled at an unknown rate is
+priced fee-free but caps the finding at P2 (and can never become an order intent).
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.models import ONE, ZERO, Event, Market, Outcome
-from mpx.domain.money import edge_bps, round_to_tick
+from mpx.domain.payout import Constraint, StatePayout, payout_table
 from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
 from mpx.domain.rules.sets import (
+    BINARY_BASIS,
     LegBook,
     PricedSet,
     complete_neg_risk_markets,
+    exactly_one,
     leg_books,
-    make_leg,
+    limit_prices,
+    make_arbitrage,
     price_set,
 )
 
@@ -83,51 +91,46 @@ def _legs(pairs: Pairs, tokens: list[str], universe: Universe) -> list[LegBook] 
     return leg_books(pairs, universe)
 
 
+def _table(key: Any, tokens: Sequence[str], markets: Sequence[Market], constraints: Sequence[Constraint],
+           universe: Universe) -> tuple[StatePayout, ...]:
+    """The set's payout in every state, worked out once per run (it depends only on the structure)."""
+    memo_key = ("SUM_LT_1:table", key)
+    table = universe.memo.get(memo_key)
+    if table is None:
+        table = universe.memo[memo_key] = payout_table(tokens, markets, constraints)
+    return table
+
+
 def _finding(
     *, subject: str, title: str, what: str, structure: str, legs: Sequence[LegBook],
-    priced: PricedSet, size: Decimal, market_id: str | None, extra: dict[str, Any],
+    priced: PricedSet, size: Decimal, market_id: str | None, table: Sequence[StatePayout], basis: Sequence[str],
+    extra: dict[str, Any],
 ) -> Finding:
-    bps = edge_bps(priced.profit, priced.cost)
-    per_set = (priced.cost / priced.shares).quantize(Decimal("0.000001"))
-    fee_unknown = any(not leg.market.fee.known for leg in legs)
-    max_level: SignalLevel = "P2" if fee_unknown else "P1"
-    fees = sum((f.fee for f in priced.fills), ZERO)
-    shares_txt = f"{priced.shares.normalize():f}"
+    arb = make_arbitrage(legs, priced, table, basis)
+    bps = arb.net_edge_bps
+    per_set = (arb.cost / arb.shares).quantize(Decimal("0.000001"))
+    max_level: SignalLevel = "P2" if arb.fee_unknown else "P1"
+    shares_txt = f"{arb.shares.normalize():f}"
     message = (
-        f"{title}: {what} cost {per_set:.4f}/set at {shares_txt} sh after fees → {bps:+.1f} bps net"
-        + (" (fee rate unknown, priced as 0)" if fee_unknown else "")
+        f"{title}: {what} cost {per_set:.4f}/set, pay {arb.payout_per_share} in every state, at {shares_txt} sh "
+        f"after fees → {bps:+.1f} bps net" + (" (fee rate unknown, priced as 0)" if arb.fee_unknown else "")
     )
     payload: dict[str, Any] = {
-        "kind": "arbitrage",
         "structure": structure,
         **extra,
-        "shares": str(priced.shares),
         "target_size": str(size),
-        "cost": str(priced.cost),
-        "fees": str(fees),
         "cost_per_set": str(per_set),
-        "payout": str(priced.payout),
-        "profit": str(priced.profit),
         "sum_best_ask": str(sum((leg.asks[0].price for leg in legs), ZERO)),
         "min_order_size": str(max(leg.market.min_order_size for leg in legs)),
-        "limit_prices": [
-            str(round_to_tick(f.worst_price, leg.market.tick_size, up=True))
-            for leg, f in zip(legs, priced.fills, strict=True)
-            if f.worst_price is not None
-        ],
-        "fee_unknown": fee_unknown,
+        "limit_prices": limit_prices(legs, priced),
     }
     return Finding(
         subject=subject,
         message=message,
-        metric=bps,
         edge_score=min(1.0, float(bps) / 1000),
-        estimated_edge_bps=bps,
+        arbitrage=arb,
         market_id=market_id,
         group_key=subject,
-        executable_shares=priced.shares,
-        executable_notional=priced.cost,
-        legs=tuple(make_leg(leg, f) for leg, f in zip(legs, priced.fills, strict=True)),
         payload=payload,
         max_level=max_level,
     )
@@ -154,9 +157,12 @@ class SumLt1:
                 priced = price_set(legs, params.size) if legs else None
                 if legs is None or priced is None:
                     continue
+                markets = [m for m, _ in pairs]
+                fact = exactly_one(event, markets)
                 findings.append(_finding(
                     subject=f"event:{event.id}", title=event.title, what=f"{len(legs)} YES legs",
                     structure="neg_risk", legs=legs, priced=priced, size=params.size, market_id=None,
+                    table=_table(("event", event.id), tokens, markets, [fact], universe), basis=[fact.basis],
                     extra={"event_id": event.id, "title": event.title,
                            "market_ids": [leg.market.id for leg in legs]},
                 ))
@@ -172,7 +178,8 @@ class SumLt1:
                 findings.append(_finding(
                     subject=f"market:{market.id}", title=market.question, what=labels,
                     structure="binary", legs=legs, priced=priced, size=params.size, market_id=market.id,
+                    table=_table(("market", market.id), tokens, [market], [], universe), basis=[BINARY_BASIS],
                     extra={"market_id": market.id, "question": market.question,
-                           "event_id": market.event_id},
+                           "event_id": market.event_id, "market_ids": [market.id]},
                 ))
         return findings

@@ -1,23 +1,30 @@
-"""SYNONYM_MISPRICE — equivalent markets (one synonym group) whose YES prices disagree.
+"""SYNONYM_MISPRICE — markets in one synonym group whose YES prices disagree.
 
-For each group (``synonyms.yml`` keyword groups and lists, and candidates the matcher proposes),
-the usable members are binary, tradable, in-scope markets with a fresh two-sided YES book; their
-YES mids are compared. When the highest (``leader``) and lowest (``laggard``) differ by more than
-``min_gap`` a finding is made, with ``gap = leader mid − laggard mid``.
+For each group (``synonyms.yml``, confirmed pairs, and candidates the matcher proposes) the usable
+members are binary, tradable, in-scope markets with a fresh two-sided YES book; their YES mids are
+compared. When the highest (``leader``) and lowest (``laggard``) differ by more than ``min_gap`` a
+finding is made, with ``gap = leader mid − laggard mid``.
 
-**Executable** when buying YES of the laggard + NO of the leader — a set that pays exactly 1 if the
-two really ask the same question — costs less than 1 after fees at executable depth (priced like
-SUM_LT_1: equal shares, each level fill charged its taker fee, minimum order sizes, the most
-profitable size up to ``size``). Then the metric is the net edge in bps, with legs and size; P2
-at most when a fee rate is unknown. Otherwise the gap is information only: metric = gap × 10,000
-(bps of probability), ``estimated_edge_bps = 0``, no legs, and the level is capped at P3 — a
-trader cannot act on a gap the books do not let him trade.
+**Arbitrage only on a proven equivalence.** A group is *proven* when its markets are declared in
+``synonyms.yml`` by market ids or a person confirmed them (``mpx synonyms confirm``). Then buying
+YES of the laggard + NO of the leader pays exactly 1 in every state (both resolve YES: the YES leg
+pays; both NO: the NO leg pays; the states where they disagree cannot happen), and when that set
+costs less than 1 after fees at executable depth (priced like SUM_LT_1: equal shares, each level
+fill charged its taker fee, minimum order sizes, the most profitable size up to ``size``) the
+finding is an arbitrage: metric = net edge in bps, legs, size and the payout table; P2 at most
+when a fee rate is unknown.
 Example: YES 0.62 vs 0.55; laggard YES ask 0.56 + leader NO ask 0.39 = 0.95/set at 100 shares:
-cost 95, payout 100, profit 5 → 5 / 95 × 10,000 = +526.31 bps (P1 with the shipped levels).
+cost 95, payout 100 in both states, profit 5 → 5 / 95 × 10,000 = +526.31 bps.
 
-``edge_score``: executable ``min(1, bps / 1000)`` (as SUM_LT_1); information only on a smaller
-scale, ``min(0.5, gap / 0.5)`` — a 7-point gap scores 0.14, 25 points or more 0.5 — so an
-untradable gap never outranks a tradable edge of 500 bps or more.
+Everything else is an **indicator** with the measure ``gap_bps`` (gap × 10,000, bps of
+probability), no legs, P3 at most: a proven group the books do not let anyone trade, and every
+*candidate* group (similar text, keyword matches) — "possibly related": "Will Kanye West release an
+album in 2026?" and "…a gospel album in 2026?" are not the same question (a non-gospel album pays
+the first and not the second), so a gap between them is never an edge.
+
+``edge_score``: arbitrage ``min(1, bps / 1000)`` (as SUM_LT_1); indicator ``min(0.5, gap / 0.5)`` —
+a 7-point gap scores 0.14, 25 points or more 0.5 — so an untradable or unproven gap never outranks
+a tradable edge of 500 bps or more.
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mpx.domain.findings import Measure
 from mpx.domain.money import BPS
+from mpx.domain.payout import Equivalent
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
 from mpx.domain.rules.pairs import price_yes_no, quote
 
 INFO_FULL_SCORE_GAP = Decimal("0.25")
-"""An information-only gap of 25 points or more scores 0.5, the most it can (executable edges score
+"""A gap of 25 points or more scores 0.5 as an indicator, the most it can (arbitrage scores
 bps / 1000, up to 1)."""
 
 
@@ -67,10 +76,13 @@ class SynonymMisprice:
             gap = leader.mid - laggard.mid
             if gap <= params.min_gap:
                 continue
-            pair = price_yes_no(laggard.market, leader.market, universe, params.size)
+            pair = None
+            if group.proven:
+                fact = Equivalent(laggard.market.id, leader.market.id, group.basis or f"proven group {group.key}")
+                pair = price_yes_no(laggard.market, leader.market, universe, params.size, fact)
             payload = {
-                "kind": "arbitrage" if pair else "mispricing", "group": group.key, "group_name": group.name,
-                "group_source": group.source, "market_ids": [q.market.id for q in quotes],
+                "group": group.key, "group_name": group.name, "group_source": group.source, "proven": group.proven,
+                "group_basis": group.basis, "market_ids": [q.market.id for q in quotes],
                 "leader": leader.market.id, "laggard": laggard.market.id, "gap": str(gap),
                 "leader_mid": str(leader.mid), "laggard_mid": str(laggard.mid),
                 "laggard_yes_ask": str(laggard.yes.best_ask), "leader_yes_bid": str(leader.yes.best_bid),
@@ -80,20 +92,21 @@ class SynonymMisprice:
                     f"({laggard.market.question}), gap {gap * 100:.1f} pts")
             if pair is not None:
                 findings.append(Finding(
-                    subject=f"group:{group.key}", metric=pair.bps, edge_score=min(1.0, float(pair.bps) / 1000),
-                    message=f"{head}; YES laggard + NO leader {pair.payload['cost_per_set']}/set at "
-                            f"{pair.priced.shares.normalize():f} sh after fees → {pair.bps:+.1f} bps net",
-                    estimated_edge_bps=pair.bps, market_id=laggard.market.id, group_key=group.key,
-                    executable_shares=pair.priced.shares, executable_notional=pair.priced.cost, legs=pair.legs,
+                    subject=f"group:{group.key}", edge_score=min(1.0, float(pair.bps) / 1000),
+                    message=f"{head}; proven equivalent ({group.basis}): YES laggard + NO leader "
+                            f"{pair.payload['cost_per_set']}/set pays 1 in every state, at "
+                            f"{pair.arbitrage.shares.normalize():f} sh after fees → {pair.bps:+.1f} bps net",
+                    arbitrage=pair.arbitrage, market_id=laggard.market.id, group_key=group.key,
                     payload={**payload, **pair.payload}, max_level=pair.max_level,
                 ))
-            else:
-                metric = (gap * BPS).quantize(Decimal("0.01"))
-                findings.append(Finding(
-                    subject=f"group:{group.key}", metric=metric,
-                    edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
-                    message=f"{head}; not executable after fees and depth (information)",
-                    estimated_edge_bps=Decimal(0), market_id=laggard.market.id, group_key=group.key,
-                    payload=payload, max_level="P3",
-                ))
+                continue
+            why = ("proven equivalent, but not executable after fees and depth" if group.proven else
+                   f"possibly related, NOT a proven equivalence ({group.basis or group.source}): "
+                   "confirm or reject with `mpx synonyms candidates`")
+            findings.append(Finding(
+                subject=f"group:{group.key}", edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
+                message=f"{head}; {why} (indicator)",
+                measure=Measure("gap_bps", (gap * BPS).quantize(Decimal("0.01"))),
+                market_id=laggard.market.id, group_key=group.key, payload=payload, max_level="P3",
+            ))
         return findings

@@ -25,9 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.books import is_liquid
 from mpx.domain.durations import Duration
+from mpx.domain.findings import Measure
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
+from mpx.domain.rules.spike import entry_for, price_in_force
 
 FULL_SCORE_BREAK = Decimal("0.10")
 """A break 10 points of probability beyond the range scores edge_score 1."""
@@ -38,7 +40,8 @@ class TrendBreakoutParams(BaseModel):
 
     window: Duration = Field(timedelta(minutes=30), description="the range is taken over this window")
     margin: Decimal = Field(Decimal("0.02"), gt=0, lt=1, description="break the high/low by at least this")
-    min_ticks: int = Field(5, ge=1, description="the window must hold at least this many price points")
+    min_ticks: int = Field(1, ge=1, description="prices making up the range, the one in force at the window's "
+                                                "start included (1: a flat range is a range)")
     min_top_size: Decimal = Field(Decimal("50"), ge=0, description="ignore books thinner than this at the top")
     max_spread: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="ignore books wider than this")
 
@@ -88,7 +91,13 @@ class TrendBreakout:
         history = universe.history.get(token.token_id)
         if not history:
             return None
-        points = window_points(history, universe.as_of - params.window, now)
+        start = universe.as_of - params.window
+        in_force = price_in_force(history, start)
+        if in_force is None:
+            return None  # not watched for the whole window
+        points = [in_force, *window_points(history, start, now)]
+        if points[1:] and points[1].ts == in_force.ts:
+            points = points[1:]  # a tick exactly at the window's start is the one in force
         if len(points) < params.min_ticks:
             return None
         high = max(p.price for p in points)
@@ -101,16 +110,17 @@ class TrendBreakout:
             return None
         bps = (beyond * BPS).quantize(Decimal("0.01"))
         level = high if direction == "up" else low
+        changes = len(points) - 1
         message = (f"{market.question}: {token.label} mid {mid} breaks the {_fmt_window(params.window)} "
                    f"{'high' if direction == 'up' else 'low'} {level} by {beyond * 100:.1f} pts "
-                   f"(range {low}–{high} over {len(points)} ticks)")
+                   f"(range {low}–{high}, {changes} change(s) in the window; indicator, not an edge)")
         return Finding(
-            subject=f"market:{market.id}", message=message, metric=bps,
-            edge_score=min(1.0, float(beyond / FULL_SCORE_BREAK)), estimated_edge_bps=bps,
-            market_id=market.id, group_key=f"market:{market.id}",
-            payload={"kind": "momentum", "direction": direction, "market_ids": [market.id],
+            subject=f"market:{market.id}", message=message,
+            edge_score=min(1.0, float(beyond / FULL_SCORE_BREAK)), measure=Measure("break_bps", bps),
+            entry=entry_for(market, direction, universe), market_id=market.id, group_key=f"market:{market.id}",
+            payload={"direction": direction, "market_ids": [market.id],
                      "token_id": token.token_id, "mid": str(mid), "window_high": str(high), "window_low": str(low),
-                     "ticks_in_window": len(points), "window_seconds": int(params.window.total_seconds()),
+                     "prices_in_window": len(points), "window_seconds": int(params.window.total_seconds()),
                      "best_bid": str(book.best_bid), "best_ask": str(book.best_ask)},
             variant=direction,
         )
