@@ -11,6 +11,8 @@ from mpx.adapters.db import synonyms as db_synonyms
 from mpx.adapters.db.connection import connect
 from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings, truncate
 from mpx.domain.books import sparkline
+from mpx.domain.models import Event, Market
+from mpx.domain.rules.sets import incomplete_reason
 from mpx.errors import NotFoundError
 
 app = typer.Typer(help="Inspect stored markets.", no_args_is_help=True)
@@ -41,6 +43,20 @@ def list_(
         render(rows, fmt)
 
 
+def _outcome_set(loaded: tuple[Event, dict[str, Market]] | None) -> str:
+    """For a market of a negRisk event: whether the event is a complete outcome set (exactly one of its
+    markets resolves YES: what SUM_LT_1 and DUTCH_BOOK_DETECT rely on), and if not, why."""
+    if loaded is None:
+        return "-"
+    event, markets = loaded
+    if not event.neg_risk:
+        return "-"
+    why = incomplete_reason(event, [markets[i] for i in event.market_ids if i in markets])
+    if why is None:
+        return f"complete: exactly one of the event's {len(event.market_ids)} markets resolves YES"
+    return f"INCOMPLETE (never priced as a set): {why}"
+
+
 @app.command("show")
 def show(
     market: Annotated[str, typer.Argument(help="Condition id (or a unique prefix of it) or slug.")],
@@ -55,6 +71,7 @@ def show(
             raise NotFoundError(f"no market matches {market!r}", hint="see `mpx markets list --search TEXT`")
         outcomes = db_markets.market_outcomes(conn, m["id"], points)
         groups, relations = db_synonyms.of_market(conn, m["id"])
+        loaded = db_markets.load_event(conn, m["event_id"]) if m["event_id"] else None
         group_rows = db_synonyms.groups_of_market(conn, m["id"]) if fmt is OutputFormat.json else []
     fee = "disabled" if not m["fees_enabled"] else (
         f"rate {m['fee_rate']} exponent {m['fee_exponent']}" if m["fee_rate"] is not None else "enabled, rate unknown")
@@ -71,6 +88,9 @@ def show(
         ("status", m["status"]), ("end_date", m["end_date"]), ("category", m["category"]),
         ("neg_risk", m["neg_risk"]), ("fees", fee), ("tick_size", m["tick_size"]),
         ("min_order_size", m["min_order_size"]),
+        ("outcome_set", _outcome_set(loaded)),
+        ("resolution_source", m["resolution_source"] or "-"),
+        ("rules", truncate(m["description"], 300) if fmt is OutputFormat.table else m["description"]),
         ("groups", ", ".join(groups) or "-"),
         ("relations", "; ".join(f"{r['role']} {r['other']} ({r['kind']})" for r in relations) or "-"),
     ]

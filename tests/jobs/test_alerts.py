@@ -47,7 +47,7 @@ def test_a_p1_signal_reaches_send_message_exactly_once(db: TestDb, tg: TelegramS
     assert all(m["parse_mode"] == "HTML" and m["chat_id"] == "4242" for m in tg.sent)
     # several signals of one pass went in one message, each block starting with its level and rule
     first = texts[0]
-    assert "<b>P1 SUM_LT_1</b> +526.31 bps · 100 sh / $95.00" in first and first.count("<b>P1 ") >= 5
+    assert "<b>P1 ARBITRAGE SUM_LT_1</b> +526.31 bps net · 100 sh / $95.00" in first and first.count("<b>P1 ") >= 5
     assert all(len(t) <= 4096 for t in texts)
     assert db.scalar("SELECT count(*) FROM alert_outbox WHERE status <> 'sent'") == 0
     # P3 signals (the trend breakout is P3) do not alert at the default minimum level P2

@@ -46,26 +46,47 @@ def test_planted_sets_and_pnl_by_hand(history: TestDb) -> None:
     res = mpx("backtest", "--rule", "sum-lt-1", "--format", "json")
     hits = json.loads(res.stdout)
     assert sorted(Decimal(h["edge_bps"]) for h in hits) == [Decimal("309.27"), Decimal("526.31")]
-    # the planted event resolves: its first outcome wins → the 4-leg set (cost 95) pays 100: +5
-    with history.connect() as conn:
-        event_markets = conn.execute(
-            "SELECT leg->>'market_id' FROM signal s, jsonb_array_elements(s.payload->'legs') leg "
-            "WHERE s.payload->>'structure' = 'neg_risk'").fetchall()
-        ids = [r[0] for r in event_markets]
-        conn.execute("UPDATE outcome SET settle_price = CASE WHEN market_id = %s THEN 1 - idx ELSE idx END "
-                     "WHERE market_id = ANY(%s)", (ids[0], ids))
+    assert {h["class"] for h in hits} == {"arbitrage"}
+    # An arbitrage's PnL is locked in at entry — payout in every state − cost incl. fees:
+    #   the 4-leg set: 100 sets cost 95.00 and pay 100 whichever outcome wins → +5.00
+    #   the binary: YES 0.48 + NO 0.49 = 97.00 for 100 sets paying 100 → +3.00
     res = mpx("backtest", "--rule", "sum-lt-1", "--pnl", "--format", "json")
     assert res.code == 0, res.stderr
     [summary] = json.loads(res.stdout)
-    assert summary["trades"] == 2
-    # event: resolved, +5.0000; binary: marked to its last mids (YES and NO mids), worked out below
+    assert (summary["trades"], Decimal(summary["total_pnl"]), summary["verdict"]) == (2, Decimal(8), "DEPLOY")
+    # …and resolving the event does not change it (the first outcome wins: its YES pays 100, the rest 0)
     with history.connect() as conn:
-        legs = conn.execute("SELECT payload->'legs' FROM signal WHERE payload->>'structure' = 'binary'").fetchone()[0]
-        mids = [conn.execute("SELECT price FROM tick WHERE token_id = %s ORDER BY ts DESC LIMIT 1",
-                             (leg["token_id"],)).fetchone()[0] for leg in legs]
-    binary = sum(Decimal(leg["shares"]) * m for leg, m in zip(legs, mids, strict=True)) - Decimal(97)
-    assert Decimal(summary["total_pnl"]) == Decimal(5) + binary
-    assert summary["verdict"] in ("DEPLOY", "NO-DEPLOY") and summary["why"]
+        ids = [r[0] for r in conn.execute(
+            "SELECT leg->>'market_id' FROM signal s, jsonb_array_elements(s.payload->'arbitrage'->'legs') leg "
+            "WHERE s.payload->>'structure' = 'neg_risk'").fetchall()]
+        conn.execute("UPDATE outcome SET settle_price = CASE WHEN market_id = %s THEN 1 - idx ELSE idx END "
+                     "WHERE market_id = ANY(%s)", (ids[0], ids))
+    [again] = json.loads(mpx("backtest", "--rule", "sum-lt-1", "--pnl", "--format", "json").stdout)
+    assert Decimal(again["total_pnl"]) == Decimal(8)
+
+
+def test_an_indicator_is_priced_as_the_position_it_suggests(history: TestDb, tmp_path: Path) -> None:
+    # ENDGAME's planted hit: 100 YES at 0.955 (no fee) = 95.50. Until the market resolves it is worth
+    # what the window's last best bid (0.945) gives: 94.50 → −1.00 ("window_end"). Once it resolves
+    # YES it pays 100 → +4.50 ("resolution"); had it resolved NO, −95.50.
+    csv = tmp_path / "hits.csv"
+    res = mpx("backtest", "--rule", "ENDGAME", "--pnl", "--csv-out", str(csv), "--format", "json")
+    assert res.code == 0, res.stderr
+    [row] = pd.read_csv(csv).to_dict("records")
+    assert (row["class"], row["measure"], row["exit"]) == ("indicator", "return_if_right_bps", "window_end")
+    assert (Decimal(str(row["entry_cost"])), Decimal(str(row["exit_value"])), Decimal(str(row["pnl"]))) == (
+        Decimal("95.5"), Decimal("94.5"), Decimal(-1))
+    with history.connect() as conn:
+        market = conn.execute("SELECT market_id FROM signal WHERE rule_type = 'ENDGAME'").fetchone()[0]
+        conn.execute("UPDATE outcome SET settle_price = 1 - idx WHERE market_id = %s", (market,))
+    mpx("backtest", "--rule", "ENDGAME", "--pnl", "--csv-out", str(csv))
+    [row] = pd.read_csv(csv).to_dict("records")
+    assert (row["exit"], Decimal(str(row["pnl"]))) == ("resolution", Decimal("4.5"))
+    with history.connect() as conn:
+        conn.execute("UPDATE outcome SET settle_price = idx WHERE market_id = %s", (market,))
+    mpx("backtest", "--rule", "ENDGAME", "--pnl", "--csv-out", str(csv))
+    [row] = pd.read_csv(csv).to_dict("records")
+    assert (row["exit"], Decimal(str(row["pnl"]))) == ("resolution", Decimal("-95.5"))
 
 
 def test_sweep_gives_one_row_per_combination_and_a_plot(history: TestDb, tmp_path: Path) -> None:
@@ -87,7 +108,7 @@ def test_speed_prints_hits_as_they_happen(history: TestDb) -> None:
     res = mpx("backtest", "--rule", "ENDGAME", "--speed", "1000")
     assert res.code == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert "P1 endgame 471.20 bps" in lines[0] and lines[-1].startswith("backtest: ")
+    assert "P1 indicator endgame return_if_right_bps 471.20" in lines[0] and lines[-1].startswith("backtest: ")
 
 
 def test_empty_window_and_bad_arguments(history: TestDb) -> None:
@@ -110,13 +131,15 @@ def test_empty_window_and_bad_arguments(history: TestDb) -> None:
 def test_kpi_rolls_signals_up_per_day_and_rule(history: TestDb) -> None:
     res = mpx("kpi", "--days", "3", "--format", "json")
     assert res.code == 0, res.stderr
-    rows = {r["rule_id"]: r for r in json.loads(res.stdout)}
+    rows = {(r["rule_id"], r["class"]): r for r in json.loads(res.stdout)}
     with history.connect() as conn:
-        per_rule = dict(conn.execute("SELECT rule_id, count(*) FROM signal GROUP BY 1").fetchall())
-        opened = dict(conn.execute("SELECT rule_id, count(*) FROM opportunity GROUP BY 1").fetchall())
+        per_rule = {(r, c): n for r, c, n in conn.execute(
+            "SELECT rule_id, finding_class, count(*) FROM signal GROUP BY 1, 2").fetchall()}
+        opened = {(r, c): n for r, c, n in conn.execute(
+            "SELECT rule_id, finding_class, count(*) FROM opportunity GROUP BY 1, 2").fetchall()}
     assert {k: v["signals"] for k, v in rows.items()} == per_rule
     assert {k: v["episodes"] for k, v in rows.items()} == {k: opened.get(k, 0) for k in per_rule}
-    s = rows["sum-lt-1"]
+    s = rows["sum-lt-1", "arbitrage"]
     assert s["p1"] == 2 and s["avg_edge_bps"] == "417.79"  # (526.31 + 309.27) / 2
     assert Decimal(s["total_edge_usdc"]) == Decimal(8)  # 5 + 3 USDC at 100 sets
     again = mpx("kpi", "--days", "3", "--format", "json")

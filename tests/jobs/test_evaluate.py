@@ -27,22 +27,27 @@ def _signals(db: TestDb) -> list[dict[str, object]]:
     return json.loads(res.stdout)
 
 
-# Planted situation → the rule kind that must report it, and the net edge worked out by hand from
-# the planted books (see the mock source's docstring; every figure within 1 bp).
-PLANTED: dict[str, tuple[str, Decimal | None]] = {
-    "sum_lt_1_event": ("SUM_LT_1", Decimal("526.31")),  # 4 YES asks 0.31+0.27+0.22+0.15 = 0.95: 5/95
-    "sum_lt_1_binary": ("SUM_LT_1", Decimal("309.27")),  # YES 0.48 + NO 0.49 = 0.97: 3/97
-    "endgame_market": ("ENDGAME", Decimal("471.20")),  # buy YES at 0.955: 4.5/95.5
-    "spike_market": ("SPIKE", None),  # momentum, not priced
-    # NO asks 1 − YES bids = 0.55 + 0.65 + 0.75 = 1.95 for a set paying 2: 5/195
-    "dutch_book_event": ("DUTCH_BOOK_DETECT", Decimal("256.41")),
-    # YES of b at its ask 0.56 + NO of a at 1 − 0.61 = 0.39: 0.95 for 1: 5/95
-    "synonym_b": ("SYNONYM_MISPRICE", Decimal("526.31")),
-    # YES "above 70k" at 0.51 + NO "above 80k" at 1 − 0.59 = 0.41: 0.92 for ≥ 1: 8/92
-    "ladder_high": ("CROSS_MARKET_MISPRICE", Decimal("869.56")),
-    # YES "by June 30" at 0.36 + NO "by March 31" at 1 − 0.44 = 0.56: 0.92: 8/92
-    "date_early": ("CROSS_MARKET_MISPRICE", Decimal("869.56")),
-    "trend_market": ("TREND_BREAKOUT", Decimal("500.00")),  # 0.60–0.62 range broken at 0.67: 0.05
+# Planted situation → the rule kind that must report it, its class, and its metric worked out by hand
+# from the planted books (see the mock source's docstring; every figure within 1 bp): the net edge of
+# an arbitrage, the measure of an indicator.
+PLANTED: dict[str, tuple[str, str, Decimal | None]] = {
+    # 4 YES asks 0.31+0.27+0.22+0.15 = 0.95; exactly one of the 4 resolves YES: pays 1 in each of 4 states: 5/95
+    "sum_lt_1_event": ("SUM_LT_1", "arbitrage", Decimal("526.31")),
+    "sum_lt_1_binary": ("SUM_LT_1", "arbitrage", Decimal("309.27")),  # YES 0.48 + NO 0.49 = 0.97: 3/97
+    # buy YES at 0.955: +4.5/95.5 if YES resolves, −95.5 if not: a directional bet (return if right)
+    "endgame_market": ("ENDGAME", "indicator", Decimal("471.20")),
+    "spike_market": ("SPIKE", "indicator", Decimal("1500.00")),  # mid 0.40 → 0.55: a move, not an edge
+    # NO asks 1 − YES bids = 0.55 + 0.65 + 0.75 = 1.95; one market wins, the other two NOs pay: 2 in every state
+    "dutch_book_event": ("DUTCH_BOOK_DETECT", "arbitrage", Decimal("256.41")),
+    # "reach $150,000 in 2026" vs "above $150k by December 31, 2026": a keyword match, not a proven
+    # equivalence (until a person confirms it): the 7-point gap of the mids is an indicator, P3
+    "synonym_b": ("SYNONYM_MISPRICE", "indicator", Decimal("700.00")),
+    # a threshold ladder the matcher proves (same template and rules but for the threshold):
+    # YES "above 70k" at 0.51 + NO "above 80k" at 1 − 0.59 = 0.41: 0.92 for ≥ 1 in every state: 8/92
+    "ladder_high": ("CROSS_MARKET_MISPRICE", "arbitrage", Decimal("869.56")),
+    # a proven date ladder: YES "by June 30" at 0.36 + NO "by March 31" at 1 − 0.44 = 0.56: 0.92: 8/92
+    "date_early": ("CROSS_MARKET_MISPRICE", "arbitrage", Decimal("869.56")),
+    "trend_market": ("TREND_BREAKOUT", "indicator", Decimal("500.00")),  # 0.60–0.62 range broken at 0.67: 0.05
 }
 DECOYS = ("decoy_augmented_event", "decoy_closed_market", "decoy_thin_event", "decoy_fee_event",
           "decoy_far_endgame", "decoy_incomplete_event", "decoy_stale_event")
@@ -53,7 +58,7 @@ def _subjects(sig: dict[str, Any]) -> set[str]:
     payload = sig.get("payload") or {}
     ids = {str(sig.get("market_id")), str(sig.get("group_key")), str(payload.get("event_id"))}
     ids |= {str(m) for m in payload.get("market_ids") or []}
-    ids |= {str(leg.get("market_id")) for leg in payload.get("legs") or []}
+    ids |= {str(leg.get("market_id")) for leg in (payload.get("arbitrage") or {}).get("legs") or []}
     return {i for i in ids if i != "None"} | {i.split(":", 1)[1] for i in ids if ":" in i}
 
 
@@ -64,13 +69,25 @@ def test_planted_situations_become_signals_and_decoys_do_not(db: TestDb) -> None
     sigs = _signals(db)
     enabled = {r["type"] for r in json.loads(run_mpx("rules", "list", "--format", "json").stdout)
                if r.get("enabled", True)}
-    for key, (kind, bps) in PLANTED.items():
+    for key, (kind, cls, metric) in PLANTED.items():
         if kind not in enabled:
             continue
         hits = [s for s in sigs if s["rule_type"] == kind and planted[key] in _subjects(s)]
         assert hits, (key, kind, [(s["rule_type"], _subjects(s)) for s in sigs])
-        if bps is not None:
-            assert abs(Decimal(str(hits[0]["estimated_edge_bps"])) - bps) <= 1, (key, hits[0])
+        assert hits[0]["class"] == cls, (key, hits[0])
+        value = hits[0]["net_edge_bps"] if cls == "arbitrage" else hits[0]["measure_value"]
+        assert (hits[0]["net_edge_bps"] is None) == (cls == "indicator"), (key, hits[0])  # never both
+        if metric is not None:
+            assert abs(Decimal(str(value)) - metric) <= 1, (key, hits[0])
+        if cls == "arbitrage":  # the payout in every state, and the legs, travel with the signal
+            arb = hits[0]["payload"]["arbitrage"]
+            assert arb["states"] and all(Decimal(st["payout"]) >= Decimal(arb["payout_per_share"])
+                                         for st in arb["states"])
+            assert Decimal(arb["payout_per_share"]) == min(Decimal(st["payout"]) for st in arb["states"])
+        else:
+            assert "arbitrage" not in hits[0]["payload"] and hits[0]["level"] in ("P1", "P2", "P3")
+            if kind in ("SYNONYM_MISPRICE", "CROSS_MARKET_MISPRICE"):
+                assert hits[0]["level"] == "P3"
     for decoy in DECOYS:
         assert not any(planted[decoy] in _subjects(s) for s in sigs), (decoy, sigs)
     # ordinary (random-walk) markets raise nothing: every signal is about a planted situation
@@ -127,7 +144,7 @@ def test_signals_filters_and_formats(db: TestDb) -> None:
     spike = json.loads(run_mpx("signals", "--rule", "SPIKE", "--format", "json").stdout)
     assert spike and all(s["rule_type"] == "SPIKE" for s in spike)
     csv_out = run_mpx("signals", "--format", "csv", "--since", "1h").stdout.splitlines()
-    assert csv_out[0].startswith("id,ts,level,rule_id") and len(csv_out) == len(all_) + 1
+    assert csv_out[0].startswith("id,ts,level,class,rule_id") and len(csv_out) == len(all_) + 1
     table = run_mpx("signals").stdout
     assert "SUM_LT_1" in table or "sum" in table.lower()
 

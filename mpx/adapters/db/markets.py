@@ -110,6 +110,19 @@ def load_markets(conn: psycopg.Connection, market_ids: Sequence[str]) -> dict[st
             for r in cur.execute(f"SELECT {', '.join(_MARKET_COLS)} FROM market WHERE id = ANY(%s)", (ids,))}
 
 
+def load_event(conn: psycopg.Connection, event_id: str) -> tuple[Event, dict[str, Market]] | None:
+    """One event with its stored markets (with outcomes), as domain objects; ``None`` if unknown."""
+    cur = conn.cursor(row_factory=dict_row)
+    r = cur.execute(f"SELECT {', '.join(_EVENT_COLS)} FROM event WHERE id = %s", (event_id,)).fetchone()
+    if r is None:
+        return None
+    ids = [row[0] for row in conn.execute("SELECT id FROM market WHERE event_id = %s ORDER BY id", (event_id,))]
+    event = Event(id=r["id"], title=r["title"], market_ids=tuple(ids), neg_risk=r["neg_risk"],
+                  neg_risk_augmented=r["neg_risk_augmented"], end_date=r["end_date"], category=r["category"],
+                  listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()))
+    return event, load_markets(conn, ids)
+
+
 def _market(r: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Market:
     return Market(
         id=r["id"], question=r["question"], outcomes=outcomes, event_id=r["event_id"], slug=r["slug"],

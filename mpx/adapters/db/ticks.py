@@ -169,8 +169,19 @@ def books_as_of(conn: psycopg.Connection, as_of: datetime, token_ids: Sequence[s
 
 
 def price_history(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, list[PricePoint]]:
-    """Mid-price points per token with ``start < ts <= end``, ascending (one-sided books skipped)."""
+    """Mid-price points per token: the one **in force at** ``start`` (the token's last tick at or
+    before it — an unchanged book writes no tick, so a quiet token's price is that old tick's, not
+    missing), then every tick with ``start < ts <= end``; ascending. One-sided books have no mid
+    and are skipped (the last two-sided mid stands)."""
     out: dict[str, list[PricePoint]] = {}
+    for token, ts, price in conn.execute(
+        """SELECT o.token_id, t.ts, t.price FROM outcome o
+           CROSS JOIN LATERAL (SELECT ts, price FROM tick WHERE tick.token_id = o.token_id AND tick.ts <= %(start)s
+                               AND price IS NOT NULL ORDER BY ts DESC LIMIT 1) t
+           ORDER BY t.ts""",
+        {"start": start},
+    ):
+        out[token] = [PricePoint(ts, price)]
     for token, ts, price in conn.execute(
         """SELECT token_id, ts, price FROM tick WHERE ts > %s AND ts <= %s AND price IS NOT NULL
            ORDER BY ts""",

@@ -27,7 +27,7 @@ Ordinary markets carry no arbitrage (YES ask + NO ask ≥ 1.01; the YES asks of 
   5+ shares), ``decoy_fee_event`` (asks sum to 0.99, above 1 after a 0.25 fee rate),
   ``decoy_far_endgame`` (YES at 0.95, ending in 200 days), ``decoy_incomplete_event`` (4 listed
   outcomes, one closed; the 3 open YES asks sum to 0.90), ``decoy_stale_event`` (from frame 1 one
-  outcome's books stop arriving; with its stale ask the YES asks would sum to 0.91).
+  outcome's books stop arriving; with its stale ask the YES asks would sum to 0.97).
 """
 
 from __future__ import annotations
@@ -444,14 +444,14 @@ class MockSource:
                 self._fixed(m, [("0.28", "400")], [("0.30", "500")]) if m.tradable
                 else [Book(m.yes.token_id), Book(m.outcomes[1].token_id)])]
         if key == "decoy_stale_event":
-            # frame 0: YES asks 0.36 + 0.33 + 0.34 = 1.03. From frame 1 outcome A's books are no
-            # longer delivered (its last book goes stale) while B and C drop to 0.28 and 0.27:
-            # with A's stale 0.36 the set would "cost" 0.91.
+            # frame 0: YES asks 0.46 + 0.28 + 0.27 = 1.01. From frame 1 outcome A's books are no
+            # longer delivered (its last book goes stale) while B and C ease to 0.26 and 0.25 (moves
+            # too small to be a spike or a breakout): with A's stale 0.46 the set would "cost" 0.97.
             a, b, c = markets
             if frame == 0:
-                return [bk for m, p in ((a, "0.36"), (b, "0.33"), (c, "0.34"))
+                return [bk for m, p in ((a, "0.46"), (b, "0.28"), (c, "0.27"))
                         for bk in self._fixed(m, [(str(Decimal(p) - CENT), "400")], [(p, "500")])]
-            return [bk for m, p in ((b, "0.28"), (c, "0.27"))
+            return [bk for m, p in ((b, "0.26"), (c, "0.25"))
                     for bk in self._fixed(m, [(str(Decimal(p) - CENT), "400")], [(p, "500")])]
         if key == "decoy_fee_event":
             return [b for m in markets for b in self._fixed(

@@ -275,6 +275,23 @@ class Finding:
         assert self.measure is not None
         return self.measure.value
 
+    @property
+    def estimated_edge_bps(self) -> Decimal | None:
+        """The net edge: arbitrage only (an indicator has none)."""
+        return None if self.arbitrage is None else self.arbitrage.net_edge_bps
+
+    @property
+    def legs(self) -> tuple[Leg, ...]:
+        return () if self.arbitrage is None else self.arbitrage.legs
+
+    @property
+    def executable_shares(self) -> Decimal | None:
+        return None if self.arbitrage is None else self.arbitrage.shares
+
+    @property
+    def executable_notional(self) -> Decimal | None:
+        return None if self.arbitrage is None else self.arbitrage.cost
+
 
 @dataclass(frozen=True, slots=True)
 class Signal:

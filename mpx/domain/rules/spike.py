@@ -4,10 +4,10 @@ The current price is the YES token's fresh book mid; the book must be two-sided,
 ``max_spread`` and hold at least ``min_top_size`` shares at the best bid *and* the best ask. The
 reference is the price **in force at the window's start** (``as_of − window``): the mid of the last
 stored tick at or before it. A book that did not change wrote no tick, so a quiet hour at 0.40
-followed by 0.55 now is a +15-point move, not "no history"; a token with no tick before the window
-start has no reference and is skipped. ``move = mid − reference``, so a move that reverted within
-the window is no move at all, and a spike that has only started to revert still counts for what
-is left of it.
+followed by 0.55 now is a +15-point move, not "no history". A token first seen inside the window
+(just listed, or a system that started minutes ago) has its first observed price as the
+reference. ``move = mid − reference``, so a move that reverted within the window is no move at
+all, and a spike that has only started to revert still counts for what is left of it.
 
 An **indicator**: the measure is ``move_bps = |move| × 10,000`` (basis points of probability), the
 direction is the variant (``up`` / ``down``), and the entry a position would take is the best ask
@@ -90,7 +90,7 @@ class Spike:
         assert mid is not None
         now = book.ts or universe.as_of
         start = universe.as_of - params.window
-        reference = price_in_force(universe.history.get(token.token_id, ()), start)
+        reference = price_in_force(universe.history.get(token.token_id, ()), start, before=now)
         if reference is None:
             return None
         move = mid - reference.price
@@ -131,10 +131,15 @@ class Spike:
         )
 
 
-def price_in_force(history: Sequence[PricePoint], at: datetime) -> PricePoint | None:
-    """The last point at or before ``at`` of an ascending history (``None``: none)."""
+def price_in_force(history: Sequence[PricePoint], at: datetime, before: datetime | None = None) -> PricePoint | None:
+    """The last point at or before ``at`` of an ascending history. When the token was first seen after
+    ``at`` (and before ``before``), its first point stands in: the price it was first observed at."""
     i = bisect_right(history, at, key=lambda p: p.ts)
-    return history[i - 1] if i else None
+    if i:
+        return history[i - 1]
+    if history and before is not None and history[0].ts < before:
+        return history[0]
+    return None
 
 
 def entry_for(market: Market, direction: str, universe: Universe) -> Entry | None:

@@ -92,12 +92,12 @@ class TrendBreakout:
         if not history:
             return None
         start = universe.as_of - params.window
-        in_force = price_in_force(history, start)
+        in_force = price_in_force(history, start, before=now)
         if in_force is None:
-            return None  # not watched for the whole window
+            return None  # nothing seen before the current tick
         points = [in_force, *window_points(history, start, now)]
         if points[1:] and points[1].ts == in_force.ts:
-            points = points[1:]  # a tick exactly at the window's start is the one in force
+            points = points[1:]  # a tick exactly at the window's start, or the first seen, is the one in force
         if len(points) < params.min_ticks:
             return None
         high = max(p.price for p in points)

@@ -28,11 +28,12 @@ def rule(scope: Scope | None = None, **params: Any) -> RuleSpec:
 
 
 def u(narrow: str, wide: str, kind: RelationKind = "threshold", ms: list[Market] | None = None,
-      **kw: Any) -> Universe:
+      proven: bool = True, **kw: Any) -> Universe:
     # N = "BTC above 80k" (narrower), W = "BTC above 70k" (wider)
     markets = ms or [market("N", question="Will Bitcoin be above $80,000 on December 31, 2026?"),
                      market("W", question="Will Bitcoin be above $70,000 on December 31, 2026?")]
-    rel = Relation(key="rel:N>W", narrower="N", wider="W", kind=kind, note="80k ⊂ 70k")
+    rel = Relation(key="rel:N>W", narrower="N", wider="W", kind=kind, note="80k ⊂ 70k", proven=proven,
+                   basis="threshold ladder: same rules but for the threshold" if proven else "candidate")
     return universe(markets, quotes(narrow, token="N") + quotes(wide, token="W"), relations=[rel], **kw)
 
 
@@ -53,6 +54,26 @@ def test_an_executable_contradiction_is_priced_whatever_the_relation(kind: Relat
     assert f.executable_shares == D(100) and f.executable_notional == D(92)
     assert f.payload["relation"] == kind and f.payload["executable"] is True
     assert f.payload["market_ids"] == ["N", "W"] and f.payload["gap"] == "0.10"
+    # The payout of YES W + NO N in every state "N YES ⇒ W YES" allows (N YES and W NO cannot happen):
+    #   both YES: YES W pays 1, NO N 0 → 1;  W YES only: 1 + 1 → 2;  neither: NO N pays 1 → 1.
+    assert f.arbitrage is not None
+    assert [(s.state, s.payout) for s in f.arbitrage.states] == [
+        ("YES: Will Bitcoin be above $70,000 on December 31, 2026?; Will Bitcoin be above $80,000 on December 31, "
+         "2026?", D(1)),
+        ("YES: Will Bitcoin be above $70,000 on December 31, 2026?", D(2)),
+        ("every market NO", D(1))]
+    assert f.arbitrage.payout_per_share == 1
+
+
+def test_an_unproven_relation_is_never_arbitrage_whatever_the_prices() -> None:
+    # The same books, but the relation is only a candidate: without "N ⇒ W" the state "N YES, W NO" stays
+    # possible, and there YES W + NO N pays 0. So: an indicator (the gap), P3 at most, no legs.
+    [f] = run(u("0.60", "0.50", proven=False))
+    assert f.finding_class == "indicator" and f.arbitrage is None and f.max_level == "P3"
+    assert f.measure is not None and (f.measure.name, f.measure.value) == ("gap_bps", D("1000.00"))
+    assert "NOT proven" in f.message
+    [s] = evaluate_rules([rule()], u("0.60", "0.50", proven=False))
+    assert s.level == "P3" and s.estimated_edge_bps is None
 
 
 def test_a_consistent_ladder_is_nothing() -> None:
@@ -68,7 +89,7 @@ def test_overlapping_quotes_are_information_only_above_min_gap() -> None:
     # gap 0.025 > 0.02 → metric 250, P3 at most, no legs
     fee = FeeSchedule(True, D("0.25"), 1)
     [g] = run(u("0.525", "0.50", ms=[market("N", fee=fee), market("W", fee=fee)]))
-    assert (g.metric, g.estimated_edge_bps, g.legs, g.max_level) == (D("250.000"), 0, (), "P3")
+    assert (g.metric, g.estimated_edge_bps, g.legs, g.max_level) == (D("250.00"), None, (), "P3")
     # mids 0.515 vs 0.50: bid 0.505 < ask 0.51 and the gap 0.015 is below min_gap → nothing
     assert run(u("0.515", "0.50")) == []
 
@@ -82,7 +103,7 @@ def test_unknown_fee_caps_at_p2_and_skips_are_honoured() -> None:
     assert run(u("0.60", "0.50", unobserved=frozenset({"W-yes"}))) == []
     assert run(u("0.60", "0.50"), rule(Scope(market_ids=("N",)))) == []
     assert run(universe([market("N")], quotes("0.60", token="N"),
-                        relations=[Relation("rel:N>W", "N", "W", "threshold")])) == []  # W unknown
+                        relations=[Relation("rel:N>W", "N", "W", "threshold", proven=True)])) == []  # W unknown
 
 
 def test_the_shipped_rule_file_validates() -> None:
@@ -93,7 +114,8 @@ def test_the_shipped_rule_file_validates() -> None:
 
 
 def rel_u(markets: list[Market], books: list[Any], kind: RelationKind = "threshold", **kw: Any) -> Universe:
-    return universe(markets, books, relations=[Relation("rel:N>W", "N", "W", kind, "80k ⊂ 70k")], **kw)
+    return universe(markets, books, relations=[Relation("rel:N>W", "N", "W", kind, "80k ⊂ 70k", proven=True,
+                                                       basis="declared")], **kw)
 
 
 def test_a_fee_on_a_leg_is_charged() -> None:
@@ -104,8 +126,8 @@ def test_a_fee_on_a_leg_is_charged() -> None:
     [f] = run(u("0.60", "0.50", ms=[market("N"), market("W", fee=fee)]))
     assert f.metric == f.estimated_edge_bps == D("810.83") and f.max_level == "P1"
     assert f.executable_notional == D("92.4998") and [leg.fee for leg in f.legs] == [D("0.4998"), 0]
-    assert (D(f.payload["fees"]), D(f.payload["profit"])) == (D("0.4998"), D("7.5002"))
-    assert f.payload["fee_unknown"] is False and f.payload["limit_prices"] == ["0.51", "0.41"]
+    assert f.arbitrage is not None and (f.arbitrage.fees, f.arbitrage.profit) == (D("0.4998"), D("7.5002"))
+    assert f.arbitrage.fee_unknown is False and f.payload["limit_prices"] == ["0.51", "0.41"]
 
 
 def test_depth_limits_the_size_and_the_best_size_is_reported() -> None:
@@ -127,7 +149,7 @@ def test_depth_below_the_minimum_order_size_is_information_only() -> None:
     # > 0.02 → metric 1000, estimated edge 0, no legs, P3 at most; edge_score min(0.5, 0.10 / 0.5) = 0.2
     ms = [market("N"), market("W", min_order_size=D(50))]
     [f] = run(rel_u(ms, quotes("0.60", token="N") + quotes("0.50", token="W", ask_size="40")))
-    assert (f.metric, f.estimated_edge_bps, f.legs, f.max_level) == (D("1000.00"), 0, (), "P3")
+    assert (f.metric, f.estimated_edge_bps, f.legs, f.max_level) == (D("1000.00"), None, (), "P3")
     assert f.executable_shares is None and f.payload["executable"] is False and f.edge_score == 0.2
     [s] = evaluate_rules([rule()], rel_u(ms, quotes("0.60", token="N") + quotes("0.50", token="W", ask_size="40")))
     assert s.level == "P3"
@@ -138,7 +160,7 @@ def test_information_only_contradictions_whatever_the_relation(kind: RelationKin
     # the same 25% fee case as above, for every relation kind: gap 0.025 → 250, P3
     fee = FeeSchedule(True, D("0.25"), 1)
     [g] = run(u("0.525", "0.50", kind, ms=[market("N", fee=fee), market("W", fee=fee)]))
-    assert (g.metric, g.estimated_edge_bps, g.max_level, g.payload["relation"]) == (D(250), 0, "P3", kind)
+    assert (g.metric, g.estimated_edge_bps, g.max_level, g.payload["relation"]) == (D(250), None, "P3", kind)
     assert run(u("0.45", "0.50", kind)) == []  # consistent
 
 

@@ -58,7 +58,10 @@ def test_bids_above_one_are_bought_as_every_no_below_n_minus_one() -> None:
     assert f.executable_shares == D(100) and f.executable_notional == D(195)
     assert [(leg.token_id, leg.side, leg.shares, leg.cost) for leg in f.legs] == [
         ("A-no", "BUY", D(100), D("55.00")), ("B-no", "BUY", D(100), D("65.00")), ("C-no", "BUY", D(100), D("75.00"))]
-    assert D(f.payload["payout"]) == D(200) and D(f.payload["profit"]) == D(5)
+    assert f.arbitrage is not None and f.arbitrage.payout == D(200) and f.arbitrage.profit == D(5)
+    # The payout in every state: one market wins, its NO pays 0, the other two NOs pay 1 each.
+    assert [(s.state, s.payout) for s in f.arbitrage.states] == [
+        ("YES: Will A win?", D(2)), ("YES: Will B win?", D(2)), ("YES: Will C win?", D(2))]
     assert f.payload["sum_yes_bids"] == "1.05" and f.payload["market_ids"] == ["A", "B", "C"]
     assert f.payload["limit_prices"] == ["0.55", "0.65", "0.75"] and f.max_level == "P1"
 
@@ -73,14 +76,14 @@ def test_the_most_profitable_size_is_found_below_a_thin_first_level() -> None:
 def test_fees_are_charged_per_fill_and_can_eat_the_edge() -> None:
     # 2% fee on A's NO: 100 × 0.02 × 0.55 × 0.45 = 0.495 → cost 195.495, profit 4.505 → 230.44 bps
     [f] = run(universe(markets(fee=FeeSchedule(True, D("0.02"), 1)), books(), [fed_event()]))
-    assert f.estimated_edge_bps == D("230.44") and f.payload["fees"] == "0.49500"
+    assert f.estimated_edge_bps == D("230.44") and f.arbitrage is not None and f.arbitrage.fees == D("0.49500")
     # a 25% rate: 100 × 0.25 × 0.2475 = 6.1875 > the 5 of profit → nothing at any size
     assert run(universe(markets(fee=FeeSchedule(True, D("0.25"), 1)), books(), [fed_event()])) == []
 
 
 def test_unknown_fee_rate_caps_at_p2() -> None:
     [f] = run(universe(markets(fee=FeeSchedule(True, None, 1)), books(), [fed_event()]))
-    assert f.max_level == "P2" and f.payload["fee_unknown"] is True
+    assert f.max_level == "P2" and f.arbitrage is not None and f.arbitrage.fee_unknown is True
 
 
 def test_bids_summing_to_one_or_less_are_nothing() -> None:
@@ -120,7 +123,7 @@ def test_minimum_order_size_applies_to_every_leg() -> None:
     # size 200: 200 × 1.95 = 390 for 200 × 2 = 400 → profit 10 → 10 / 390 = 256.41 bps
     [f] = run(universe(ms, books(), [fed_event()]), rule(size=200))
     assert f.executable_shares == D(200) and f.executable_notional == D(390)
-    assert D(f.payload["profit"]) == D(10) and f.estimated_edge_bps == D("256.41")
+    assert f.arbitrage is not None and f.arbitrage.profit == D(10) and f.estimated_edge_bps == D("256.41")
     # A's NO only 4 deep (below the default minimum order of 5) → nothing at any size
     assert run(universe(markets(), books([("0.55", "4")]), [fed_event()])) == []
 
@@ -134,8 +137,8 @@ def test_limit_prices_are_rounded_up_to_the_tick() -> None:
 def test_message_and_engine_level() -> None:
     u = universe(markets(), books(), [fed_event()])
     [f] = run(u)
-    assert f.message == ("Fed decision in March?: 3 NO legs cost 1.9500/set, pay 2 at 100 sh after fees "
-                         "→ +256.4 bps net (YES bids sum 1.05)")
+    assert f.message == ("Fed decision in March?: 3 NO legs cost 1.9500/set, pay 2 in every state, at 100 sh "
+                         "after fees → +256.4 bps net (YES bids sum 1.05)")
     # 256.41 bps: P2 with LEVELS (P1 300, P2 100)
     [signal] = evaluate_rules([rule()], u)
     assert signal.level == "P2" and signal.executable_notional == D(195)

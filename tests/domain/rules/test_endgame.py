@@ -62,26 +62,29 @@ def test_likely_outcome_ending_soon_is_reported_with_return_and_annualised_rate(
     assert f.subject == "market:M"
     assert f.market_id == "M"
     assert f.metric == D("451.05")
-    assert f.estimated_edge_bps == D("451.05")
+    # A directional bet, not an arbitrage: YES resolves → the 100 shares pay 100 (+4.31592); NO resolves →
+    # they pay 0 (−95.68408). Its measure is the return *if right*; it has no net edge and no legs.
+    assert f.finding_class == "indicator" and f.arbitrage is None and f.estimated_edge_bps is None
+    assert f.measure is not None and (f.measure.name, f.measure.value) == ("return_if_right_bps", D("451.05"))
+    assert f.entry is not None and (f.entry.token_id, f.entry.price) == ("M-yes", D("0.956000"))
     assert f.edge_score == pytest.approx(0.9021)
-    assert f.executable_shares == D("100.00")
-    assert f.executable_notional == D("95.68408")
+    assert f.executable_shares is None and f.legs == ()
     assert f.max_level == "P1"
     p = f.payload
     assert p["outcome"] == "Yes"
     assert p["hours_left"] == "12.00"
     assert p["vwap"] == "0.956000"  # 95.60 / 100
+    assert p["shares"] == "100.00" and p["cost"] == "95.68408"
     assert p["fees"] == "0.08408"
-    assert p["profit"] == "4.31592"
+    assert p["profit_if_right"] == "4.31592" and p["loss_if_wrong"] == "95.68408"
     assert p["annualized_return"] == "32.9273"
     assert p["end_date"] == "2026-03-02T00:00:00+00:00"
     assert p["limit_price"] == "0.96"
     assert p["fee_unknown"] is False
-    [leg] = f.legs
-    assert (leg.token_id, leg.shares, leg.cost, leg.fee) == ("M-yes", D(100), D("95.60"), D("0.08408"))
     assert f.message == (
-        "Will the bill pass?: Yes mid 0.945, ends in 12.0h — 100 sh at vwap 0.9560 + fees 0.08408"
-        " → +451.0 bps to resolution (3292.7%/yr simple)"  # 451.05 shown half-even
+        "Will the bill pass?: Yes mid 0.945, ends in 12.0h — 100 sh at vwap 0.9560 + fees 0.08408:"
+        " +451.0 bps to resolution if Yes wins (3292.7%/yr simple), −95.68 if it does not"  # 451.05 half-even
+        " (indicator: a directional bet)"
     )
 
 
@@ -92,16 +95,16 @@ def test_no_can_be_the_likely_outcome() -> None:
     no = book("M-no", [("0.92", "100")], [("0.94", "50")])
     [f] = run(market(fee=FeeSchedule()), [yes, no])
     assert f.variant == "No"
-    assert f.executable_shares == D("50.00")
-    assert f.estimated_edge_bps == D("638.29")
+    assert f.payload["shares"] == "50.00"
+    assert f.metric == D("638.29")
 
 
 def test_asks_above_max_price_are_not_bought() -> None:
     # Size 500; asks 0.95 × 40, 0.96 × 100, 0.995 × 1000: only the 140 shares ≤ 0.99 are bought.
     yes = book("M-yes", [("0.94", "100")], [("0.95", "40"), ("0.96", "100"), ("0.995", "1000")])
     [f] = run(market(), [yes, NO], size=D(500))
-    assert f.executable_shares == D("140.00")
-    assert f.legs[0].worst_price == D("0.96")
+    assert f.payload["shares"] == "140.00"
+    assert f.payload["limit_price"] == "0.96"
 
 
 def test_too_far_from_end_is_not_reported() -> None:
@@ -150,7 +153,7 @@ def test_unknown_fee_rate_caps_at_p2() -> None:
     [f] = run(market(fee=FeeSchedule(enabled=True, rate=None)))
     assert f.max_level == "P2"
     assert f.payload["fee_unknown"] is True
-    assert f.estimated_edge_bps == D("460.25")
+    assert f.metric == D("460.25")
 
 
 def test_closed_stale_or_out_of_scope_is_not_reported() -> None:

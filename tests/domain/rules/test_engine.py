@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
+from mpx.domain.findings import Arbitrage, FindingError, Measure
+from mpx.domain.payout import StatePayout
 from mpx.domain.rules import engine
 from mpx.domain.rules.base import (
     Finding,
@@ -55,9 +57,9 @@ class FakeKind:
 
 
 def finding(metric: str, subject: str = "market:M", **kw: Any) -> Finding:
+    """An indicator whose measure is ``metric`` (the engine levels on a finding's metric, whatever the class)."""
     return replace(
-        Finding(subject=subject, message=f"metric {metric}", metric=D(metric), edge_score=0.5,
-                estimated_edge_bps=D(metric)),
+        Finding(subject=subject, message=f"metric {metric}", edge_score=0.5, measure=Measure("move_bps", D(metric))),
         **kw,
     )
 
@@ -124,18 +126,43 @@ def test_disabled_rules_are_skipped(fake: FakeKind) -> None:
     assert [s.rule_id for s in signals] == ["on"]
 
 
-def test_signal_carries_finding_fields_legs_and_metric(fake: FakeKind) -> None:
-    leg = Leg("t", "M", "Yes", "BUY", D(10), D("0.4"), D(4), D("0.01"), D("0.4"))
-    fake.findings = [finding("600", market_id="M", group_key="market:M", executable_shares=D(10),
-                             executable_notional=D("4.01"), legs=(leg,), payload={"x": "1"},
-                             edge_score=1.7)]
+def test_signal_carries_an_arbitrage_its_legs_states_and_metric(fake: FakeKind) -> None:
+    # YES 10 @ 0.40 (cost 4, fee 0.01) + NO 10 @ 0.55 (cost 5.5): 9.51 for a set paying 1 in both states
+    # → profit 10 − 9.51 = 0.49 → 0.49 / 9.51 × 10,000 = 515.2471… → 515.24 bps
+    yes = Leg("t-yes", "M", "Yes", "BUY", D(10), D("0.4"), D(4), D("0.01"), D("0.4"))
+    no = Leg("t-no", "M", "No", "BUY", D(10), D("0.55"), D("5.5"), D(0), D("0.55"))
+    arb = Arbitrage((yes, no), D(10), (StatePayout("YES: M", D(1)), StatePayout("every market NO", D(1))),
+                    ("a binary market resolves to exactly one of YES and NO",))
+    fake.findings = [Finding(subject="market:M", message="set", edge_score=1.7, arbitrage=arb, market_id="M",
+                             group_key="market:M", payload={"x": "1"})]
     [s] = evaluate_rules([fake_rule()], EMPTY)
     assert (s.market_id, s.group_key, s.executable_shares, s.executable_notional) == (
-        "M", "market:M", D(10), D("4.01"))
+        "M", "market:M", D(10), D("9.51"))
+    assert s.finding_class == "arbitrage" and s.estimated_edge_bps == s.metric == D("515.24") and s.level == "P1"
     assert s.edge_score == 1.0  # clamped to [0, 1]
-    assert s.payload["x"] == "1"
-    assert s.payload["metric"] == "600"
-    assert s.payload["legs"] == [leg.as_dict()]
+    assert s.payload["x"] == "1" and s.payload["class"] == "arbitrage"
+    assert s.payload["metric"] == "515.24"
+    assert s.payload["arbitrage"]["legs"] == [yes.as_dict(), no.as_dict()]
+    assert s.payload["arbitrage"]["states"] == [{"state": "YES: M", "payout": "1"},
+                                                {"state": "every market NO", "payout": "1"}]
+    assert Arbitrage.from_dict(s.payload["arbitrage"]) == arb  # what intents read back
+
+
+def test_an_indicator_signal_has_a_measure_and_no_edge(fake: FakeKind) -> None:
+    fake.findings = [finding("600")]
+    [s] = evaluate_rules([fake_rule()], EMPTY)
+    assert s.finding_class == "indicator" and s.estimated_edge_bps is None and s.executable_shares is None
+    assert s.payload["measure"] == {"name": "move_bps", "value": "600",
+                                    "meaning": "mid move in bps of probability"}
+
+
+def test_a_finding_is_exactly_one_class() -> None:
+    with pytest.raises(FindingError):
+        Finding(subject="x", message="neither", edge_score=0)
+    leg = Leg("t", "M", "Yes", "BUY", D(1), D("0.5"), D("0.5"), D(0), D("0.5"))
+    # a single YES leg pays 0 when NO resolves: not an arbitrage, whatever it cost
+    with pytest.raises(FindingError, match="pays nothing in some state"):
+        Arbitrage((leg,), D(1), (StatePayout("YES: M", D(1)), StatePayout("every market NO", D(0))), ("?",))
 
 
 def test_signature_is_stable() -> None:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
+from mpx.domain.findings import Arbitrage, Leg, Measure
+from mpx.domain.payout import StatePayout
 from mpx.domain.rules.base import Signal, SignalLevel
 from mpx.domain.rules.episodes import Opportunity, signal_markets, track
 
@@ -16,10 +18,17 @@ S = timedelta(seconds=1)
 
 
 def sig(bps: str, *, signature: str = "s1", rule_id: str = "r1", level: SignalLevel = "P2",
-        market: str = "M1", shares: str | None = "100", **payload: Any) -> Signal:
+        market: str = "M1", shares: str | None = "100", leg_market: str | None = None, **payload: Any) -> Signal:
+    """An arbitrage of ``shares`` sets whose net edge is exactly ``bps`` (one leg costing 1 per set, a set
+    paying 1 + bps / 10,000 in its one state), or with ``shares=None`` an indicator measuring ``bps``."""
+    if shares is None:
+        return Signal(ts=T0, rule_id=rule_id, rule_type="FAKE", level=level, message=f"move {bps}", edge_score=0.5,
+                      signature=signature, market_id=market, measure=Measure("move_bps", D(bps)), payload=payload)
+    n = D(shares)
+    leg = Leg("t", leg_market or market, "Yes", "BUY", n, D(1), n, D(0), D(1))
+    arb = Arbitrage((leg,), n, (StatePayout("any state", 1 + D(bps) / 10_000),), ("test",))
     return Signal(ts=T0, rule_id=rule_id, rule_type="FAKE", level=level, message=f"edge {bps}", edge_score=0.5,
-                  estimated_edge_bps=D(bps), signature=signature, market_id=market,
-                  executable_shares=D(shares) if shares else None, payload=payload)
+                  signature=signature, market_id=market, arbitrage=arb, payload=payload)
 
 
 def step(open_: dict[str, Opportunity], at: datetime, *signals: Signal, touched: set[str] | None = None,
@@ -36,7 +45,7 @@ def test_a_new_signature_opens_an_opportunity_and_alerts_once() -> None:
     again = step(open_, T0 + S, sig("110"))  # +10 bps: not material
     assert again.alerts == [] and again.opened == [] and again.closed == []
     opp = open_["s1"]
-    assert (opp.first_edge_bps, opp.last_edge_bps, opp.max_edge_bps, opp.steps) == (D(100), D(110), D(110), 2)
+    assert (opp.first_metric, opp.last_metric, opp.max_metric, opp.steps) == (D(100), D(110), D(110), 2)
 
 
 def test_material_improvement_alerts_again_but_not_within_the_cooldown() -> None:
@@ -46,7 +55,7 @@ def test_material_improvement_alerts_again_but_not_within_the_cooldown() -> None
     assert step(open_, T0 + timedelta(minutes=5), sig("130")).alerts == []
     later = step(open_, T0 + timedelta(minutes=10), sig("130"))
     assert [a.reason for a in later.alerts] == ["improved"]
-    assert open_["s1"].alerted_edge_bps == D(130)
+    assert open_["s1"].alerted_metric == D(130)
     # 150 is +20 over the alerted 130: not material
     assert step(open_, T0 + timedelta(minutes=30), sig("150")).alerts == []
 
@@ -100,12 +109,20 @@ def test_max_size_and_markets_accumulate_and_first_report_in_a_step_wins() -> No
     step(open_, T0, sig("100", shares="50", market_ids=["M1", "M2"]),
          sig("900", shares="900"))  # same signature twice in one step: the first wins
     opp = open_["s1"]
-    assert opp.max_edge_bps == D(100) and opp.max_executable_shares == D(50)
+    assert opp.max_metric == D(100) and opp.max_executable_shares == D(50)
     step(open_, T0 + S, sig("90", shares="80", market_ids=["M3"]))
-    assert opp.max_executable_shares == D(80) and opp.max_edge_bps == D(100) and opp.last_edge_bps == D(90)
+    assert opp.max_executable_shares == D(80) and opp.max_metric == D(100) and opp.last_metric == D(90)
     assert opp.market_ids == {"M1", "M2", "M3"}
 
 
 def test_signal_markets_reads_market_id_payload_and_legs() -> None:
-    s = sig("1", market="A", market_ids=["B"], legs=[{"market_id": "C"}, {"market_id": "A"}])
+    s = sig("1", market="A", market_ids=["B"], leg_market="C")
     assert signal_markets(s) == {"A", "B", "C"}
+
+
+def test_an_indicator_opportunity_tracks_its_measure_not_an_edge() -> None:
+    open_: dict[str, Opportunity] = {}
+    step(open_, T0, sig("1500", shares=None))
+    opp = open_["s1"]
+    assert (opp.finding_class, opp.measure, opp.first_metric) == ("indicator", "move_bps", D(1500))
+    assert opp.max_executable_shares is None

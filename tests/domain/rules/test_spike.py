@@ -31,9 +31,12 @@ def history(*points: tuple[timedelta, str]) -> list[PricePoint]:
 
 
 def run(b: Book | None, points: Sequence[PricePoint], market: Market = M, scope: Scope | None = None,
-        **kw: Any) -> list[Finding]:
-    u = Universe(as_of=T0, markets={market.id: market}, events={},
-                 books={b.token_id: b} if b else {}, history={"M-yes": list(points)}, **kw)
+        no_book: tuple[str, str] | None = None, **kw: Any) -> list[Finding]:
+    books = {b.token_id: b} if b else {}
+    if no_book is not None:
+        books["M-no"] = Book("M-no", (), (Level(D(no_book[0]), D(no_book[1])),), T0)
+    u = Universe(as_of=T0, markets={market.id: market}, events={}, books=books, history={"M-yes": list(points)},
+                 **kw)
     r = RuleSpec(id="spike", type="SPIKE", params=SpikeParams(), levels=P3_ONLY, scope=scope or Scope())
     return list(Spike().evaluate(r, u))
 
@@ -43,53 +46,65 @@ MIN = timedelta(minutes=1)
 
 def test_spike_up() -> None:
     # Book 0.60 / 0.62 (100 / 100 sh): mid 0.61, spread 0.02 ≤ 0.05.
-    # Window 5 min → points from T0 − 5m. T0 − 6m (0.30) is outside; the point at T0 (0.20) is the
-    # current book itself (not strictly before its ts). Farthest from 0.61 among 0.50, 0.55, 0.58
-    # is 0.50: move = 0.61 − 0.50 = +0.11 → 1100 bps, edge_score 0.11 / 0.25 = 0.44.
-    pts = history((6 * MIN, "0.30"), (4 * MIN, "0.50"), (2 * MIN, "0.55"), (1 * MIN, "0.58"),
-                  (0 * MIN, "0.20"))
-    [f] = run(book(("0.60", "100"), ("0.62", "100")), pts)
+    # Window 5 min: the price in force at its start (T0 − 5m) is the last point at or before it,
+    # 0.50 at T0 − 6m; what happened inside (0.55, 0.58) does not change the reference.
+    # move = 0.61 − 0.50 = +0.11 → 1100 bps, edge_score 0.11 / 0.25 = 0.44.
+    pts = history((6 * MIN, "0.50"), (2 * MIN, "0.55"), (1 * MIN, "0.58"))
+    [f] = run(book(("0.60", "100"), ("0.62", "100")), pts, no_book=("0.37", "100"))
     assert f.variant == "up"
     assert f.subject == "market:M"
     assert f.market_id == "M"
+    assert f.finding_class == "indicator" and f.arbitrage is None and f.estimated_edge_bps is None
+    assert f.measure is not None and (f.measure.name, f.measure.value) == ("move_bps", D("1100.00"))
     assert f.metric == D("1100.00")
-    assert f.estimated_edge_bps == D("1100.00")
     assert f.edge_score == pytest.approx(0.44)
-    assert f.payload["kind"] == "momentum"
+    # following the move up means buying YES at its best ask
+    assert f.entry is not None and (f.entry.token_id, f.entry.price) == ("M-yes", D("0.62"))
     assert f.payload["from_price"] == "0.50"
     assert f.payload["to_price"] == "0.61"
     assert f.payload["move"] == "0.11"
-    assert f.payload["from_ts"] == "2026-03-01T11:56:00+00:00"
+    assert f.payload["reference_ts"] == "2026-03-01T11:54:00+00:00"
     assert f.payload["to_ts"] == "2026-03-01T12:00:00+00:00"
     assert f.payload["window_seconds"] == 300
-    assert f.message == "Will it rain?: Yes mid 0.50 → 0.61 (+11.0 pts) in 4m00s; spread 0.02, top 100/100 sh"
+    assert f.message == ("Will it rain?: Yes mid 0.50 → 0.61 (+11.0 pts) within 5m00s; spread 0.02, top 100/100 sh "
+                         "(indicator: a move, not an edge)")
 
 
 def test_spike_down() -> None:
-    # Book 0.39 / 0.41: mid 0.40; 3 min ago 0.47 → move −0.07 → 700 bps, score 0.28
-    [f] = run(book(("0.39", "80"), ("0.41", "60")), history((3 * MIN, "0.47"), (1 * MIN, "0.44")))
+    # Book 0.39 / 0.41: mid 0.40; in force at T0 − 5m: 0.47 (set at T0 − 7m) → move −0.07 → 700 bps, score 0.28.
+    # Following it down means buying NO at its best ask.
+    [f] = run(book(("0.39", "80"), ("0.41", "60")), history((7 * MIN, "0.47"), (1 * MIN, "0.44")),
+              no_book=("0.61", "80"))
     assert f.variant == "down"
     assert f.payload["move"] == "-0.07"
     assert f.metric == D("700.00")
     assert f.edge_score == pytest.approx(0.28)
+    assert f.entry is not None and (f.entry.token_id, f.entry.label, f.entry.price) == ("M-no", "No", D("0.61"))
 
 
-def test_reverting_spike_still_counts_from_its_extreme() -> None:
-    # 0.50 → 0.62 → 0.55 now: the farthest point from 0.55 is 0.62 (−0.07), not the start (+0.05).
-    [f] = run(book(("0.54", "100"), ("0.56", "100")),
-              history((4 * MIN, "0.50"), (2 * MIN, "0.62")))
-    assert f.variant == "down"
-    assert f.metric == D("700.00")
+def test_a_quiet_book_is_flat_not_missing() -> None:
+    # The last tick was an hour ago at 0.40 (an unchanged book writes no tick): that is the price in
+    # force at the window's start, so 0.55 now is a +15-point move.
+    [f] = run(book(("0.54", "100"), ("0.56", "100")), history((60 * MIN, "0.40")))
+    assert (f.variant, f.metric, f.payload["from_price"]) == ("up", D("1500.00"), "0.40")
+
+
+def test_a_move_that_reverted_within_the_window_is_no_spike() -> None:
+    # 0.40 in force at the window's start, 0.55 two minutes later, back to 0.40 now: no move.
+    assert run(book(("0.39", "100"), ("0.41", "100")), history((6 * MIN, "0.40"), (3 * MIN, "0.55"))) == []
+    # half reverted (0.40 → 0.55 → 0.48 now): +0.08 of it is left, and it is still a move up
+    [f] = run(book(("0.47", "100"), ("0.49", "100")), history((6 * MIN, "0.40"), (3 * MIN, "0.55")))
+    assert (f.variant, f.metric) == ("up", D("800.00"))
 
 
 def test_below_threshold_is_not_reported() -> None:
     # mid 0.61 − 0.57 = 0.04 < 0.05
-    assert run(book(("0.60", "100"), ("0.62", "100")), history((2 * MIN, "0.57"))) == []
+    assert run(book(("0.60", "100"), ("0.62", "100")), history((6 * MIN, "0.57"))) == []
 
 
 def test_move_exactly_at_threshold_is_reported() -> None:
-    # mid 0.61 − 0.56 = 0.05 ≥ 0.05
-    [f] = run(book(("0.60", "100"), ("0.62", "100")), history((2 * MIN, "0.56")))
+    # mid 0.61 − 0.56 = 0.05 ≥ 0.05 (the tick exactly at the window's start is the one in force)
+    [f] = run(book(("0.60", "100"), ("0.62", "100")), history((5 * MIN, "0.56")))
     assert f.metric == D("500.00")
 
 
@@ -109,21 +124,23 @@ def test_one_sided_book_is_ignored() -> None:
     assert run(b, history((2 * MIN, "0.40"))) == []
 
 
-def test_no_history_in_window_is_ignored() -> None:
+def test_a_token_first_seen_inside_the_window_is_measured_from_its_first_price() -> None:
     b = book(("0.60", "100"), ("0.62", "100"))
-    assert run(b, []) == []
-    assert run(b, history((10 * MIN, "0.30"))) == []  # only outside the 5-minute window
+    assert run(b, []) == []  # never seen before: no move
+    # first seen two minutes ago at 0.30, then 0.50: the move is from 0.30 (+0.31)
+    [f] = run(b, history((2 * MIN, "0.30"), (1 * MIN, "0.50")))
+    assert (f.payload["from_price"], f.metric) == ("0.30", D("3100.00"))
 
 
 def test_stale_book_is_ignored() -> None:
     b = book(("0.60", "100"), ("0.62", "100"), ts=T0 - 2 * MIN)
-    pts = history((4 * MIN, "0.40"))
+    pts = history((6 * MIN, "0.40"))
     assert len(run(b, pts)) == 1  # 2 minutes old ≤ max_book_age 5 min
     assert run(b, pts, max_book_age=MIN) == []
 
 
 def test_closed_unchanged_or_out_of_scope_market_is_ignored() -> None:
-    b, pts = book(("0.60", "100"), ("0.62", "100")), history((2 * MIN, "0.40"))
+    b, pts = book(("0.60", "100"), ("0.62", "100")), history((6 * MIN, "0.40"))
     assert len(run(b, pts)) == 1
     closed = Market(id="M", question="?", outcomes=M.outcomes, status="closed")
     assert run(b, pts, market=closed) == []

@@ -74,6 +74,7 @@ def run(u: Universe, r: RuleSpec | None = None) -> list[Finding]:
 def fed_event(**kw: Any) -> Event:
     fields: dict[str, Any] = {"title": "Fed decision in March?", "market_ids": ("A", "B", "C"),
                               "neg_risk": True} | kw
+    fields.setdefault("listed_markets", len(fields["market_ids"]))  # the source listed exactly these
     return Event(id="E1", **fields)
 
 
@@ -115,15 +116,21 @@ def test_neg_risk_event_below_one_is_reported_with_exact_edge() -> None:
         ("C-yes", D(100), D("32.00"), D(0), D("0.32")),
     ]
     assert f.legs[0].vwap == D("0.304")  # 30.40 / 100
-    assert f.payload["profit"] == "4.17688"
-    assert f.payload["cost"] == "95.82312"
-    assert f.payload["fees"] == "0.42312"
+    arb = f.arbitrage
+    assert arb is not None and f.finding_class == "arbitrage"
+    # The payout in every state: exactly one of A, B, C resolves YES; its YES leg pays 1.
+    assert [(s.state, s.payout) for s in arb.states] == [
+        ("YES: Will A win?", D(1)), ("YES: Will B win?", D(1)), ("YES: Will C win?", D(1))]
+    assert arb.payout_per_share == 1 and arb.payout == D(100)
+    assert arb.profit == D("4.17688") and arb.cost == D("95.82312") and arb.fees == D("0.42312")
+    assert "negRisk event E1 is complete" in arb.basis[0]
     assert f.payload["cost_per_set"] == "0.958231"
     assert f.payload["sum_best_ask"] == "0.95"  # 0.30 + 0.33 + 0.32
-    assert f.payload["fee_unknown"] is False
+    assert arb.fee_unknown is False
     assert f.payload["limit_prices"] == ["0.31", "0.33", "0.32"]
     assert f.message == (
-        "Fed decision in March?: 3 YES legs cost 0.9582/set at 100 sh after fees → +435.9 bps net"
+        "Fed decision in March?: 3 YES legs cost 0.9582/set, pay 1 in every state, at 100 sh after fees "
+        "→ +435.9 bps net"
     )
 
 
@@ -141,7 +148,12 @@ def test_binary_yes_plus_no_below_one() -> None:
     assert f.executable_shares == D("100.00")
     assert f.executable_notional == D("97.60")
     assert f.payload["structure"] == "binary"
-    assert f.message == "Will it rain?: YES+NO cost 0.9760/set at 100 sh after fees → +245.9 bps net"
+    # YES resolves: the YES leg pays 1; NO resolves: the NO leg pays 1.
+    assert f.arbitrage is not None
+    assert [(s.state, s.payout) for s in f.arbitrage.states] == [("YES: Will it rain?", D(1)),
+                                                                  ("every market NO", D(1))]
+    assert f.message == ("Will it rain?: YES+NO cost 0.9760/set, pay 1 in every state, at 100 sh after fees "
+                         "→ +245.9 bps net")
 
 
 def test_smaller_size_at_a_level_boundary_is_reported_when_full_size_loses() -> None:
@@ -250,7 +262,7 @@ def test_unknown_fee_rate_caps_at_p2_and_prices_fee_as_zero() -> None:
     [f] = run(u)
     assert f.estimated_edge_bps == D("482.18")
     assert f.max_level == "P2"
-    assert f.payload["fee_unknown"] is True
+    assert f.arbitrage is not None and f.arbitrage.fee_unknown is True
     assert "fee rate unknown" in f.message
     # 482.18 reaches the P1 threshold (300) but the engine caps it at P2.
     [signal] = evaluate_rules([rule()], u)

@@ -19,7 +19,9 @@ from mpx.domain.rules.synonym_misprice import SynonymMisprice, SynonymMispricePa
 
 LEVELS: dict[SignalLevel, D] = {"P1": D(150), "P2": D(50), "P3": D(10)}
 ROOT = Path(__file__).resolve().parents[3]
-GROUP = SynonymGroup("kw:btc-150k", "btc-150k", "keywords", ("A", "B", "C"))
+GROUP = SynonymGroup("list:btc-150k", "btc-150k", "list", ("A", "B", "C"), proven=True,
+                     basis="declared in synonyms.yml (list:btc-150k)")
+CANDIDATE = SynonymGroup("kw:btc-150k", "btc-150k", "keywords", ("A", "B", "C"), basis="keywords of group btc-150k")
 
 
 def rule(scope: Scope | None = None, **params: Any) -> RuleSpec:
@@ -52,13 +54,34 @@ def run(x: Universe, r: RuleSpec | None = None) -> list[Finding]:
 
 def test_an_executable_gap_is_priced_on_the_books() -> None:
     [f] = run(u())
-    assert (f.subject, f.group_key, f.market_id) == ("group:kw:btc-150k", "kw:btc-150k", "B")
+    assert (f.subject, f.group_key, f.market_id) == ("group:list:btc-150k", "list:btc-150k", "B")
     assert f.metric == D("526.31") and f.estimated_edge_bps == D("526.31") and f.max_level == "P1"
     assert f.executable_shares == D(100) and f.executable_notional == D(95)
     assert [(leg.token_id, leg.cost) for leg in f.legs] == [("B-yes", D("56.00")), ("A-no", D("39.00"))]
     p = f.payload
     assert (p["leader"], p["laggard"], p["gap"], p["executable"]) == ("A", "B", "0.07", True)
     assert p["market_ids"] == ["A", "B"]
+    # The payout of YES B + NO A in every state the proven equivalence allows (A and B resolve alike):
+    #   both YES: YES B pays 1 → 1;  both NO: NO A pays 1 → 1.
+    assert f.arbitrage is not None
+    assert [(s.state, s.payout) for s in f.arbitrage.states] == [
+        ("YES: Bitcoin above $150k by December 31, 2026?; Will Bitcoin reach $150,000 in 2026?", D(1)),
+        ("every market NO", D(1))]
+    assert f.arbitrage.basis == ("declared in synonyms.yml (list:btc-150k)",)
+
+
+def test_a_candidate_group_is_an_indicator_p3_at_any_prices() -> None:
+    # The same books, but the group is a keyword match (a candidate): A and B may disagree, and in the
+    # state "A YES, B NO" YES B + NO A pays 0. So no arbitrage: the gap is an indicator, P3 at most.
+    for a, b in (("0.62", "0.55"), ("0.90", "0.10"), ("0.60", "0.30")):
+        [f] = run(universe([market("A"), market("B")], quotes(a, token="A") + quotes(b, token="B"),
+                           groups=[CANDIDATE]))
+        assert f.finding_class == "indicator" and f.arbitrage is None and f.max_level == "P3"
+        assert f.measure is not None and f.measure.name == "gap_bps"
+        assert "possibly related, NOT a proven equivalence" in f.message
+        [s] = evaluate_rules([rule()], universe([market("A"), market("B")],
+                                                quotes(a, token="A") + quotes(b, token="B"), groups=[CANDIDATE]))
+        assert s.level == "P3" and s.estimated_edge_bps is None
 
 
 def test_the_third_member_in_between_does_not_change_leader_or_laggard() -> None:
@@ -78,7 +101,7 @@ def test_a_gap_the_books_cannot_trade_is_information_only_p3() -> None:
     fee = FeeSchedule(True, D("0.25"), 1)
     ms = [market("A", fee=fee), market("B", fee=fee)]
     [f] = run(u("0.60", "0.57", ms=ms))
-    assert f.metric == D("300.00") and f.estimated_edge_bps == 0 and f.legs == () and f.max_level == "P3"
+    assert f.metric == D("300.00") and f.estimated_edge_bps is None and f.legs == () and f.max_level == "P3"
     assert f.payload["executable"] is False
     [s] = evaluate_rules([rule()], u("0.60", "0.57", ms=ms))
     assert s.level == "P3"
@@ -86,7 +109,7 @@ def test_a_gap_the_books_cannot_trade_is_information_only_p3() -> None:
 
 def test_an_unknown_fee_rate_caps_at_p2() -> None:
     [f] = run(u(ms=[market("A", fee=FeeSchedule(True, None, 1)), market("B")]))
-    assert f.max_level == "P2" and f.payload["fee_unknown"] is True
+    assert f.max_level == "P2" and f.arbitrage is not None and f.arbitrage.fee_unknown is True
 
 
 def test_depth_limits_the_size() -> None:
@@ -135,9 +158,9 @@ def test_fees_are_charged_per_level_fill_of_a_leg() -> None:
     assert (yes_b.cost, yes_b.fee, yes_b.worst_price, yes_b.vwap) == (D("56.40"), D("0.49176"), D("0.57"),
                                                                       D("0.564"))
     assert (no_a.cost, no_a.fee) == (D("39.00"), 0)
-    p = f.payload
-    assert (D(p["fees"]), D(p["profit"]), D(p["payout"])) == (D("0.49176"), D("4.10824"), D(100))
-    assert p["limit_prices"] == ["0.57", "0.39"] and p["fee_unknown"] is False
+    arb = f.arbitrage
+    assert arb is not None and (arb.fees, arb.profit, arb.payout) == (D("0.49176"), D("4.10824"), D(100))
+    assert f.payload["limit_prices"] == ["0.57", "0.39"] and arb.fee_unknown is False
 
 
 def test_depth_below_the_minimum_order_size_leaves_the_gap_information_only() -> None:
@@ -145,7 +168,7 @@ def test_depth_below_the_minimum_order_size_leaves_the_gap_information_only() ->
     # still more than 0.025 → information only: metric 0.07 × 10,000 = 700, no legs, P3 at most.
     bs = quotes("0.62", token="A") + quotes("0.55", token="B", ask_size="40")
     [f] = run(universe([market("A"), market("B", min_order_size=D(50))], bs, groups=[GROUP]))
-    assert (f.metric, f.estimated_edge_bps, f.legs, f.max_level) == (D("700.00"), 0, (), "P3")
+    assert (f.metric, f.estimated_edge_bps, f.legs, f.max_level) == (D("700.00"), None, (), "P3")
     assert f.executable_shares is None and f.payload["executable"] is False
     assert f.edge_score == 0.14  # information only: min(0.5, 0.07 / 0.5)
 
