@@ -29,3 +29,26 @@ def spawn_mpx(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
     full_env.update(env or {})
     return subprocess.Popen([sys.executable, "-m", "mpx", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=full_env)
+
+
+def invoke_mpx(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run the real command line in this process (typer's CliRunner isolation around ``mpx.cli.main``,
+    so the error boundary and its exit codes are the real ones): faster than a subprocess."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from mpx.cli import main
+
+    with CliRunner().isolation(env=env) as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            for handler in list(logging.getLogger().handlers):  # bound to the isolated stderr
+                logging.getLogger().removeHandler(handler)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())

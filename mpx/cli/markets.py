@@ -72,7 +72,8 @@ def show(
         ("neg_risk", m["neg_risk"]), ("fees", fee), ("tick_size", m["tick_size"]),
         ("min_order_size", m["min_order_size"]),
         ("groups", ", ".join(groups) or "-"),
-        ("relations", "; ".join(f"{r['role']} {r['other']} ({r['kind']})" for r in relations) or "-"),
+        ("relations", "; ".join(f"{r['role']} {r['other']} ({r['kind']}{'' if r['proven'] else ', candidate'})"
+                                for r in relations) or "-"),
     ]
     if fmt is OutputFormat.json:
         import json

@@ -66,7 +66,8 @@ def build(config: SynonymsConfig, markets: Mapping[str, Market], events: Mapping
             current[v.pair] = v
         elif v.market_a in markets and v.market_b in markets:
             out.notes.append(f"verdict on candidate {v.candidate_id} lapsed: {why}")
-    rejected = {p for p, v in current.items() if v.decision == "rejected"}
+    # a pair rejected, or confirmed as an implication only, never sits in a candidate group again
+    not_equivalent = {p for p, v in current.items() if v.decision == "rejected" or v.relation == "implies"}
 
     proven_groups: list[SynonymGroup] = []
     open_groups: list[SynonymGroup] = []
@@ -102,7 +103,7 @@ def build(config: SynonymsConfig, markets: Mapping[str, Market], events: Mapping
         if not r.proven and frozenset(k) in decided:
             del relations[k]
     for open_group in open_groups:
-        for part in _split(open_group, rejected, out):
+        for part in _split(open_group, not_equivalent, out):
             if not any(set(part.market_ids) <= set(p.market_ids) for p in proven_groups):
                 out.groups.append(part)  # not inside a proven group already
     out.groups.extend(proven_groups)
@@ -141,8 +142,8 @@ def _candidates(groups: Sequence[SynonymGroup], relations: Sequence[Relation],
 
 
 def _split(g: SynonymGroup, rejected: set[frozenset[str]], out: Built) -> list[SynonymGroup]:
-    """A candidate group without the pairs people rejected: members that were rejected together go
-    to different parts (the most rejected member first); parts of fewer than 2 are dropped."""
+    """A candidate group without the pairs people said are not equivalent: members of such a pair go to
+    different parts (the member in most of them first); parts of fewer than 2 are dropped."""
     bad = [p for p in _pairs(g.market_ids) if frozenset(p) in rejected]
     if not bad:
         return [g]
@@ -159,7 +160,8 @@ def _split(g: SynonymGroup, rejected: set[frozenset[str]], out: Built) -> list[S
         else:
             parts.append([mid])
     kept = [tuple(sorted(p)) for p in parts if len(p) >= 2]
-    out.notes.append(f"group {g.key}: split by {len(bad)} rejected pair(s) into {len(kept)} group(s)")
+    out.notes.append(f"group {g.key}: split by {len(bad)} pair(s) a person said are not equivalent into "
+                     f"{len(kept)} group(s)")
     return [SynonymGroup(group_key("auto", ids) if g.source == "similar" else f"{g.key}:{_digest(ids)}",
                          g.name, g.source, ids, proven=False, basis=g.basis) for ids in kept]
 
