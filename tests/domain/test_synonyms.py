@@ -360,8 +360,9 @@ def test_a_negated_ladder_runs_the_other_way_and_is_proven_only_when_unambiguous
     built = run(ruled("F1", "Will Bitcoin fail to reach $100k in 2026?", rules, ""),
                 ruled("F2", "Will Bitcoin fail to reach $150k in 2026?", rules, ""))
     assert [(r.narrower, r.wider, r.proven) for r in built.relations] == [("F1", "F2", True)]
-    built = run(ruled("M1", "Won't Bitcoin reach $100k by June 30, 2026?", rules, ""),
-                ruled("M2", "Won't Bitcoin reach $100k by December 31, 2026?", rules, ""))
+    by_date = 'This market resolves to "Yes" if Bitcoin does not trade at or above $100,000 by the date in the title.'
+    built = run(ruled("M1", "Won't Bitcoin reach $100k by June 30, 2026?", by_date, ""),
+                ruled("M2", "Won't Bitcoin reach $100k by December 31, 2026?", by_date, ""))
     # a date ladder flips too: not by December ⇒ not by June
     assert [(r.narrower, r.wider, r.kind, r.proven) for r in built.relations] == [("M2", "M1", "date", True)]
     # two negations: which way it runs is not proven
@@ -374,6 +375,19 @@ def test_a_negated_ladder_runs_the_other_way_and_is_proven_only_when_unambiguous
                 ruled("P9", "Will No Labels get more than 9% of the vote in 2028?", rules, ""))
     assert [(r.narrower, r.wider, r.proven) for r in built.relations] == [("P9", "P5", False)]
     assert "negation ambiguous" in built.relations[0].basis
+
+
+def test_a_date_ladder_whose_rules_read_a_state_on_the_date_is_not_proven() -> None:
+    state = 'This market will resolve to "Yes" if Emmanuel Macron is President of France on the date in the title.'
+    deadline = state.replace("is President of France on", "ceases to be President of France by")
+    built = run(ruled("J", "Macron president by June 30, 2026?", state, ""),
+                ruled("D", "Macron president by December 31, 2026?", state, ""))
+    assert [(r.narrower, r.wider, r.proven, r.basis) for r in built.relations] == [
+        ("J", "D", False, "date ladder, unproven: the rules state no deadline (by/before the date, or a window "
+                          "ending on it)")]
+    built = run(ruled("J", "Macron out by June 30, 2026?", deadline, ""),
+                ruled("D", "Macron out by December 31, 2026?", deadline, ""))
+    assert [(r.narrower, r.wider, r.proven) for r in built.relations] == [("J", "D", True)]
 
 
 def test_dollar_amounts_and_coin_counts_never_form_one_ladder() -> None:

@@ -19,7 +19,8 @@ that is part of a name ("No Labels") leave the direction unproven.
 template, both markets have the same resolution source, non-empty resolution rules that are
 identical once each market's own threshold or date is taken out (normalised like questions: "on
 the date specified in the title", or the same text repeating the figure), an unambiguous negation,
-and — for a threshold ladder — the same end date. A ladder missing any of these is still returned,
+for a date ladder rules that read as a deadline ("by … the date", "between … and <the date>": an
+event by a deadline, not a state on a date), and — for a threshold ladder — the same end date. A ladder missing any of these is still returned,
 unproven, with a basis naming what is missing: a candidate for a person to confirm.
 
 Ladders relate neighbouring levels only (sorted by threshold or date; every market of one level with
@@ -140,11 +141,31 @@ def _unproven(u: MatchUniverse, lad: _Ladder, ctx: str, a: str, b: str,
         missing.append("different resolution sources")
     if not ma.description.strip() or not mb.description.strip():
         missing.append("no resolution rules to compare")
-    elif _without(u.rules(a), values[(a, lad)], ctx) != _without(u.rules(b), values[(b, lad)], ctx):
-        missing.append(f"resolution rules differ beyond the {lad.kind}")
+    else:
+        rules_a = _without(u.rules(a), values[(a, lad)], ctx)
+        if rules_a != _without(u.rules(b), values[(b, lad)], ctx):
+            missing.append(f"resolution rules differ beyond the {lad.kind}")
+        elif lad.kind == "date" and not _deadline(rules_a):
+            missing.append("the rules state no deadline (by/before the date, or a window ending on it)")
     if lad.kind == "threshold" and (ma.end_date is None or ma.end_date != mb.end_date):
         missing.append("end dates differ" if ma.end_date and mb.end_date else "end date unknown")
     return missing
+
+
+_DEADLINE = frozenset({"by", "before", "until", "till"})
+_DATE_WORDS = frozenset({VALUE, "date", "day", "year", "deadline"})
+
+
+def _deadline(rules: tuple[str, ...]) -> bool:
+    """The rules read as a deadline — "by 11:59 PM ET on the date specified in the title", "by the
+    listed date", "between January 1, 2026 and <the date>" — not as a state on the date ("is president
+    on the date specified"): only an event by a deadline grows with the deadline."""
+    for i, tok in enumerate(rules):
+        if tok in _DEADLINE and not _DATE_WORDS.isdisjoint(rules[i + 1:i + 9]):
+            return True
+        if tok == "between" and VALUE in rules[i + 1:i + 12]:
+            return True
+    return False
 
 
 def _without(rules: tuple[str, ...], value: str, ctx: str) -> tuple[str, ...]:
