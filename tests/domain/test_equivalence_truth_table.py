@@ -36,6 +36,9 @@ def _d(y: int, m: int, d: int, h: int = 12) -> datetime:
     return datetime(y, m, d, h, tzinfo=UTC)
 
 
+END_2026 = _d(2026, 12, 31)
+
+
 # ------------------------------------------------------------------ resolution rules, as Polymarket writes them
 
 BINANCE = "https://www.binance.com/en/trade/BTC_USDT"
@@ -53,9 +56,9 @@ BTC_TOUCH = ('This market will immediately resolve to "Yes" if any Binance 1 min
              'to or greater than the price specified in the title. Otherwise, this market will resolve to "No".')
 BTC_TOUCH_ABOVE = BTC_TOUCH.replace("equal to or greater than", "greater than")
 BTC_TOUCH_LOW = BTC_TOUCH.replace('"High" price equal to or greater than', '"Low" price equal to or lower than')
-BTC_NOT_TOUCH = ('This market will resolve to "Yes" if no Binance 1 minute candle for BTC/USDT between January 1, 2026, '
-                 '00:00 and December 31, 2026, 23:59 in the ET timezone has a final "High" price equal to or greater '
-                 'than the price specified in the title. Otherwise, this market will resolve to "No".')
+BTC_NOT_TOUCH = ('This market will resolve to "Yes" if no Binance 1 minute candle for BTC/USDT between January 1, '
+                 '2026, 00:00 and December 31, 2026, 23:59 in the ET timezone has a final "High" price equal to or '
+                 'greater than the price specified in the title. Otherwise, this market will resolve to "No".')
 MSTR_BY = ('This market will resolve to "Yes" if MicroStrategy sells any of its Bitcoin by 11:59 PM ET on the date '
            'specified in the title. Otherwise, this market will resolve to "No".\n\nThe primary resolution source for '
            'this market will be information from MSTR and on-chain data, however a consensus of credible reporting '
@@ -129,7 +132,7 @@ class Side:
     question: str
     rules: str = ""
     source: str = ""
-    end: datetime | None = _d(2026, 12, 31)
+    end: datetime | None = END_2026
     active: bool = True
 
 
@@ -144,7 +147,7 @@ class Case:
     """Both outcomes of one negRisk event."""
 
 
-def S(question: str, rules: str = "", source: str = "", end: datetime | None = _d(2026, 12, 31),  # noqa: N802
+def S(question: str, rules: str = "", source: str = "", end: datetime | None = END_2026,
       active: bool = True) -> Side:
     return Side(question, rules, source, end, active)
 
@@ -219,7 +222,8 @@ CASES: tuple[Case, ...] = (
     Case("mstr-by-ladder", S("MicroStrategy sells any Bitcoin by March 31, 2026?", MSTR_BY, end=None),
          S("MicroStrategy sells any Bitcoin by June 30, 2026?", MSTR_BY, end=_d(2026, 7, 1, 4)), "implies",
          "recorded: rules say 'the date specified in the title'"),
-    Case("mstr-by-ladder-far", S("MicroStrategy sells any Bitcoin by December 31, 2026?", MSTR_BY, end=_d(2026, 7, 1, 4)),
+    Case("mstr-by-ladder-far", S("MicroStrategy sells any Bitcoin by December 31, 2026?", MSTR_BY,
+                                 end=_d(2026, 7, 1, 4)),
          S("MicroStrategy sells any Bitcoin by June 30, 2026?", MSTR_BY, end=_d(2026, 7, 1, 4)), "implied_by",
          "recorded (its end date is odd: 2026-07-01)"),
     Case("mstr-in-vs-by", S("MicroStrategy sells any Bitcoin in 2025?", MSTR_2025, end=_d(2025, 12, 31)),
@@ -261,8 +265,8 @@ CASES: tuple[Case, ...] = (
     Case("before-vs-by", S("Will OpenAI release GPT-6 before June 30, 2026?"),
          S("Will OpenAI release GPT-6 by June 30, 2026?"), "implies", "before (exclusive) ⇒ by (inclusive)"),
     # ---- counts, percentages, ranges (the recorded deportation event)
-    Case("deport-or-more-ladder", S("Will Trump deport 750,000 or more people in 2025?", DEPORT.format("750,000 or more"),
-                                    end=_d(2025, 12, 31)),
+    Case("deport-or-more-ladder", S("Will Trump deport 750,000 or more people in 2025?",
+                                    DEPORT.format("750,000 or more"), end=_d(2025, 12, 31)),
          S("Will Trump deport 500,000 or more people in 2025?", DEPORT.format("500,000 or more"), end=_d(2025, 12, 31)),
          "implies", "the rules repeat the threshold"),
     Case("deport-less-than-ladder", S("Will Trump deport less than 250,000?", DEPORT.format("less than 250,000"),
@@ -284,7 +288,8 @@ CASES: tuple[Case, ...] = (
          S("Will Trump deport 750,000 or more people in 2025?", DEPORT.format("750,000 or more"), end=_d(2025, 12, 31)),
          "disjoint", "below 250k and 750k or more"),
     Case("cpi-percent-ladder", S("Will US CPI YoY exceed 3.5% in May 2026?", CPI.format("3.5%"), BLS),
-         S("Will US CPI YoY exceed 3% in May 2026?", CPI.format("3%"), BLS), "implies", "percentages, rules repeat them"),
+         S("Will US CPI YoY exceed 3% in May 2026?", CPI.format("3%"), BLS), "implies",
+         "percentages, rules repeat them"),
     Case("cpi-percent-vs-index", S("Will US CPI be 300 or more in May 2026?"),
          S("Will US CPI be 3% or more in May 2026?"), "unrelated", "an index level is not a rate"),
     Case("fed-bps-ladder", S("Will the Fed cut by 50+ bps in March 2026?", FED.format("50 bps")),

@@ -49,7 +49,7 @@ from mpx.domain.synonyms.config import (
     load_config,
     parse_config,
 )
-from mpx.domain.synonyms.normalise import Normalised, is_figure, normalise
+from mpx.domain.synonyms.normalise import Normalised, is_figure, names, normalise
 from mpx.domain.synonyms.similar import SIMILAR_MAX_END_GAP
 from mpx.domain.synonyms.verdicts import (
     Candidate,
@@ -84,6 +84,7 @@ __all__ = [
     "lapsed_because",
     "load_config",
     "member_fingerprint",
+    "names",
     "normalise",
     "parse_config",
     "proven_counts",

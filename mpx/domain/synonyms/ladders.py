@@ -20,8 +20,9 @@ template, both markets have the same resolution source, non-empty resolution rul
 identical once each market's own threshold or date is taken out (normalised like questions: "on
 the date specified in the title", or the same text repeating the figure), an unambiguous negation,
 for a date ladder rules that read as a deadline ("by … the date", "between … and <the date>": an
-event by a deadline, not a state on a date), and — for a threshold ladder — the same end date. A ladder missing any of these is still returned,
-unproven, with a basis naming what is missing: a candidate for a person to confirm.
+event by a deadline, not a state on a date), and — for a threshold ladder — the same end date. A
+ladder missing any of these is still returned, unproven, with a basis naming what is missing: a
+candidate for a person to confirm.
 
 Ladders relate neighbouring levels only (sorted by threshold or date; every market of one level with
 every market of the next): a contradiction anywhere in a ladder shows between neighbours. A level
@@ -34,9 +35,10 @@ from __future__ import annotations
 import calendar
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import TypeVar
 
 from mpx.domain.rules.base import Relation
@@ -72,11 +74,14 @@ class _Ladder:
 
 
 def _ladder(kind: str, text: str, m: re.Match[str], comparator: str, unit: tuple[str, str],
-            names: frozenset[str]) -> _Ladder:
+            names: Callable[[], frozenset[str]]) -> _Ladder:
     template = f"{text[:m.start()]}{m.group(1)} {VALUE}{text[m.end():]}"
     tokens = template.split()
     at = tokens.index(VALUE)
-    negs = [i for i, t in enumerate(tokens) if t in NEGATIONS and t not in names]  # "No Labels" is a name
+    negs = [i for i, t in enumerate(tokens) if t in NEGATIONS]
+    if negs:
+        named = names()
+        negs = [i for i in negs if tokens[i] not in named]  # "No Labels" is a name
     return _Ladder(kind, template, comparator, unit, len(negs), bool(negs) and negs[0] < at)
 
 
@@ -88,11 +93,11 @@ def ladders(u: MatchUniverse) -> Iterator[Relation]:
     for mid, n in u.norm.items():
         ctx = u.context(mid)
         for m in _THRESHOLD.finditer(n.text):
-            lad = _ladder("threshold", n.text, m, m.group(1), (m.group(2), m.group(4)), n.names)
+            lad = _ladder("threshold", n.text, m, m.group(1), (m.group(2), m.group(4)), partial(u.names, mid))
             thresholds[(lad, ctx)].append((Decimal(m.group(3)), mid))
             values[(mid, lad)] = f"{m.group(2)}{m.group(3)}{m.group(4)}"
         for m in _BY_DATE.finditer(n.text):
-            lad = _ladder("date", n.text, m, m.group(1), ("", ""), n.names)
+            lad = _ladder("date", n.text, m, m.group(1), ("", ""), partial(u.names, mid))
             dates[(lad, ctx, len(m.group(2)))].append((m.group(2).lstrip("@"), mid))
             values[(mid, lad)] = m.group(2)
     for (lad, ctx), members in thresholds.items():
@@ -133,7 +138,7 @@ def _unproven(u: MatchUniverse, lad: _Ladder, ctx: str, a: str, b: str,
     ma, mb = u.markets[a], u.markets[b]
     missing = []
     problem = lad.negation_problem
-    if problem is None and not NEGATIONS.isdisjoint(u.norm[a].names | u.norm[b].names):
+    if problem is None and not NEGATIONS.isdisjoint(u.names(a) | u.names(b)):
         problem = "negation ambiguous (a negation word written as a name)"  # read as a name, not proven
     if problem:
         missing.append(problem)

@@ -32,7 +32,7 @@ Tokens with a digit (numbers, ``2nd``, ``q1``) and dates are *figures*. The *ske
 is the ordered list of its figures, comparators and marker words (negations — not, no, never,
 without, fail — and the time/relation words by, before, after, until, on, in, during, between,
 within, since, from, through, first, only, again, exactly). *Content words* are the remaining tokens
-minus a few stopwords (will, the, a, be, of, to, any, …). *Names* are the words written with a
+minus a few stopwords (will, the, a, be, of, to, any, …). :func:`names` are the words written with a
 capital inside the question (not its first word): "Donald Trump Jr." names donald, trump, jr;
 "Party A" names party, a.
 """
@@ -40,7 +40,7 @@ capital inside the question (not its first word): "Donald Trump Jr." names donal
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -97,6 +97,7 @@ _CMP = re.compile("(?<![\\w])(?:" + "|".join(f"(?P<{_GROUP[tok]}>{_alternation(w
 _FOLLOWED_BY_FIGURE = re.compile(
     r"\s*(?:(?:" + _alternation(w for ws in COMPARATOR_WORDS.values() for w in ws) + r")\s*)*zzfig")
 _PLACEHOLDER = re.compile(r"zzfig([a-z]+)zz")
+_POSSESSIVE = re.compile(r"'s\b")
 _CLEAN = re.compile(r"[^a-z0-9.\s]")
 _YEARLESS = re.compile(r"@\d{2}-\d{2}")
 FULL_DATE = re.compile(r"@(\d{4})-\d{2}(?:-\d{2})?")
@@ -136,8 +137,6 @@ class Normalised:
     """A date without a year appears."""
     relative: bool = False
     """A relative time word (today, week, …) appears."""
-    names: frozenset[str] = frozenset()
-    """Words written with a capital letter, other than the first word (named subjects)."""
 
 
 _FIGURE = re.compile(r"[@\d]")
@@ -172,7 +171,6 @@ def _word(raw: str) -> str:
 def normalise(question: str, *, bare_comparators: bool = False) -> Normalised:
     """The normalised form of a question (see the module docstring). ``bare_comparators``: a
     comparator word counts without a number after it (keywords of ``synonyms.yml``: ``">"``)."""
-    names = _names(question)
     s = f" {question.lower()} ".replace("’", "'").replace("–", "-").replace("—", "-")
     s = s.replace("won't", "will not").replace("can't", "can not").replace("n't", " not")
     for phrase, alias in PHRASE_ALIASES:
@@ -209,7 +207,7 @@ def normalise(question: str, *, bare_comparators: bool = False) -> Normalised:
         return put(next(tok for tok, group in _GROUP.items() if m.group(group)))
 
     s = _CMP.sub(comparator, s)
-    s = _CLEAN.sub(" ", re.sub(r"'s\b", "", s))
+    s = _CLEAN.sub(" ", _POSSESSIVE.sub("", s))
     tokens: list[str] = []
     for raw in s.split():
         tok = raw.strip(".")
@@ -231,23 +229,32 @@ def normalise(question: str, *, bare_comparators: bool = False) -> Normalised:
     return Normalised(
         tokens=tuple(tokens), text=" ".join(tokens), words=frozenset(content), figures=tuple(figures),
         skeleton=tuple(skeleton), content=tuple(content), yearless=any(_YEARLESS.fullmatch(t) for t in figures),
-        relative=not RELATIVE.isdisjoint(tokens), names=names)
+        relative=not RELATIVE.isdisjoint(tokens))
 
 
-def _names(question: str) -> frozenset[str]:
-    """Capitalised words after the first word, cleaned like tokens ("Jr." → jr, "BTC" → bitcoin)."""
+_PHRASES = tuple((phrase, re.compile(rf"\b{phrase}\b", re.IGNORECASE), alias) for phrase, alias in PHRASE_ALIASES)
+_TRAILING_POSSESSIVE = re.compile(r"['’]s$")
+_NEW_SENTENCE = (". ", "? ", "! ")
+
+
+def _spelled_as(alias: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: alias.capitalize() if m.group(0)[0].isupper() else alias
+
+
+def names(question: str) -> frozenset[str]:
+    """The question's *names*: capitalised words after the first word, cleaned like tokens ("Jr." →
+    jr, "BTC" → bitcoin, "Federal Reserve" → fed)."""
     out = set()
-    for phrase, alias in PHRASE_ALIASES:  # "Federal Reserve" names fed, as the tokens say
-        def spelled(m: re.Match[str], alias: str = alias) -> str:
-            return alias.capitalize() if m.group(0)[0].isupper() else alias
-
-        question = re.sub(rf"\b{phrase}\b", spelled, question, flags=re.IGNORECASE)
-    for i, m in enumerate(_CAPITALISED.finditer(question.strip())):
-        if i == 0 and m.start() == 0:
+    lowered = question.lower()
+    for phrase, pattern, alias in _PHRASES:  # "Federal Reserve" names fed, as the tokens say
+        if phrase in lowered:
+            question = pattern.sub(_spelled_as(alias), question)
+    question = question.strip()
+    for i, m in enumerate(_CAPITALISED.finditer(question)):
+        start = m.start()
+        if (i == 0 and start == 0) or question[start - 2:start] in _NEW_SENTENCE:
             continue  # the first word of a sentence is capitalised anyway
-        if m.start() >= 2 and question.strip()[m.start() - 2:m.start()] in (". ", "? ", "! "):
-            continue
-        word = _CLEAN.sub("", re.sub(r"['’]s$", "", m.group(0).lower())).strip(".")
+        word = _CLEAN.sub("", _TRAILING_POSSESSIVE.sub("", m.group(0).lower())).strip(".")
         if word and not word.isdigit() and word not in MONTHS:
             out.add(_word(word))
     return frozenset(out)

@@ -85,6 +85,6 @@ def same_question(u: MatchUniverse, a: str, b: str, threshold: float) -> bool:
         return False  # a substituted word is another question; too many added words
     if [w for w in na.content if w in small.words] != [w for w in nb.content if w in small.words]:
         return False  # "A beat B" is not "B beat A"
-    if not (na.names <= set(nb.tokens) and nb.names <= set(na.tokens)):
+    if not (u.names(a) <= set(nb.tokens) and u.names(b) <= set(na.tokens)):
         return False  # another named subject: "Trump Jr." is not "Trump", "Party A" is not "Party B"
     return not (ma.end_date and mb.end_date and abs(ma.end_date - mb.end_date) > SIMILAR_MAX_END_GAP)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from mpx.domain.models import Event, Market
-from mpx.domain.synonyms.normalise import Normalised, normalise
+from mpx.domain.synonyms.normalise import Normalised, names, normalise
 
 
 def yes_no(m: Market) -> bool:
@@ -27,6 +27,7 @@ class MatchUniverse:
     """Market id → its negRisk event id, for members of negRisk events with several markets."""
     by_slug: dict[str, str]
     _rules: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _names: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, markets: Mapping[str, Market], events: Mapping[str, Event]) -> MatchUniverse:
@@ -77,3 +78,10 @@ class MatchUniverse:
         if tokens is None:
             tokens = self._rules[mid] = normalise(self.markets[mid].description).tokens
         return tokens
+
+    def names(self, mid: str) -> frozenset[str]:
+        """The names in the market's question (:func:`~.normalise.names`, cached)."""
+        found = self._names.get(mid)
+        if found is None:
+            found = self._names[mid] = names(self.markets[mid].question)
+        return found
