@@ -108,6 +108,9 @@ def test_a_rejected_candidate_is_never_proposed_again_and_survives_refreshes(db:
     assert invoke_mpx("synonyms", "confirm", str(cand["id"])).code == 0
     assert "proven: 1 group(s)" in refresh()
     assert db.scalar("SELECT count(*) FROM synonym_verdict") == 2
+    # `mpx seed --reset` empties the market data, and the candidates and verdicts about it with it
+    assert invoke_mpx("seed", "--reset").code == 0
+    assert db.scalar("SELECT count(*) FROM synonym_candidate") == db.scalar("SELECT count(*) FROM synonym_verdict") == 0
 
 
 @pytest.mark.parametrize(("column", "value"), [
@@ -145,6 +148,8 @@ def test_confirming_an_unproven_ladder_or_an_implication_makes_a_proven_confirme
                      (low,))
         conn.commit()
     assert "proven: 0 group(s), 1 relation(s); 2 candidate pair(s)" in refresh()
+    shown = invoke_mpx("markets", "show", high).stdout
+    assert "implies Will Bitcoin be above $70,000 on December 31, 2026? (threshold, candidate)" in shown
     ladder = next(c for c in candidates() if c["proposed"] == "a ⇒ b")
     assert (ladder["market_a"], ladder["market_b"], ladder["same_rules"]) == (high, low, False)
     assert ladder["reason"].startswith("threshold ladder, unproven: resolution rules differ beyond the threshold")
@@ -155,6 +160,7 @@ def test_confirming_an_unproven_ladder_or_an_implication_makes_a_proven_confirme
     assert (rel["narrower_id"], rel["wider_id"], rel["proven"]) == (high, low, True)
     assert rel["basis"].endswith(f": Kraken tracks Binance (candidate {ladder['id']})")
     assert not any(r["kind"] == "threshold" and r["narrower_id"] == high for r in listing()["relations"])
+    assert "(confirmed)" in invoke_mpx("markets", "show", high).stdout
 
     # the keyword candidate confirmed as an implication the other way round (b ⇒ a)
     kw = next(c for c in candidates() if c["proposed"] == "a ≡ b")
