@@ -32,28 +32,23 @@ def spawn_mpx(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
 
 
 def invoke_mpx(*args: str, env: dict[str, str] | None = None) -> CliResult:
-    """Run the `mpx` command in this process (the same entry point as the console script, exit code
-    from its ``SystemExit``): for tests where the process boundary is not the point — much faster
-    than :func:`run_mpx`."""
-    import contextlib
-    import io
+    """Run the real command line in this process (typer's CliRunner isolation around ``mpx.cli.main``,
+    so the error boundary and its exit codes are the real ones): faster than a subprocess."""
+    import logging
+
+    from typer.testing import CliRunner
 
     from mpx.cli import main
 
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return CliResult(code, out.getvalue(), err.getvalue())
+    with CliRunner().isolation(env=env) as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            for handler in list(logging.getLogger().handlers):  # bound to the isolated stderr
+                logging.getLogger().removeHandler(handler)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())

@@ -92,7 +92,8 @@ def show(
         ("resolution_source", m["resolution_source"] or "-"),
         ("rules", truncate(m["description"], 300) if fmt is OutputFormat.table else m["description"]),
         ("groups", ", ".join(groups) or "-"),
-        ("relations", "; ".join(f"{r['role']} {r['other']} ({r['kind']})" for r in relations) or "-"),
+        ("relations", "; ".join(f"{r['role']} {r['other']} ({r['kind']}{'' if r['proven'] else ', candidate'})"
+                                for r in relations) or "-"),
     ]
     if fmt is OutputFormat.json:
         import json

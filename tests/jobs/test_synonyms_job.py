@@ -30,7 +30,8 @@ def test_refresh_list_and_show_on_the_mock_universe(db: TestDb) -> None:
     p = seeded(db)
     res = run_mpx("synonyms", "refresh")
     assert res.code == 0, res.stderr
-    assert "synonyms: 1 group(s) (keywords 1), 2 relation(s) (date 1, threshold 1) over 339 market(s)" in res.stdout
+    assert ("synonyms: 1 group(s) (keywords 1), 2 relation(s) (date 1, threshold 1) over 339 market(s); "
+            "proven: 0 group(s), 2 relation(s); 1 candidate pair(s)") in res.stdout
     listing = json.loads(run_mpx("synonyms", "list", "--format", "json").stdout)
     assert [(g["group"], g["source"], g["market_id"]) for g in listing["groups"]] == [  # by question
         ("kw:bitcoin-150k-2026", "keywords", p["synonym_b"]), ("kw:bitcoin-150k-2026", "keywords", p["synonym_a"])]
@@ -38,7 +39,13 @@ def test_refresh_list_and_show_on_the_mock_universe(db: TestDb) -> None:
         ("threshold", p["ladder_high"], p["ladder_low"]), ("date", p["date_early"], p["date_late"])}
     threshold = next(r for r in listing["relations"] if r["kind"] == "threshold")
     assert threshold["key"] == f"rel:{p['ladder_high']}>{p['ladder_low']}"
-    assert threshold["note"] == "above 80,000 ⊂ above 70,000: Will Bitcoin be above $80,000 on December 31, 2026?"
+    assert threshold["note"] == ("above $80,000 ⊂ above $70,000: "
+                                 "Will Bitcoin be above $80,000 on December 31, 2026?")
+    assert (threshold["proven"], threshold["basis"]) == (
+        True, "threshold ladder: same template, rules identical but for the threshold")
+    assert {(g["proven"], g["basis"]) for g in listing["groups"]} == {
+        (False, "keywords of group bitcoin-150k-2026 in synonyms.yml: a candidate until a person confirms it "
+                "(mpx synonyms candidates)")}
 
     shown = json.loads(run_mpx("markets", "show", p["synonym_b"], "--format", "json").stdout)
     assert shown["groups"] == "kw:bitcoin-150k-2026"
@@ -52,7 +59,7 @@ def test_refresh_list_and_show_on_the_mock_universe(db: TestDb) -> None:
     assert "implies Will the ceasefire hold by June 30, 2027? (date)" in table
 
     csv_out = run_mpx("synonyms", "list", "--only", "relations", "--format", "csv").stdout.splitlines()
-    assert csv_out[0] == "kind,narrower,wider,key,narrower_id,wider_id,note" and len(csv_out) == 3
+    assert csv_out[0] == "kind,proven,narrower,wider,key,narrower_id,wider_id,note,basis" and len(csv_out) == 3
 
 
 def test_a_second_refresh_after_editing_the_file_replaces_everything(db: TestDb, tmp_path: Path) -> None:
@@ -118,6 +125,12 @@ def test_store_replaces_members_and_rows_and_keeps_unchanged_rows(db: TestDb) ->
                                            SynonymGroup("list:x", "x", "list", tuple(sorted((a, d))))],
                                           [Relation(f"rel:{a}>{b}", a, b, "declared", "n")])
         assert conn.execute("SELECT updated_at FROM market_relation").fetchone() == first  # unchanged row
+        # proven and basis round-trip; market_relation takes a person's confirmed relation
+        proven = ([SynonymGroup("confirmed:1", "c", "confirmed", (a, b), True, "confirmed by x@y on 2026-12-01")],
+                  [Relation(f"rel:{c}>{d}", c, d, "confirmed", "n", True, "confirmed by x@y on 2026-12-01")])
+        db_synonyms.store(conn, *proven)
+        conn.commit()
+        assert db_synonyms.load(conn) == (proven[0], proven[1])
         db_synonyms.store(conn, [], [])
         conn.commit()
         assert db_synonyms.load(conn) == ([], [])
