@@ -423,10 +423,19 @@ def _event_markets(db: TestDb, event_id: str) -> set[str]:
 
 
 def test_every_planted_arbitrage_is_still_found_with_its_hand_computed_edge(demo: TestDb) -> None:
-    # (the planted synonym pair is a keyword candidate: a person confirms it, then it is arbitrage)
     planted = MockSource(seed=42).planted
+    # The planted synonym pair is a keyword match: a candidate, P3, until a person confirms it. Then the
+    # next evaluate prices it (its books did not change): YES b at 0.56 + NO a at 1 − 0.61 = 0.39 →
+    # 0.95 for a set paying 1 in both states the equivalence allows → 5 / 95 = +526.31 bp.
+    cands = json.loads(invoke_mpx("synonyms", "candidates", "--format", "json").stdout)
+    [pair] = [c for c in cands if {c["market_a"], c["market_b"]} == {planted["synonym_a"], planted["synonym_b"]}]
+    assert pair["state"] == "open" and pair["proposed"] == "a ≡ b"
+    confirmed = invoke_mpx("synonyms", "confirm", str(pair["id"]), "--note", "same resolution")
+    assert confirmed.code == 0, confirmed.stderr
+    assert invoke_mpx("ingest").code == 0 and invoke_mpx("evaluate").code == 0
     expected = {  # subject market → (rule type, net edge bp worked out in the mock's docstring)
         planted["sum_lt_1_binary"]: ("SUM_LT_1", D("309.27")),
+        planted["synonym_b"]: ("SYNONYM_MISPRICE", D("526.31")),
         planted["ladder_high"]: ("CROSS_MARKET_MISPRICE", D("869.56")),
         planted["date_early"]: ("CROSS_MARKET_MISPRICE", D("869.56")),
     }

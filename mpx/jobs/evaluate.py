@@ -91,7 +91,8 @@ def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Evalua
     clock = _Clock()
     t = time.perf_counter()
     markets, events = db_markets.load_reference(conn)
-    groups, relations = refresh_synonyms(conn, ctx.settings, markets, events)
+    links = refresh_synonyms(conn, ctx.settings, markets, events)
+    groups, relations = links.groups, links.relations
     all_tokens = [o.token_id for m in markets.values() for o in m.outcomes]
     lookback = lookback_for(rules)
     start = watermark or passes[0][0]
@@ -114,11 +115,13 @@ def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Evalua
     found_alerts: list[Alert] = []
     found = opened = closed = 0
     prev = watermark
+    relinked = set(links.relinked)  # new or changed groups/relations: looked at again in the first step
     for ts, missing, apply in steps:
         changed: set[str] | None = None
         t = time.perf_counter()
         if apply:
-            changed = set()
+            changed = relinked
+            relinked = set()
             _apply_ticks(conn, prev, ts, books, history, changed)
         clock.read += time.perf_counter() - t
         t = time.perf_counter()

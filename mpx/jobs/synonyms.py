@@ -99,16 +99,31 @@ def rebuild(conn: psycopg.Connection, settings: Settings, markets: Mapping[str, 
     return built
 
 
+@dataclass
+class Refreshed:
+    groups: list[SynonymGroup]
+    relations: list[Relation]
+    relinked: frozenset[str] = frozenset()
+    """Markets whose groups or relations are new or changed (a verdict, a declaration, a proof): the
+    rules look at them again now, although their books did not change — a trader who confirms a
+    pair sees what it is worth at the next evaluate, not at the next tick."""
+
+
 def refresh_synonyms(conn: psycopg.Connection, settings: Settings, markets: Mapping[str, Market],
-                     events: Mapping[str, Event], *, force: bool = False) -> tuple[list[SynonymGroup], list[Relation]]:
+                     events: Mapping[str, Event], *, force: bool = False) -> Refreshed:
     """Groups and relations for this universe, stored (the caller commits). ConfigError (78) on an
     invalid synonyms file."""
     config = load_synonyms_config(settings)
     verdicts = db_synonyms.verdicts(conn)
     if not force and state.get_state(conn, FINGERPRINT_KEY) == fingerprint(settings, markets, events, verdicts):
-        return db_synonyms.load(conn)
+        groups, relations = db_synonyms.load(conn)
+        return Refreshed(groups, relations)
+    old_groups, old_relations = db_synonyms.load(conn)
     built = rebuild(conn, settings, markets, events, config, verdicts)
-    return built.groups, built.relations
+    old = set(old_groups) | set(old_relations)
+    relinked = {m for g in built.groups if g not in old for m in g.market_ids}
+    relinked |= {m for r in built.relations if r not in old for m in (r.narrower, r.wider)}
+    return Refreshed(built.groups, built.relations, frozenset(relinked))
 
 
 # ------------------------------------------------------------------ candidates and verdicts
