@@ -31,6 +31,9 @@ demo: $(STAMP)
 	  MPX_LOG_LEVEL=WARNING $(MPX) ingest && MPX_LOG_LEVEL=WARNING $(MPX) evaluate --format csv >/dev/null || exit $$?; \
 	done
 	$(MPX) signals --limit 40
+	@echo ""
+	@echo "Synonym candidates (a person confirms or rejects each: mpx synonyms confirm ID / reject ID):"
+	@MPX_LOG_LEVEL=WARNING $(MPX) synonyms candidates
 
 test: $(STAMP)
 	@scripts/ensure-postgres.sh

@@ -20,7 +20,7 @@ the next build (the fingerprint above changes with them).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,10 @@ class Refreshed:
     """Markets whose groups or relations are new or changed (a verdict, a declaration, a proof): the
     rules look at them again now, although their books did not change — a trader who confirms a
     pair sees what it is worth at the next evaluate, not at the next tick."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as ``groups, relations = refresh_synonyms(...)``."""
+        return iter((self.groups, self.relations))
 
 
 def refresh_synonyms(conn: psycopg.Connection, settings: Settings, markets: Mapping[str, Market],

@@ -95,10 +95,10 @@ def test_the_job_stores_then_loads_while_nothing_changed(db: TestDb, monkeypatch
         built = refresh_synonyms(conn, settings, markets, events)
         conn.commit()
         stamp = db.scalar("SELECT updated_at FROM job_state WHERE key = %s", (FINGERPRINT_KEY,))
-        assert refresh_synonyms(conn, settings, markets, events) == built  # loaded, not rebuilt
+        assert tuple(refresh_synonyms(conn, settings, markets, events)) == tuple(built)  # loaded, not rebuilt
         conn.commit()
         assert db.scalar("SELECT updated_at FROM job_state WHERE key = %s", (FINGERPRINT_KEY,)) == stamp
-        assert db_synonyms.load(conn) == built
+        assert db_synonyms.load(conn) == tuple(built)
         # a market changes its question: rebuilt (the ladder is gone)
         [low] = [m for m in markets.values() if m.question.startswith("Will Bitcoin be above $70,000")]
         markets[low.id] = replace(low, question="Renamed?")

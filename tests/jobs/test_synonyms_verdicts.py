@@ -208,7 +208,7 @@ def test_a_verdict_changes_the_builders_fingerprint_so_the_next_evaluate_rebuild
         groups, _ = refresh_synonyms(conn, settings, markets, events)
         conn.commit()
         stamp = db.scalar("SELECT value FROM job_state WHERE key = %s", (FINGERPRINT_KEY,))
-        assert refresh_synonyms(conn, settings, markets, events)[0] == groups  # nothing changed: loaded
+        assert refresh_synonyms(conn, settings, markets, events).groups == groups  # nothing changed: loaded
         assert [g.proven for g in groups] == [False]
     [cand] = candidates()
     assert invoke_mpx("synonyms", "confirm", str(cand["id"])).code == 0
