@@ -63,9 +63,9 @@ def list_(
     """The alert outbox, newest first: each alert's signal, status, attempts and last error."""
     with connect(settings()) as conn:
         rows = conn.cursor(row_factory=dict_row).execute(
-            """SELECT o.id, o.created_at, o.level, s.rule_id, o.status, o.attempts, o.sent_at, o.last_error,
-                      s.message
-               FROM alert_outbox o JOIN signal s ON s.id = o.signal_id
+            """SELECT o.id, o.created_at, o.level, coalesce(s.rule_id, 'intent ' || o.intent_id) AS rule_id, o.status,
+                      o.attempts, o.sent_at, o.last_error, coalesce(s.message, o.text) AS message
+               FROM alert_outbox o LEFT JOIN signal s ON s.id = o.signal_id
                WHERE %(st)s::text IS NULL OR o.status = %(st)s ORDER BY o.id DESC LIMIT %(n)s""",
             {"st": status, "n": limit}).fetchall()
     if fmt is OutputFormat.table:
