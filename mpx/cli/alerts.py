@@ -70,7 +70,7 @@ def list_(
             {"st": status, "n": limit}).fetchall()
     if fmt is OutputFormat.table:
         for r in rows:
-            r["message"] = truncate(r["message"], 50)
+            r["message"] = truncate(" ".join(str(r["message"] or "").split()), 50)
             r["last_error"] = truncate(r["last_error"], 40) if r["last_error"] else ""
     render(rows, fmt, ["id", "created_at", "level", "rule_id", "status", "attempts", "sent_at", "last_error",
                        "message"], empty="(no alerts)")

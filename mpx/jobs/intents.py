@@ -493,13 +493,17 @@ def breaker_report(conn: psycopg.Connection, settings: Settings) -> dict[str, An
         since = b.loss_since
     open_n, day, pnl = db.usage(conn, now.date(), since)
     state: str = b.state
-    if state == "open" and b.open_until is not None and now >= b.open_until:
+    naked = db.naked_intents(conn)
+    if naked:
+        state = "open: naked position (unwinding intents) — nothing executes until they end"
+    elif state == "open" and b.open_until is not None and now >= b.open_until:
         state = "open (cooldown elapsed: closes at the next confirm)"
     return {
         "state": state, "reason": b.reason, "opened_at": b.opened_at, "open_until": b.open_until,
         "consecutive_failures": f"{b.consecutive_failures} of {policy.breaker_max_failures}",
         "window_pnl": f"{pnl} USDC since {since:%Y-%m-%d %H:%M:%S}Z (opens at -{policy.breaker_max_loss})",
         "open_intents": f"{open_n} of {policy.max_concurrent_orders}",
+        "unwinding": ", ".join(str(i) for i in naked) or "none",
         "daily_notional": f"{day} of {policy.max_daily_notional} USDC ({now.date()} UTC)",
         "recent": db.risk_events(conn, 5),
     }

@@ -440,6 +440,8 @@ def test_an_unwind_beyond_the_cap_stays_unwinding_until_bids_return(
     assert "held open while the position is naked" in str(text)
     # counted as open; the breaker stays shut for it even after a reset
     assert mpx("intents", "breaker", "--reset").code == 0
+    br = json.loads(mpx("intents", "breaker", "--format", "json").stdout)
+    assert br["state"].startswith("open: naked position") and br["unwinding"] == str(iid)
     other = create(mpx, signals["set"])
     out = mpx("intents", "confirm", str(other), EXEC_BREAKER_MAX_FAILURES="100")
     assert out.code == 1 and f"naked position: intent(s) {iid} unwinding" in out.stdout
