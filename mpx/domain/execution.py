@@ -340,6 +340,10 @@ def unwind(positions: Sequence[Position], markets: Mapping[str, Market], venue: 
         if m is None:
             sells.append(skipped(f"market {p.market_id} is not stored: cannot price a sale"))
             continue
+        if not m.tradable:
+            sells.append(skipped(f"market {m.id} is {m.status}, not accepting orders: nothing can be sold (held to "
+                                 "resolution, it settles)"))
+            continue
         if not m.fee.known:
             sells.append(skipped(f"market {m.id} charges fees at an unknown rate: cannot price a sale"))
             continue
@@ -439,13 +443,14 @@ def execute(legs: Sequence[PlannedLeg], order: Sequence[int], markets: Mapping[s
                              f"fill-or-kill: {leg.shares} shares not available at or below {leg.limit_price}")
             stopped = True
     fills = tuple(f for f in out if f is not None)
-    held = [Position(f.token_id, f.market_id, f.label, f.shares, f.total) for f in fills if f.shares > 0]
+    held = positions_of(fills)
     if not stopped or not held:
         return Execution(venue.name, tuple(order), fills)
     return Execution(venue.name, tuple(order), fills, unwind(held, markets, venue, max_unwind_loss))
 
 
 def positions_of(fills: Sequence[LegFill]) -> tuple[Position, ...]:
+    """What the legs bought, as positions to sell back."""
     return tuple(Position(f.token_id, f.market_id, f.label, f.shares, f.total) for f in fills if f.shares > 0)
 
 

@@ -5,6 +5,7 @@ venue that models it. Every number is worked out by hand in the comments."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -234,6 +235,15 @@ def test_a_partial_sale_keeps_the_loss_within_the_cap() -> None:
     books.set("a-yes", [("0.28", "100")], [])
     u = unwind(u.positions, ev, PaperVenue(ev, books), D(2), attempt=2, history=u.sells)
     assert u.sells[-1].floor == D("0.28") and u.done and u.realised_loss == D("1.60")
+
+
+def test_nothing_is_sold_in_a_market_that_stopped_trading_or_cannot_be_priced() -> None:
+    pos = [Position("a-yes", "a", "A", D(100), D(30))]
+    books = Books(a_yes=([("0.30", "100")], []))
+    for m in (replace(market("a"), status="closed"), market("a", FeeSchedule(enabled=True, rate=None))):
+        u = unwind(pos, {"a": m}, PaperVenue({"a": m}, books), D(2))
+        assert not u.done and u.sells[0].shares == 0 and "market a" in u.sells[0].note
+    assert books.reads == []  # not even asked
 
 
 def test_floor_price_by_hand() -> None:
