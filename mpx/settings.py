@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mpx.domain.durations import Duration
@@ -81,7 +81,11 @@ class Settings(BaseSettings):
     exec_max_concurrent_orders: int = Field(3, ge=1, description="open intents at once")
     exec_max_daily_notional: Decimal = Field(Decimal("1000"), gt=0, description="USDC per UTC day")
     exec_slippage_bps: int = Field(50, ge=0, le=10_000, description="allowed re-pricing slippage")
-    exec_min_edge_bps: Decimal = Field(Decimal(0), ge=0, description="re-priced edge at or below this has vanished")
+    exec_min_edge_bps: Decimal = Field(
+        Decimal(100), ge=0, le=10_000,
+        description="the edge left with every leg at its limit must be at least this (bps of the worst-case cost)")
+    exec_max_unwind_loss: Decimal = Field(
+        Decimal(5), gt=0, description="USDC an unwind may lose selling back the legs that filled before one was killed")
     exec_max_book_age: Duration = Field(timedelta(minutes=2), description="confirm refuses books observed longer ago")
     exec_breaker_max_failures: int = Field(3, ge=1, le=1000, description="consecutive rejections/failures that open it")
     exec_breaker_max_loss: Decimal = Field(Decimal("50"), gt=0, description="realised loss (USDC) within the window")
@@ -104,6 +108,15 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("exec_max_unwind_loss")
+    @classmethod
+    def _unwind_within_order(cls, v: Decimal, info: ValidationInfo) -> Decimal:
+        per_order = info.data.get("exec_max_notional_per_order")
+        if per_order is not None and v > per_order:
+            raise ValueError(f"must not exceed EXEC_MAX_NOTIONAL_PER_ORDER ({per_order}): a cap above what an "
+                             "order can spend would let an unwind sell at any price")
+        return v
 
     @property
     def source_name(self) -> str:

@@ -63,14 +63,14 @@ def list_(
     """The alert outbox, newest first: each alert's signal, status, attempts and last error."""
     with connect(settings()) as conn:
         rows = conn.cursor(row_factory=dict_row).execute(
-            """SELECT o.id, o.created_at, o.level, s.rule_id, o.status, o.attempts, o.sent_at, o.last_error,
-                      s.message
-               FROM alert_outbox o JOIN signal s ON s.id = o.signal_id
+            """SELECT o.id, o.created_at, o.level, coalesce(s.rule_id, 'intent ' || o.intent_id) AS rule_id, o.status,
+                      o.attempts, o.sent_at, o.last_error, coalesce(s.message, o.text) AS message
+               FROM alert_outbox o LEFT JOIN signal s ON s.id = o.signal_id
                WHERE %(st)s::text IS NULL OR o.status = %(st)s ORDER BY o.id DESC LIMIT %(n)s""",
             {"st": status, "n": limit}).fetchall()
     if fmt is OutputFormat.table:
         for r in rows:
-            r["message"] = truncate(r["message"], 50)
+            r["message"] = truncate(" ".join(str(r["message"] or "").split()), 50)
             r["last_error"] = truncate(r["last_error"], 40) if r["last_error"] else ""
     render(rows, fmt, ["id", "created_at", "level", "rule_id", "status", "attempts", "sent_at", "last_error",
                        "message"], empty="(no alerts)")

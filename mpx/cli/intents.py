@@ -18,9 +18,10 @@ from mpx.jobs import intents as jobs
 from mpx.jobs.contract import run_job
 
 app = typer.Typer(
-    help="Order intents from P1/P2 signals: create, confirm under the EXEC_* risk limits (checked and "
-    "reserved atomically in PostgreSQL), paper execution, audit trail, circuit breaker. "
-    "A rejected or failed confirm exits 1 with every check and its numbers.",
+    help="Order intents from P1/P2 arbitrage signals: create, confirm under the EXEC_* risk limits (checked "
+    "and reserved atomically in PostgreSQL), legs sent fill-or-kill (paper by default) and unwound when a later "
+    "leg is killed, audit trail, circuit breaker. A rejected, failed or unwound confirm exits 1 with every check "
+    "and its numbers.",
     no_args_is_help=True,
 )
 
@@ -35,6 +36,8 @@ class Status(StrEnum):
     failed = "failed"
     settled = "settled"
     closed = "closed"
+    unwound = "unwound"
+    unwinding = "unwinding"
 
 
 IdArg = Annotated[int, typer.Argument(help="The intent's id (`mpx intents list`).", min=1)]
@@ -67,19 +70,43 @@ def create(
         render([{**_summary(intent), "legs": intent["legs"]}], fmt)
 
 
+FILL_COLUMNS = ["seq", "outcome", "label", "side", "requested", "shares", "vwap", "limit_price", "cost", "fee",
+                "note"]
+SELL_COLUMNS = ["attempt", "label", "held", "best_bid", "floor", "shares", "vwap", "proceeds", "fee", "note"]
+
+
+def _render_unwind(unwind: dict[str, Any] | None, fmt: OutputFormat) -> None:
+    if not unwind:
+        return
+    typer.echo("\nunwind (sells at the best bid and down, never below the floor that keeps the loss within "
+               f"{unwind['max_loss']} USDC):")
+    render(unwind["sells"], fmt, SELL_COLUMNS, empty="(no sell sent)")
+    if unwind.get("realised_loss") is not None:
+        typer.echo(f"realised loss {unwind['realised_loss']} USDC = cost {unwind['spent']} − proceeds "
+                   f"{unwind['recovered']} (fees included)")
+    else:
+        held = [p for p in unwind["positions"] if Decimal(p["held"]) > 0]
+        typer.echo("NAKED: " + "; ".join(f"{p['held']} {p['label']} ({p['token_id'][:16]}…) held" for p in held))
+
+
 @app.command("confirm")
 def confirm(intent_id: IdArg, fmt: FormatOption = OutputFormat.table) -> None:
-    """Run the risk checks, then execute (EXEC_MODE, paper by default).
+    """Run the risk checks, then send the legs (EXEC_MODE, paper by default), each fill-or-kill.
 
-    Checks, every one reported with its numbers: the circuit breaker; markets still open; books
-    observed within EXEC_MAX_BOOK_AGE; EXEC_MAX_NOTIONAL_PER_ORDER; EXEC_MAX_CONCURRENT_ORDERS;
-    EXEC_MAX_DAILY_NOTIONAL (UTC day); slippage of every leg re-priced against the latest book
-    within EXEC_SLIPPAGE_BPS; the re-priced edge above EXEC_MIN_EDGE_BPS. Exit 0 when executed
-    (filled or partially filled) or already executed; 1 when rejected or failed."""
+    Checks, every one reported with its numbers: the circuit breaker (and no naked position open);
+    markets still open; every leg's fee rate known; books observed within EXEC_MAX_BOOK_AGE; every
+    leg's fresh book holding its full size at or below its limit (depth_at_limit);
+    EXEC_MAX_NOTIONAL_PER_ORDER; EXEC_MAX_CONCURRENT_ORDERS; EXEC_MAX_DAILY_NOTIONAL (UTC day);
+    slippage of every leg re-priced against the latest book within EXEC_SLIPPAGE_BPS; every leg at its
+    limit plus fees within the payout minus EXEC_MIN_EDGE_BPS (worst_case_edge); the re-priced edge
+    above EXEC_MIN_EDGE_BPS. Legs go out least depth to spare first; when one is killed after others
+    filled, those are sold back (unwound) within EXEC_MAX_UNWIND_LOSS, the breaker opens and a P1 alert
+    is queued. Exit 0 when filled or already executed; 1 when rejected, failed, unwound or unwinding."""
     res = run_job(settings(), "intents", lambda ctx: jobs.confirm(ctx, intent_id), lock=False)
     intent = res.intent
     if fmt is not OutputFormat.table:
         row = {**_summary(intent), "outcome": res.outcome, "fills": intent.get("fills"),
+               "unwind": intent.get("unwind"),
                "verdict": res.verdict.as_dict() if res.verdict else intent.get("verdict")}
         render([row], fmt)
     elif res.outcome == "already":
@@ -92,12 +119,42 @@ def confirm(intent_id: IdArg, fmt: FormatOption = OutputFormat.table) -> None:
             for c in res.verdict.checks:
                 typer.echo(f"  {c.line}")
         if intent.get("fills"):
-            render(intent["fills"], fmt, ["side", "requested", "shares", "vwap", "limit_price", "cost", "fee",
-                                          "token_id"])
+            render(intent["fills"], fmt, FILL_COLUMNS)
+        _render_unwind(intent.get("unwind"), fmt)
+        if res.outcome in ("unwound", "unwinding"):
+            typer.echo("circuit breaker opened; P1 alert queued (`mpx alerts list`)")
         for s in res.settled:
             typer.echo(f"settled intent {s['id']} on the way: PnL {s['pnl']} USDC")
-    if res.outcome in ("rejected", "failed"):
-        raise jobs.IntentError(f"intent {intent_id} {res.outcome}: {intent['reason']}")
+    if res.outcome in ("rejected", "failed", "unwound", "unwinding"):
+        raise jobs.IntentError(f"intent {intent_id} {res.outcome}: {intent['reason']}",
+                               hint=f"`mpx intents unwind {intent_id}` when bids return" if res.outcome == "unwinding"
+                               else None)
+
+
+@app.command("unwind")
+def unwind(
+    intent_id: IdArg,
+    max_loss: Annotated[str | None, typer.Option("--max-loss", help="USDC the whole unwind may lose, every attempt "
+                                                 "included (default EXEC_MAX_UNWIND_LOSS).")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Sell back an unwinding intent's naked shares: at the best bid and down, never below the floor that
+    keeps the realised loss within --max-loss. Exit 0 when everything is sold (unwound), 1 while shares
+    are still held."""
+    cap = _decimal(max_loss, "--max-loss")
+    if cap is not None and cap <= 0:
+        raise UsageError(f"--max-loss must be above 0 USDC, not {max_loss}")
+    res = run_job(settings(), "intents", lambda ctx: jobs.unwind_intent(ctx, intent_id, cap), lock=False)
+    intent = res.intent
+    if fmt is not OutputFormat.table:
+        render([{**_summary(intent), "outcome": res.outcome, "unwind": intent.get("unwind")}], fmt)
+    else:
+        typer.echo(f"intent {intent_id}: {res.outcome}")
+        _render_unwind(intent.get("unwind"), fmt)
+    if res.outcome != "unwound":
+        raise jobs.IntentError(f"intent {intent_id} still {res.outcome}: {intent['reason']}",
+                               hint="retry when bids return, raise --max-loss, or sell by hand and "
+                                    f"`mpx intents close {intent_id} --pnl X`")
 
 
 @app.command("list")
@@ -127,6 +184,9 @@ def show(intent_id: IdArg, fmt: FormatOption = OutputFormat.table) -> None:
         if intent is None:
             raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
         events = db.intent_events(conn, intent_id)
+    if fmt is not OutputFormat.json:
+        for e in events:
+            e.pop("details", None)
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps({**intent, "events": events}, indent=2, default=str) + "\n")
         return
@@ -142,28 +202,38 @@ def show(intent_id: IdArg, fmt: FormatOption = OutputFormat.table) -> None:
             typer.echo(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['value']} (limit {c['limit']})"
                        + (f" — {c['detail']}" if c["detail"] else ""))
     if intent.get("fills"):
-        typer.echo("\nfills:")
-        render(intent["fills"], fmt, ["side", "requested", "shares", "vwap", "limit_price", "cost", "fee"])
+        typer.echo("\nfills (seq: the order the legs were sent in, each fill-or-kill):")
+        render(intent["fills"], fmt, FILL_COLUMNS)
+    _render_unwind(intent.get("unwind"), fmt)
     typer.echo("\naudit trail:")
     render(events, fmt, ["ts", "from_status", "to_status", "actor", "reason"])
 
 
 @app.command("cancel")
-def cancel(intent_id: IdArg, reason: Annotated[str, typer.Option("--reason", help="Recorded in the audit trail.")]
-           = "cancelled by hand") -> None:
+def cancel(
+    intent_id: IdArg,
+    reason: Annotated[str, typer.Option("--reason", help="Recorded in the audit trail.")] = "cancelled by hand",
+    nothing_filled: Annotated[bool, typer.Option("--nothing-filled", help="For an intent sent to a live venue: "
+                                                 "you checked the venue and no leg filled (recorded).")] = False,
+) -> None:
     """Cancel a suggested intent, or a sent one whose confirm never recorded fills (its reservation
-    is released). Filled intents are positions: close them instead."""
-    run_job(settings(), "intents", lambda ctx: jobs.cancel(ctx, intent_id, reason), lock=False)
+    is released: on paper at once; sent to a live venue only with --nothing-filled, since legs may
+    have filled there). Filled or unwinding intents are positions: close or unwind them instead."""
+    run_job(settings(), "intents", lambda ctx: jobs.cancel(ctx, intent_id, reason, nothing_filled=nothing_filled),
+            lock=False)
     typer.echo(f"intent {intent_id}: cancelled")
 
 
-def _decimal(value: str | None) -> Decimal | None:
+def _decimal(value: str | None, option: str = "--pnl") -> Decimal | None:
     if value is None:
         return None
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except InvalidOperation:
-        raise UsageError(f"--pnl must be a number of USDC, not {value!r}") from None
+        raise UsageError(f"{option} must be a number of USDC, not {value!r}") from None
+    if not number.is_finite():
+        raise UsageError(f"{option} must be a number of USDC, not {value!r}")
+    return number
 
 
 @app.command("close")
@@ -173,8 +243,8 @@ def close(
                                             "towards EXEC_BREAKER_MAX_LOSS.")] = None,
     reason: Annotated[str, typer.Option("--reason", help="Recorded in the audit trail.")] = "closed by hand",
 ) -> None:
-    """Mark a filled position closed outside mpx (sold, or settled by hand): it no longer counts
-    against EXEC_MAX_CONCURRENT_ORDERS."""
+    """Mark a position closed outside mpx (sold, or settled by hand) — filled, or unwinding (naked
+    shares you sold yourself): it no longer counts against EXEC_MAX_CONCURRENT_ORDERS."""
     value = _decimal(pnl)
     run_job(settings(), "intents", lambda ctx: jobs.close(ctx, intent_id, reason, value), lock=False)
     typer.echo(f"intent {intent_id}: closed")
@@ -182,8 +252,8 @@ def close(
 
 @app.command("settle")
 def settle(fmt: FormatOption = OutputFormat.table) -> None:
-    """Settle every filled intent whose markets have resolved: PnL = shares × what each outcome
-    paid − cost incl. fees (every confirm does this too)."""
+    """Settle every filled (or unwinding) intent whose markets have resolved: PnL = shares held × what
+    each outcome paid + what was sold back − cost incl. fees (every confirm does this too)."""
     res = run_job(settings(), "intents", jobs.settle, lock=False)
     render([{"id": s["id"], "signal_id": s["signal_id"], "pnl": s["pnl"], "filled_cost": s["filled_cost"]}
             for s in res.settled], fmt, ["id", "signal_id", "filled_cost", "pnl"], empty="(nothing to settle)")

@@ -50,6 +50,15 @@ def format_alert(signal: Mapping[str, Any]) -> str:
     return f"{head}\n{body}"
 
 
+def format_execution_alert(row: Mapping[str, Any]) -> str:
+    """An execution alert (an outbox row without a signal: a leg killed after others filled) as
+    Telegram HTML: the level and the first line in bold, the rest escaped."""
+    head, _, body = str(row["text"]).partition("\n")
+    if len(body) > MAX_MESSAGE:
+        body = body[: MAX_MESSAGE - 1] + "…"
+    return f"<b>{escape(str(row['level']))} EXECUTION {escape(head)}</b>" + (f"\n{escape(body)}" if body else "")
+
+
 def batch(blocks: Sequence[str], limit: int = TELEGRAM_LIMIT) -> list[list[int]]:
     """Indexes of ``blocks`` grouped into messages of at most ``limit`` characters (joined by a blank
     line), in order."""

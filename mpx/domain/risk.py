@@ -1,15 +1,20 @@
 """Order intents and the risk checks they must pass — pure functions, exact Decimal math.
 
-* :func:`plan_intent` turns a P1/P2 signal's legs into an order: every leg's limit price is its
+* :func:`plan_intent` turns an arbitrage finding into an order: every leg's limit price is its
   VWAP plus the slippage allowance (``EXEC_SLIPPAGE_BPS``) rounded onto the market's tick without
   exceeding the allowance, but never short of the planned fill's worst level (:func:`limit_price`);
-  the number of sets is the signal's,
-  reduced until every leg at its limit price plus fees fits ``EXEC_MAX_NOTIONAL_PER_ORDER``.
-* :func:`assess` re-prices every leg against the latest book and runs every check — the verdict
-  names each check with its value and limit, whether it passed or not.
+  the number of sets is the finding's, reduced until every leg at its limit price plus fees fits
+  ``EXEC_MAX_NOTIONAL_PER_ORDER``.
+* :func:`assess` runs every check against the stored markets and the latest books — the verdict
+  names each check with its value and limit, whether it passed or not. Two of them make sure no
+  leg can be left naked by the book or the prices: ``depth_at_limit`` (every leg's fresh book holds
+  its full size at or below its limit, so a fill-or-kill order can fill) and ``worst_case_edge``
+  (every leg filled at its limit, taker fees included, still leaves the minimum edge).
 * :func:`settle_pnl` is what a filled intent made once its markets resolved.
 
-The job (``mpx.jobs.intents``) holds the PostgreSQL locks that make check-and-reserve atomic.
+How the legs are then sent (fill-or-kill, in which order, and the unwind when a later leg is
+killed) is :mod:`mpx.domain.execution`. The job (``mpx.jobs.intents``) holds the PostgreSQL locks
+that make check-and-reserve atomic.
 """
 
 from __future__ import annotations
@@ -29,14 +34,29 @@ from mpx.domain.money import BPS, Fill, edge_bps, round_to_tick, taker_fee, walk
 SHARE_QUANTUM = Decimal("0.01")
 USD = Decimal("0.00001")
 
-CheckName = Literal["breaker", "market_open", "book_fresh", "notional_per_order", "concurrent_orders",
-                    "daily_notional", "slippage", "edge"]
-CHECKS: tuple[CheckName, ...] = ("breaker", "market_open", "book_fresh", "notional_per_order",
-                                 "concurrent_orders", "daily_notional", "slippage", "edge")
-MARKET_CHECKS: frozenset[str] = frozenset({"market_open", "book_fresh", "slippage", "edge"})
+CheckName = Literal["breaker", "market_open", "fee_known", "book_fresh", "depth_at_limit", "notional_per_order",
+                    "concurrent_orders", "daily_notional", "slippage", "worst_case_edge", "edge"]
+CHECKS: tuple[CheckName, ...] = ("breaker", "market_open", "fee_known", "book_fresh", "depth_at_limit",
+                                 "notional_per_order", "concurrent_orders", "daily_notional", "slippage",
+                                 "worst_case_edge", "edge")
+MARKET_CHECKS: frozenset[str] = frozenset({"market_open", "fee_known", "book_fresh", "depth_at_limit", "slippage",
+                                           "edge"})
 """Rejections that say something is wrong with the market or our prices: they count towards the
-circuit breaker. Hitting a capacity limit (per-order, concurrent, daily) is the limits working,
-and a rejection by the open breaker itself must not keep it open: those do not count."""
+circuit breaker. Hitting a capacity limit (per-order, concurrent, daily) or the worst-case edge bar
+(the plan's limits against ``EXEC_MIN_EDGE_BPS``: it moves only when the policy or a fee changes)
+is the limits working, and a rejection by the open breaker itself must not keep it open: those do
+not count."""
+
+DEFAULT_MIN_EDGE_BPS = Decimal(100)
+"""``EXEC_MIN_EDGE_BPS``: what the pricing does not model must fit in it — gas to merge or redeem
+the set (~0.01–0.05 USDC a transaction on Polygon: 1–5 bps of a 100 USDC order, 10–50 bps of a
+10 USDC one), the expected cost of an unwind (a later leg killed in, say, 1 confirm of 10, selling
+the filled legs back a tick or two under cost: ~10–20 bps), and the capital locked until the
+markets resolve (~40 bps a month at 5 % a year). 100 bps covers a month's lock with the rest; a
+longer-dated set deserves a higher bar."""
+DEFAULT_MAX_UNWIND_LOSS = Decimal(5)
+"""``EXEC_MAX_UNWIND_LOSS`` (USDC): 5 % of the default per-order limit — a one-leg unwind of a
+50 USDC leg may give up 10 cents a share before the position is left naked for a trader."""
 
 
 class PlanError(ValueError):
@@ -52,7 +72,8 @@ class Policy:
     max_concurrent_orders: int = 3
     max_daily_notional: Decimal = Decimal(1000)
     slippage_bps: int = 50
-    min_edge_bps: Decimal = ZERO
+    min_edge_bps: Decimal = DEFAULT_MIN_EDGE_BPS
+    max_unwind_loss: Decimal = DEFAULT_MAX_UNWIND_LOSS
     max_book_age: timedelta = timedelta(minutes=2)
     breaker_max_failures: int = 3
     breaker_max_loss: Decimal = Decimal(50)
@@ -214,7 +235,10 @@ class Usage:
     open_intents: int
     day_notional: Decimal
     window_pnl: Decimal
-    """Realised PnL of intents settled or closed within the loss window (negative: a loss)."""
+    """Realised PnL of intents settled, closed or unwound within the loss window (negative: a loss)."""
+    naked: tuple[int, ...] = ()
+    """Intents ``unwinding``: shares still held after a leg was killed. The breaker stays open
+    while there is one, whatever its cooldown or a reset says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +257,12 @@ class Verdict:
     edge_bps: Decimal | None = None
     breaker_action: Literal["open", "close"] | None = None
     breaker_reason: str = ""
+    worst_cost: Decimal = ZERO
+    """Every leg filled at its limit price plus the taker fee there, at the market's fee now: the
+    most the intent can spend (what ``notional_per_order`` and ``daily_notional`` check and what
+    is reserved)."""
+    depths: Mapping[str, Decimal] = field(default_factory=dict)
+    """Shares each leg's fresh book offers at or below its limit (0 for a stale or missing book)."""
 
     @property
     def ok(self) -> bool:
@@ -255,7 +285,8 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "checks": [c.as_dict() for c in self.checks],
-                "edge_bps": None if self.edge_bps is None else str(self.edge_bps)}
+                "edge_bps": None if self.edge_bps is None else str(self.edge_bps),
+                "worst_cost": str(self.worst_cost), "depths": {t: str(d) for t, d in self.depths.items()}}
 
 
 def _slip_bps(planned: Decimal, now: Decimal, side: Side) -> Decimal:
@@ -279,6 +310,11 @@ def breaker_check(b: Breaker, usage: Usage, policy: Policy, now: datetime) -> tu
     """The breaker before anything else: open until its cooldown ends; opened now by a realised
     loss within the window."""
     action: BreakerAction = None
+    if usage.naked:
+        ids = ", ".join(str(i) for i in usage.naked)
+        return (Check("breaker", False, "open", "closed",
+                      f"naked position: intent(s) {ids} unwinding — `mpx intents unwind ID` or `mpx intents close "
+                      "ID --pnl X` first" + (f"; {b.reason}" if b.state == "open" and b.reason else "")), None, "")
     if b.state == "open" and b.open_until is not None and now < b.open_until:
         return (Check("breaker", False, "open", "closed",
                       f"until {b.open_until:%Y-%m-%d %H:%M:%S}Z: {b.reason or '?'}; `mpx intents breaker --reset`"),
@@ -293,17 +329,48 @@ def breaker_check(b: Breaker, usage: Usage, policy: Policy, now: datetime) -> tu
         "cooldown elapsed" if action else "")
 
 
-def assess(plan_legs: Sequence[PlannedLeg], payout_per_share: Decimal, max_notional: Decimal,
-           markets: Mapping[str, Market], books: Mapping[str, Book], observed: Mapping[str, datetime | None],
-           usage: Usage, breaker: Breaker, policy: Policy, now: datetime) -> Verdict:
+def worst_case_cost(legs: Sequence[PlannedLeg], markets: Mapping[str, Market]) -> Decimal:
+    """Σ limit × shares + the taker fee of the whole leg at its limit, at each market's fee now.
+
+    An upper bound of what the legs can cost however a fill at or below the limits splits over
+    price levels: a share's cost with its fee, ``p + rate × (p(1 − p))^e``, rises with ``p`` for
+    any rate ≤ 1 (the fee alone does not: it peaks at 0.5)."""
+    total = ZERO
+    for leg in legs:
+        m = markets.get(leg.market_id)
+        total += _max_cost(leg.shares, leg.limit_price, m, leg.side) if m is not None else leg.max_cost
+    return total
+
+
+def depth_at_limit(levels: Sequence[Level], limit: Decimal, side: Side = "BUY") -> Decimal:
+    """Shares offered at or better than ``limit``: asks ≤ limit for a buy, bids ≥ limit for a sell."""
+    if side == "BUY":
+        return sum((lv.size for lv in levels if lv.price <= limit), ZERO)
+    return sum((lv.size for lv in levels if lv.price >= limit), ZERO)
+
+
+def _leg_depth(leg: PlannedLeg, book: Book | None) -> Decimal:
+    if book is None:
+        return ZERO
+    return depth_at_limit(book.asks if leg.side == "BUY" else book.bids, leg.limit_price, leg.side)
+
+
+def assess(plan_legs: Sequence[PlannedLeg], payout_per_share: Decimal, markets: Mapping[str, Market],
+           books: Mapping[str, Book], observed: Mapping[str, datetime | None], usage: Usage, breaker: Breaker,
+           policy: Policy, now: datetime) -> Verdict:
     """Every check, in order; none is skipped because an earlier one failed."""
     checks: list[Check] = []
     b_check, action, why = breaker_check(breaker, usage, policy, now)
     checks.append(b_check)
 
-    closed = [m for m in {leg.market_id for leg in plan_legs} if m not in markets or not markets[m].tradable]
-    checks.append(Check("market_open", not closed, f"{len(closed)} of {len(plan_legs)} leg market(s) not tradable",
+    leg_markets = list(dict.fromkeys(leg.market_id for leg in plan_legs))
+    closed = [m for m in leg_markets if m not in markets or not markets[m].tradable]
+    checks.append(Check("market_open", not closed, f"{len(closed)} of {len(leg_markets)} leg market(s) not tradable",
                         "0", ", ".join(closed)))
+    unknown = [m for m in leg_markets if m in markets and not markets[m].fee.known]
+    checks.append(Check("fee_known", not unknown,
+                        f"{len(unknown)} of {len(leg_markets)} leg market(s) charge fees at an unknown rate", "0",
+                        (", ".join(unknown) + ": the fills cannot be priced") if unknown else ""))
 
     ages: list[tuple[str, float | None]] = []
     for leg in plan_legs:
@@ -316,14 +383,35 @@ def assess(plan_legs: Sequence[PlannedLeg], payout_per_share: Decimal, max_notio
     checks.append(Check("book_fresh", fresh, "no book" if missing else f"{worst:.0f} s old", f"{limit_s:.0f} s",
                         f"{len(missing)} leg(s) without a stored book" if missing else ""))
 
-    checks.append(Check("notional_per_order", max_notional <= policy.max_notional_per_order,
-                        f"{max_notional} USDC", f"{policy.max_notional_per_order} USDC",
+    # a fill-or-kill order fills only when the book holds the whole leg at or below its limit; a
+    # book not observed within EXEC_MAX_BOOK_AGE holds nothing we can rely on
+    depths: dict[str, Decimal] = {}
+    short: list[str] = []
+    for leg, (_, age) in zip(plan_legs, ages, strict=True):
+        is_fresh = age is not None and age <= limit_s
+        d = _leg_depth(leg, books.get(leg.token_id)) if is_fresh else ZERO
+        depths[leg.token_id] = d
+        if d < leg.shares:
+            short.append(f"{leg.label} ({leg.token_id[:10]}…) {d} of {leg.shares} at "
+                         f"{'≤' if leg.side == 'BUY' else '≥'} {leg.limit_price}"
+                         + ("" if is_fresh else " (no fresh book)"))
+    spare = min(((depths[leg.token_id] - leg.shares, leg) for leg in plan_legs), key=lambda x: x[0], default=None)
+    checks.append(Check(
+        "depth_at_limit", not short,
+        f"{len(short)} of {len(plan_legs)} leg(s) short: " + "; ".join(short) if short else
+        f"every leg holds its size; least to spare: {spare[1].label} {spare[0]} shares" if spare else "no legs",
+        "each leg's full size at or below its limit",
+        "fill-or-kill: a short leg would be killed" if short else ""))
+
+    worst_cost = worst_case_cost(plan_legs, markets)
+    checks.append(Check("notional_per_order", worst_cost <= policy.max_notional_per_order,
+                        f"{worst_cost} USDC", f"{policy.max_notional_per_order} USDC",
                         "every leg at its limit price, fees included"))
     checks.append(Check("concurrent_orders", usage.open_intents + 1 <= policy.max_concurrent_orders,
                         f"{usage.open_intents} open + 1", str(policy.max_concurrent_orders)))
-    day_total = usage.day_notional + max_notional
+    day_total = usage.day_notional + worst_cost
     checks.append(Check("daily_notional", day_total <= policy.max_daily_notional,
-                        f"{usage.day_notional} used + {max_notional} = {day_total} USDC",
+                        f"{usage.day_notional} used + {worst_cost} = {day_total} USDC",
                         f"{policy.max_daily_notional} USDC", "per UTC day"))
 
     repriced = tuple(reprice(leg, books.get(leg.token_id), markets[leg.market_id]) if leg.market_id in markets
@@ -334,19 +422,28 @@ def assess(plan_legs: Sequence[PlannedLeg], payout_per_share: Decimal, max_notio
                             "a leg has nothing on its side of the book"))
     else:
         worst_slip = max(s for s in slips if s is not None)
-        short = [r for r in repriced if not r.fill.complete]
+        thin = [r for r in repriced if not r.fill.complete]
         checks.append(Check("slippage", worst_slip <= policy.slippage_bps, f"{worst_slip} bps",
                             f"{policy.slippage_bps} bps",
                             "worst leg's re-priced VWAP against the planned one"
-                            + (f"; {len(short)} leg(s) thinner than the order" if short else "")))
+                            + (f"; {len(thin)} leg(s) thinner than the order" if thin else "")))
+
+    sets = min((leg.shares for leg in plan_legs), default=ZERO)
+    payout = sets * payout_per_share
+    min_edge = policy.min_edge_bps * worst_cost / BPS
+    checks.append(Check("worst_case_edge", worst_cost <= payout - min_edge,
+                        f"payout {payout} − worst-case cost {worst_cost} = {payout - worst_cost} USDC",
+                        f"≥ {min_edge} USDC ({policy.min_edge_bps} bps of {worst_cost})",
+                        "every leg filled at its limit price, taker fee there included"))
 
     cost = sum((r.fill.total for r in repriced), ZERO)
-    sets = min((r.fill.shares for r in repriced), default=ZERO)
-    edge = edge_bps(sets * payout_per_share - cost, cost) if cost > 0 else None
+    filled_sets = min((r.fill.shares for r in repriced), default=ZERO)
+    edge = edge_bps(filled_sets * payout_per_share - cost, cost) if cost > 0 else None
     checks.append(Check("edge", edge is not None and edge > policy.min_edge_bps,
                         "none" if edge is None else f"{edge} bps", f"> {policy.min_edge_bps} bps",
-                        "" if edge is None else f"{sets} sets pay {sets * payout_per_share}, cost {cost} incl. fees"))
-    return Verdict(tuple(checks), repriced, edge, action, why)
+                        "" if edge is None else
+                        f"{filled_sets} sets pay {filled_sets * payout_per_share}, cost {cost} incl. fees"))
+    return Verdict(tuple(checks), repriced, edge, action, why, worst_cost, depths)
 
 
 def breaker_after(b: Breaker, counted_failure: bool, succeeded: bool, policy: Policy, now: datetime,
@@ -389,43 +486,3 @@ def _fmt_td(td: timedelta) -> str:
         if s % n == 0 and s >= n:
             return f"{s // n}{unit}"
     return f"{s}s"
-
-
-@dataclass(frozen=True, slots=True)
-class LegFill:
-    """One leg as executed."""
-
-    token_id: str
-    market_id: str
-    side: Side
-    requested: Decimal
-    shares: Decimal
-    vwap: Decimal | None
-    cost: Decimal
-    fee: Decimal
-    limit_price: Decimal
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"token_id": self.token_id, "market_id": self.market_id, "side": self.side,
-                "requested": str(self.requested), "shares": str(self.shares),
-                "vwap": None if self.vwap is None else str(self.vwap), "cost": str(self.cost), "fee": str(self.fee),
-                "limit_price": str(self.limit_price)}
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionReport:
-    fills: tuple[LegFill, ...]
-    venue: str
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def status(self) -> Literal["filled", "partially_filled", "failed"]:
-        if all(f.shares == f.requested for f in self.fills):
-            return "filled"
-        if any(f.shares > 0 for f in self.fills):
-            return "partially_filled"
-        return "failed"
-
-    @property
-    def total(self) -> Decimal:
-        return sum((f.cost + f.fee for f in self.fills if f.side == "BUY"), ZERO)

@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 
 from mpx.adapters.db import state
 from mpx.adapters.telegram import TelegramSender
-from mpx.domain.alerts import LEVELS, at_least, batch, format_alert, message_text
+from mpx.domain.alerts import LEVELS, at_least, batch, format_alert, format_execution_alert, message_text
 from mpx.log import get_logger
 from mpx.settings import Settings
 
@@ -95,13 +95,14 @@ def flush(conn: psycopg.Connection, settings: Settings) -> FlushResult:
     sender = TelegramSender(token, settings.telegram_chat_id, settings.telegram_api_url)
     cur = conn.cursor(row_factory=dict_row)
     rows: list[dict[str, Any]] = cur.execute(
-        """SELECT o.id, s.level, s.rule_type, s.finding_class, s.message, s.estimated_edge_bps,
-                  s.executable_shares, s.executable_notional, s.measure, s.measure_value, s.payload
-           FROM alert_outbox o JOIN signal s ON s.id = o.signal_id
+        """SELECT o.id, o.signal_id, o.text, coalesce(s.level, o.level) AS level, s.rule_type, s.finding_class,
+                  s.message, s.estimated_edge_bps, s.executable_shares, s.executable_notional, s.measure,
+                  s.measure_value, s.payload
+           FROM alert_outbox o LEFT JOIN signal s ON s.id = o.signal_id
            WHERE o.status = 'pending' AND o.next_attempt_at <= now()
            ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED""", (MAX_ROWS_PER_FLUSH,)).fetchall()
     if rows:
-        blocks = [format_alert(r) for r in rows]
+        blocks = [format_alert(r) if r["signal_id"] is not None else format_execution_alert(r) for r in rows]
         groups = batch(blocks)
         results = sender.send([message_text([blocks[i] for i in g]) for g in groups])
         for group, result in zip(groups, results, strict=False):

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from mpx.adapters.db import intents as intents_db
 from mpx.adapters.db.connection import connect
 from mpx.errors import MpxError
 from mpx.jobs import alerts
@@ -71,7 +72,7 @@ def collect(conn: psycopg.Connection) -> CollectorRegistry:
     Gauge("mpx_telegram_failures_total", "Telegram sends that failed", registry=reg).set(alerts.failures_total(conn))
     oi = Gauge("mpx_order_intents_total", "Order intents that entered each status (audit trail)", ("status",),
                registry=reg)
-    for status, n in conn.execute("SELECT to_status, count(*) FROM order_intent_event GROUP BY to_status"):
+    for status, n in intents_db.status_totals(conn).items():
         oi.labels(status).set(n)
     o = Gauge("mpx_alert_outbox", "Alerts in the outbox, by status", ("status",), registry=reg)
     for status, n in conn.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status"):

@@ -1,23 +1,32 @@
-"""``mpx intents``: order intents from P1/P2 signals, confirmed under risk limits, executed on paper.
+"""``mpx intents``: order intents from P1/P2 arbitrage signals, confirmed under risk limits, executed
+leg by leg fill-or-kill (paper by default), never leaving a naked leg.
 
-States (every change is a row in ``order_intent_event`` with time, reason and who)::
+States (every change is a row in ``order_intent_event`` with time, reason, who and the numbers)::
 
-    suggested ──confirm──▶ sent ──▶ filled | partially_filled ──▶ settled (markets resolved)
-        │                   │  └──▶ failed (the venue raised: nothing spent)     └▶ closed (by hand)
-        │                   └──cancel──▶ cancelled
+    suggested ──confirm──▶ sent ──▶ filled ──▶ settled (markets resolved) | closed (by hand)
+        │                   ├──▶ failed (the first leg sent was killed or refused: nothing bought)
+        │                   └──▶ unwinding (a later leg was killed after earlier ones filled)
+        │                           ├──▶ unwound (everything sold back within EXEC_MAX_UNWIND_LOSS)
+        │                           └── still naked ──`mpx intents unwind`──▶ unwound | unwinding
+        │                                           └─ close (sold by hand) / settled (resolved)
         ├──confirm, a check fails──▶ rejected
-        └──cancel──▶ cancelled
+        └──cancel──▶ cancelled       (a sent paper intent can be cancelled; a live one only once its
+                                      venue was checked: --nothing-filled)
 
 A confirm runs in three steps:
 
 1. **check and reserve** — lock the intent's row, then the one ``risk_state`` row; settle what has
-   resolved; read the usage (open intents, today's notional, realised PnL in the loss window);
-   re-price every leg against the latest stored book; run every check. Rejected: record it (and
-   count it towards the breaker when the market is at fault). Passed: status ``sent`` with
-   ``max_notional`` reserved against today (UTC). Commit — the next confirm sees the reservation.
-2. **execute** through the ``EXEC_MODE`` adapter, holding no lock.
-3. **record** the fills: ``filled`` / ``partially_filled`` (the reservation becomes what was spent)
-   or ``failed`` (released); the breaker's failure count is reset or advanced.
+   resolved; read the usage (open intents, naked ones, today's notional, realised PnL in the loss
+   window); re-price every leg against the latest stored book; run every check. Rejected: record
+   it (and count it towards the breaker when the market is at fault). Passed: status ``sent`` with
+   the worst-case cost reserved against today (UTC). Commit — the next confirm sees the reservation.
+2. **execute**, holding no lock: :func:`mpx.domain.execution.execute` sends the legs fill-or-kill
+   through the ``EXEC_MODE`` venue, least depth to spare first, and unwinds what filled if a later
+   leg is killed.
+3. **record** — ``filled`` (the reservation becomes what was spent), ``failed`` (released), or
+   ``unwinding`` → ``unwound`` / still ``unwinding``: the realised loss becomes the intent's PnL
+   (counted in the breaker's loss window), the breaker opens (recorded in ``risk_event``) and a P1
+   alert is queued in the outbox in the same transaction.
 
 Confirming an intent that is already sent or executed does nothing and says so: it executes once.
 """
@@ -37,9 +46,21 @@ import psycopg.errors
 from mpx.adapters.db import intents as db
 from mpx.adapters.db.markets import load_markets
 from mpx.adapters.db.ticks import books_as_of
-from mpx.adapters.execution import adapter_for
+from mpx.adapters.execution import BookSource, venue_for
+from mpx.domain.execution import (
+    INTENT_STATUSES,
+    Execution,
+    LegFill,
+    Unwind,
+    Venue,
+    execute,
+    incident_text,
+    send_order,
+    settle_positions,
+    unwind,
+)
 from mpx.domain.findings import Arbitrage, FindingError
-from mpx.domain.models import ZERO
+from mpx.domain.models import ZERO, Book
 from mpx.domain.risk import (
     Breaker,
     Plan,
@@ -65,7 +86,8 @@ def policy_from_settings(s: Settings) -> Policy:
     return Policy(
         mode=s.exec_mode, max_notional_per_order=s.exec_max_notional_per_order,
         max_concurrent_orders=s.exec_max_concurrent_orders, max_daily_notional=s.exec_max_daily_notional,
-        slippage_bps=s.exec_slippage_bps, min_edge_bps=s.exec_min_edge_bps, max_book_age=s.exec_max_book_age,
+        slippage_bps=s.exec_slippage_bps, min_edge_bps=s.exec_min_edge_bps, max_unwind_loss=s.exec_max_unwind_loss,
+        max_book_age=s.exec_max_book_age,
         breaker_max_failures=s.exec_breaker_max_failures, breaker_max_loss=s.exec_breaker_max_loss,
         breaker_window=s.exec_breaker_window, breaker_cooldown=s.exec_breaker_cooldown,
     )
@@ -88,17 +110,18 @@ class IntentError(MpxError):
 class IntentResult(JobResult):
     intent: dict[str, Any] = field(default_factory=dict)
     outcome: str = ""
-    """created | rejected | filled | partially_filled | failed | already | cancelled | closed | …"""
+    """created | rejected | filled | failed | unwound | unwinding | already | cancelled | closed | …"""
     verdict: Verdict | None = None
     plan: Plan | None = None
     settled: list[dict[str, Any]] = field(default_factory=list)
+    execution: Execution | None = None
+    unwind: Unwind | None = None
 
 
 def _set_metrics(ctx: Context[Any]) -> None:
     g = ctx.metrics.gauge("mpx_order_intents_total", "Order intents that entered each status (audit trail)",
                           ("status",))
-    for status in ("suggested", "sent", "filled", "partially_filled", "rejected", "cancelled", "failed", "settled",
-                   "closed"):
+    for status in INTENT_STATUSES:
         g.labels(status).set(0)
     for status, n in db.status_totals(ctx.conn).items():
         g.labels(status).set(n)
@@ -163,9 +186,21 @@ def create(ctx: Context[Any], signal_id: int) -> IntentResult:
 # --- confirm --------------------------------------------------------------------------------
 
 
-def confirm(ctx: Context[Any], intent_id: int) -> IntentResult:
+def stored_books(conn: psycopg.Connection) -> BookSource:
+    """The paper venue's book source: a token's latest stored book, read when an order is sent."""
+
+    def read(token_id: str) -> Book | None:
+        return books_as_of(conn, datetime.now(UTC), [token_id]).get(token_id)
+
+    return read
+
+
+def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None = None,
+            venue: Venue | None = None) -> IntentResult:
+    """Check, reserve, execute, record (see the module docstring). ``book_source`` / ``venue``
+    replace the stored books / the ``EXEC_MODE`` venue (tests stage a book that moves between legs)."""
     conn, policy, who = ctx.conn, policy_from_settings(ctx.settings), actor()
-    adapter = adapter_for(policy.mode)  # EXEC_MODE without an adapter: exit 78 before anything changes
+    factory = venue_for(policy.mode)  # EXEC_MODE without an adapter: exit 78 before anything changes
 
     # 1. check and reserve, under the intent's row lock and the risk lock
     intent = db.lock_intent(conn, intent_id)
@@ -173,7 +208,7 @@ def confirm(ctx: Context[Any], intent_id: int) -> IntentResult:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
     if intent["status"] != "suggested":
         conn.rollback()
-        if intent["status"] in ("sent", "filled", "partially_filled", "settled", "closed"):
+        if intent["status"] in ("sent", "filled", "partially_filled", "settled", "closed", "unwound", "unwinding"):
             return IntentResult(intent=intent, outcome="already")
         raise IntentError(f"intent {intent_id} is {intent['status']} ({intent['reason']}): it cannot be confirmed",
                           hint=f"create a new one: `mpx intents create --signal {intent['signal_id']}`")
@@ -188,8 +223,9 @@ def confirm(ctx: Context[Any], intent_id: int) -> IntentResult:
     legs = [PlannedLeg.from_dict(d) for d in intent["legs"]]
     markets = load_markets(conn, [leg.market_id for leg in legs])
     books = books_as_of(conn, now, [leg.token_id for leg in legs])
-    verdict = assess(legs, intent["payout_per_share"], intent["max_notional"], markets, books,
-                     db.observed_at(conn, books), Usage(open_n, day_notional, window_pnl), breaker, policy, now)
+    usage = Usage(open_n, day_notional, window_pnl, db.naked_intents(conn))
+    verdict = assess(legs, intent["payout_per_share"], markets, books, db.observed_at(conn, books), usage, breaker,
+                     policy, now)
     breaker = _apply_breaker_action(conn, breaker, verdict, policy, now, who)
     common = {"verdict": verdict.as_dict(), "policy_version": version, "confirmed_at": now}
     if not verdict.ok:
@@ -200,47 +236,100 @@ def confirm(ctx: Context[Any], intent_id: int) -> IntentResult:
         _set_metrics(ctx)
         return IntentResult(rows=1, intent=intent, outcome="rejected", verdict=verdict, settled=settled)
     today = now.date()
+    order = send_order(legs, verdict.depths)
+    reserve = verdict.worst_cost
     db.transition(conn, intent, "sent",
-                  f"every check passed; {intent['max_notional']} USDC reserved against {today} "
-                  f"({day_notional + intent['max_notional']} of {policy.max_daily_notional})",
-                  who, {"edge_bps": str(verdict.edge_bps)}, reserved_day=today,
-                  reserved_notional=intent["max_notional"], **common)
+                  f"every check passed; {reserve} USDC reserved against {today} "
+                  f"({day_notional + reserve} of {policy.max_daily_notional})",
+                  who, {"edge_bps": str(verdict.edge_bps), "worst_cost": str(reserve),
+                        "order": [legs[i].label + f" ({legs[i].token_id[:10]}…)" for i in order]},
+                  reserved_day=today, reserved_notional=reserve, **common)
     conn.commit()
 
-    # 2. execute, holding no lock
-    try:
-        report = adapter.execute(intent_id, legs, markets, books)
-        error = None
-    except Exception as exc:  # the venue could not be reached: nothing was spent
-        report, error = None, f"{type(exc).__name__}: {exc}"
+    # 2. execute, holding no lock: fill-or-kill leg by leg, unwinding what filled if one is killed
+    v = venue or factory(markets, book_source or stored_books(conn))
+    execution = execute(legs, order, markets, v, policy.max_unwind_loss)
+    conn.rollback()  # the book reads' snapshot: nothing was written
 
     # 3. record
     intent = db.lock_intent(conn, intent_id) or intent
     breaker = db.lock_risk(conn)
     done = datetime.now(UTC)
-    if report is None or report.status == "failed":
-        why = error or "nothing filled within the limit prices"
+    fills = [f.as_dict() for f in execution.legs]
+    spent = execution.spent
+    outcome = execution.status
+    if outcome == "failed":
+        stop = execution.stopped_at
+        why = (f"leg {stop.seq} of {len(legs)} ({stop.label}) {stop.outcome}: {stop.note}; nothing bought"
+               if stop else "nothing bought")
         db.transition(conn, intent, "failed", f"execution failed: {why}", who,
-                      {"fills": [f.as_dict() for f in report.fills] if report else []},
-                      reserved_notional=ZERO, executed_at=done,
-                      fills=[f.as_dict() for f in report.fills] if report else None)
+                      {"fills": fills, "order": execution.sent_labels()},
+                      reserved_notional=ZERO, executed_at=done, fills=fills, filled_cost=ZERO)
         _after(conn, breaker, True, False, policy, done, who, f"execution failed: {why}")
-        outcome = "failed"
-    else:
-        fills = [f.as_dict() for f in report.fills]
-        spent = report.total
-        filled = sum((f.shares for f in report.fills), ZERO)
-        requested = sum((f.requested for f in report.fills), ZERO)
-        db.transition(conn, intent, report.status,
-                      f"{report.venue}: {filled} of {requested} shares over {len(fills)} leg(s), "
+    elif outcome == "filled":
+        filled = sum((f.shares for f in execution.legs), ZERO)
+        db.transition(conn, intent, "filled",
+                      f"{execution.venue}: {filled} shares over {len(fills)} leg(s), each fill-or-kill, "
                       f"{spent} USDC incl. fees",
-                      who, {"fills": fills}, fills=fills, filled_cost=spent, reserved_notional=spent, executed_at=done)
+                      who, {"fills": fills, "order": execution.sent_labels()}, fills=fills, filled_cost=spent,
+                      reserved_notional=spent, executed_at=done)
         _after(conn, breaker, False, True, policy, done, who, "")
-        outcome = report.status
+    else:
+        assert execution.unwind is not None
+        stop = execution.stopped_at
+        bought = "; ".join(f"{p.bought} {p.label}" for p in execution.unwind.positions)
+        db.transition(conn, intent, "unwinding",
+                      f"leg {stop.seq if stop else '?'} of {len(legs)} ({stop.label if stop else '?'}) "
+                      f"{stop.outcome if stop else 'failed'} after {bought} filled: selling back", who,
+                      {"fills": fills, "order": execution.sent_labels(),
+                       "stopped_at": stop.as_dict() if stop else None},
+                      fills=fills, filled_cost=spent, reserved_notional=spent, executed_at=done)
+        _record_unwind(conn, intent, execution.unwind, who, done)
+        _trip_breaker(conn, breaker, intent, execution.unwind, policy, done, who, execution.legs)
     conn.commit()
     log.info("intent executed", extra={"intent": intent_id, "status": outcome})
     _set_metrics(ctx)
-    return IntentResult(rows=1, intent=intent, outcome=outcome, verdict=verdict, settled=settled)
+    return IntentResult(rows=1, intent=intent, outcome=outcome, verdict=verdict, settled=settled,
+                        execution=execution, unwind=execution.unwind)
+
+
+def _record_unwind(conn: psycopg.Connection, intent: dict[str, Any], u: Unwind, who: str, now: datetime) -> None:
+    """The end of an unwind attempt: ``unwound`` with the realised loss as the intent's PnL (closed:
+    it counts in the breaker's loss window), or still ``unwinding`` with what is held."""
+    sells = [s.as_dict() for s in u.sells if s.attempt == u.attempts]
+    details = {"attempt": u.attempts, "unwind_sells": sells, "max_loss": str(u.max_loss),
+               "spent": str(u.spent), "recovered": str(u.recovered)}
+    loss = u.realised_loss
+    if loss is not None:
+        db.transition(conn, intent, "unwound",
+                      f"sold back every share: realised loss {loss} USDC = cost {u.spent} − proceeds {u.recovered} "
+                      f"(fees included; cap {u.max_loss})", who,
+                      {**details, "realised_loss": str(loss)}, unwind=u.as_dict(), pnl=-loss, closed_at=now)
+    else:
+        held = "; ".join(f"{p.held} {p.label} ({p.token_id[:10]}…)" for p in u.naked)
+        db.transition(conn, intent, "unwinding",
+                      f"naked: {held} still held — could not sell within a loss of {u.max_loss} USDC "
+                      f"(attempt {u.attempts}); `mpx intents unwind {intent['id']}`", who,
+                      {**details, "naked": [p.as_dict() for p in u.naked]}, unwind=u.as_dict())
+
+
+def _trip_breaker(conn: psycopg.Connection, b: Breaker, intent: dict[str, Any], u: Unwind, policy: Policy,
+                  now: datetime, who: str, legs: tuple[LegFill, ...]) -> None:
+    """A leg killed after others filled: open the breaker, record why, queue the P1 alert."""
+    iid = int(intent["id"])
+    loss = u.realised_loss
+    why = (f"intent {iid} unwound after a leg was killed: realised loss {loss} USDC" if loss is not None else
+           f"intent {iid} unwinding: naked position " + "; ".join(f"{p.held} {p.label}" for p in u.naked))
+    until = now + policy.breaker_cooldown
+    db.save_breaker(conn, Breaker("open", now, until, why, b.consecutive_failures + 1, b.loss_since))
+    db.record_risk_event(conn, "opened", why, who, {
+        "intent_id": iid, "status": intent["status"], "realised_loss": None if loss is None else str(loss),
+        "naked": [p.as_dict() for p in u.naked]})
+    log.warning("circuit breaker opened", extra={"reason": why})
+    note = (f"Circuit breaker opened until {until:%Y-%m-%d %H:%M:%S}Z"
+            + ("." if loss is not None else ", and held open while the position is naked."))
+    db.enqueue_execution_alert(conn, iid, "P1", f"intent:{iid}:{intent['status']}",
+                               incident_text(iid, str(intent["mode"]), legs, u, note))
 
 
 def _apply_breaker_action(conn: psycopg.Connection, b: Breaker, verdict: Verdict, policy: Policy, now: datetime,
@@ -271,17 +360,22 @@ def _after(conn: psycopg.Connection, b: Breaker, counted: bool, succeeded: bool,
 
 
 def _settle(conn: psycopg.Connection, who: str, now: datetime) -> list[dict[str, Any]]:
-    """Settle every executed intent whose leg outcomes have all resolved (caller holds the risk lock
-    or accepts that a confirm may not yet see these as closed)."""
+    """Settle every intent holding shares (filled, or unwinding) whose held outcomes have all
+    resolved (caller holds the risk lock or accepts that a confirm may not yet see these as closed)."""
     out = []
     for intent in db.open_intents(conn):
-        fills = intent["fills"] or []
-        prices = db.settle_prices(conn, [f["token_id"] for f in fills])
-        pnl = settle_pnl(fills, prices)
+        if intent["status"] == "unwinding" and intent.get("unwind"):
+            positions = Unwind.from_dict(intent["unwind"]).positions
+            prices = db.settle_prices(conn, [p.token_id for p in positions if p.held > 0])
+            pnl = settle_positions(positions, prices)
+        else:
+            fills = [f for f in intent["fills"] or [] if Decimal(f["shares"]) > 0]
+            prices = db.settle_prices(conn, [f["token_id"] for f in fills])
+            pnl = settle_pnl(fills, prices)
         if pnl is None:
             continue
         locked = db.lock_intent(conn, intent["id"], skip_locked=True)  # busy elsewhere: settle it next time
-        if locked is None or locked["status"] not in ("filled", "partially_filled"):
+        if locked is None or locked["status"] != intent["status"]:
             continue
         db.transition(conn, locked, "settled", f"markets resolved: PnL {pnl} USDC", who,
                       {"settle_prices": {t: str(p) for t, p in prices.items()}}, closed_at=now, pnl=pnl)
@@ -297,21 +391,37 @@ def settle(ctx: Context[Any]) -> IntentResult:
     return IntentResult(rows=len(settled), outcome="settled", settled=settled)
 
 
-def cancel(ctx: Context[Any], intent_id: int, reason: str) -> IntentResult:
+def cancel(ctx: Context[Any], intent_id: int, reason: str, *, nothing_filled: bool = False) -> IntentResult:
+    """Cancel a suggested intent, or a sent one whose confirm never recorded its fills. On paper a
+    sent intent filled nothing real, so its reservation is released; an intent sent to a live venue
+    may hold shares there, so it is released only when the trader says the venue shows no fill
+    (``nothing_filled``, recorded)."""
     conn = ctx.conn
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
     if intent["status"] == "suggested":
         db.transition(conn, intent, "cancelled", reason, actor())
-    elif intent["status"] == "sent":
-        # a confirm that died between reserving and recording (the database went away): on paper
-        # nothing was filled; with a live venue, check it first
-        db.transition(conn, intent, "cancelled", f"{reason} (was sent; reservation released)", actor(),
+    elif intent["status"] == "sent" and (intent["mode"] == "paper" or nothing_filled):
+        # a confirm that died between reserving and recording (the database went away)
+        note = ("paper: nothing real was filled" if intent["mode"] == "paper" else
+                f"{intent['mode']}: the trader checked the venue and nothing filled")
+        db.transition(conn, intent, "cancelled", f"{reason} (was sent; {note}; reservation released)", actor(),
+                      {"was": "sent", "mode": intent["mode"], "nothing_filled_confirmed": nothing_filled},
                       reserved_notional=ZERO)
+    elif intent["status"] == "sent":
+        conn.rollback()
+        raise IntentError(
+            f"intent {intent_id} was sent to the {intent['mode']} venue and its fills were never recorded: legs may "
+            "have filled there, so cancelling would release a live position's reservation",
+            hint=f"check the venue: if nothing filled, `mpx intents cancel {intent_id} --nothing-filled`; if legs "
+                 f"filled, sell them and `mpx intents close {intent_id} --pnl X`")
     else:
-        hint = "a filled intent is a position: `mpx intents close` it" if intent["status"] in (
-            "filled", "partially_filled") else None
+        conn.rollback()
+        hint = {"filled": "a filled intent is a position: `mpx intents close` it",
+                "partially_filled": "a filled intent is a position: `mpx intents close` it",
+                "unwinding": f"it holds naked shares: `mpx intents unwind {intent_id}`, or sell them and "
+                             f"`mpx intents close {intent_id} --pnl X`"}.get(intent["status"])
         raise IntentError(f"intent {intent_id} is {intent['status']}: only a suggested or sent intent can be "
                           "cancelled", hint=hint)
     conn.commit()
@@ -319,22 +429,56 @@ def cancel(ctx: Context[Any], intent_id: int, reason: str) -> IntentResult:
     return IntentResult(rows=1, intent=intent, outcome="cancelled")
 
 
+CLOSABLE = ("filled", "partially_filled", "unwinding")
+
+
 def close(ctx: Context[Any], intent_id: int, reason: str, pnl: Decimal | None) -> IntentResult:
-    """A position closed outside mpx (sold, or settled by hand): it stops counting as open; its PnL,
-    when given, counts towards the breaker's loss limit."""
+    """A position closed outside mpx (sold, or settled by hand) — also a naked ``unwinding`` one, or a
+    live intent stuck in ``sent`` whose legs filled: it stops counting as open; its PnL, when given,
+    counts towards the breaker's loss limit."""
     conn = ctx.conn
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
-    if intent["status"] not in ("filled", "partially_filled"):
-        raise IntentError(f"intent {intent_id} is {intent['status']}: only a filled or partially filled intent "
-                          "can be closed")
+    if intent["status"] not in CLOSABLE and not (intent["status"] == "sent" and intent["mode"] != "paper"):
+        conn.rollback()
+        raise IntentError(f"intent {intent_id} is {intent['status']}: only a filled, partially filled or unwinding "
+                          "intent (or a live one stuck in sent) can be closed")
     db.lock_risk(conn)
     db.transition(conn, intent, "closed", reason + ("" if pnl is None else f"; PnL {pnl} USDC"), actor(),
                   closed_at=datetime.now(UTC), pnl=pnl)
     conn.commit()
     _set_metrics(ctx)
     return IntentResult(rows=1, intent=intent, outcome="closed")
+
+
+def unwind_intent(ctx: Context[Any], intent_id: int, max_loss: Decimal | None = None, *,
+                  book_source: BookSource | None = None, venue: Venue | None = None) -> IntentResult:
+    """Another attempt to sell back an ``unwinding`` intent's shares: at the best bid and down, never
+    below the floor that keeps the whole unwind's realised loss (every attempt included) within
+    ``max_loss`` (default ``EXEC_MAX_UNWIND_LOSS``). Holds the intent's row lock throughout, so two
+    attempts never sell the same shares."""
+    conn, policy, who = ctx.conn, policy_from_settings(ctx.settings), actor()
+    cap = policy.max_unwind_loss if max_loss is None else max_loss
+    if cap <= 0:
+        raise IntentError(f"--max-loss must be above 0 USDC, not {cap}")
+    intent = db.lock_intent(conn, intent_id)
+    if intent is None:
+        raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list --status unwinding`")
+    if intent["status"] != "unwinding" or not intent.get("unwind"):
+        conn.rollback()
+        raise IntentError(f"intent {intent_id} is {intent['status']}: only an unwinding intent holds shares to sell "
+                          "back")
+    factory = venue_for(str(intent["mode"]))
+    before = Unwind.from_dict(intent["unwind"])
+    markets = load_markets(conn, [p.market_id for p in before.positions])
+    v = venue or factory(markets, book_source or stored_books(conn))
+    u = unwind(before.positions, markets, v, cap, attempt=before.attempts + 1, history=before.sells)
+    _record_unwind(conn, intent, u, who, datetime.now(UTC))
+    conn.commit()
+    log.info("unwind attempt", extra={"intent": intent_id, "status": intent["status"]})
+    _set_metrics(ctx)
+    return IntentResult(rows=1, intent=intent, outcome=str(intent["status"]), unwind=u)
 
 
 # --- the breaker ----------------------------------------------------------------------------
@@ -349,13 +493,17 @@ def breaker_report(conn: psycopg.Connection, settings: Settings) -> dict[str, An
         since = b.loss_since
     open_n, day, pnl = db.usage(conn, now.date(), since)
     state: str = b.state
-    if state == "open" and b.open_until is not None and now >= b.open_until:
+    naked = db.naked_intents(conn)
+    if naked:
+        state = "open: naked position (unwinding intents) — nothing executes until they end"
+    elif state == "open" and b.open_until is not None and now >= b.open_until:
         state = "open (cooldown elapsed: closes at the next confirm)"
     return {
         "state": state, "reason": b.reason, "opened_at": b.opened_at, "open_until": b.open_until,
         "consecutive_failures": f"{b.consecutive_failures} of {policy.breaker_max_failures}",
         "window_pnl": f"{pnl} USDC since {since:%Y-%m-%d %H:%M:%S}Z (opens at -{policy.breaker_max_loss})",
         "open_intents": f"{open_n} of {policy.max_concurrent_orders}",
+        "unwinding": ", ".join(str(i) for i in naked) or "none",
         "daily_notional": f"{day} of {policy.max_daily_notional} USDC ({now.date()} UTC)",
         "recent": db.risk_events(conn, 5),
     }

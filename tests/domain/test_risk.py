@@ -1,5 +1,6 @@
 """Risk math against hand-computed examples: limit prices, sizing to the per-order limit, every
-check of a verdict with its numbers, the breaker, paper fills and settlement PnL."""
+check of a verdict with its numbers (fee known, depth at the limits, the worst-case edge), the
+breaker and settlement PnL. Each arbitrage carries its payout in every state of the world."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from mpx.adapters.execution.paper import PaperExecution
+from mpx.domain.findings import Arbitrage, Leg
 from mpx.domain.models import Book, FeeSchedule, Level, Market, Outcome
+from mpx.domain.payout import ExactlyOne, payout_table
 from mpx.domain.risk import (
+    CHECKS,
     Breaker,
     PlanError,
     PlannedLeg,
@@ -24,6 +27,7 @@ from mpx.domain.risk import (
 )
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+FEE_2PCT = FeeSchedule(enabled=True, rate=D("0.02"), exponent=1)
 
 
 def market(mid: str, *, tick: str = "0.01", fee: FeeSchedule | None = None, min_size: str = "5",
@@ -32,15 +36,31 @@ def market(mid: str, *, tick: str = "0.01", fee: FeeSchedule | None = None, min_
                   tick_size=D(tick), fee=fee or FeeSchedule(), min_order_size=D(min_size), status=status)  # type: ignore[arg-type]
 
 
-def leg(mid: str, vwap: str, shares: str = "100", worst: str | None = None, fee: str = "0") -> dict[str, str]:
-    cost = D(vwap) * D(shares)
-    return {"token_id": f"{mid}-yes", "market_id": mid, "label": "Yes", "side": "BUY", "shares": shares, "vwap": vwap,
-            "cost": str(cost), "fee": fee, "worst_price": worst or vwap}
+def leg(mid: str, vwap: str, shares: str = "100", worst: str | None = None, fee: str = "0",
+        outcome: str = "yes") -> Leg:
+    return Leg(f"{mid}-{outcome}", mid, outcome.capitalize(), "BUY", D(shares), D(vwap), D(vwap) * D(shares), D(fee),
+               D(worst or vwap))
 
 
-SET = {"legs": [leg("a", "0.27"), leg("b", "0.31"), leg("c", "0.22"), leg("d", "0.15")], "payout": "100",
-       "shares": "100"}
+def neg_risk_set(legs: list[Leg], markets: dict[str, Market], fee_unknown: bool = False) -> Arbitrage:
+    """Every YES of a complete negRisk event: exactly one market resolves YES, so a set pays 1 in
+    every state (the table is computed, not assumed)."""
+    ms = [markets[lg.market_id] for lg in legs]
+    states = payout_table([lg.token_id for lg in legs], ms, [ExactlyOne(tuple(m.id for m in ms), "complete event")])
+    return Arbitrage(tuple(legs), legs[0].shares, states, ("complete event",), fee_unknown)
+
+
+def binary_set(yes: Leg, no: Leg, m: Market) -> Arbitrage:
+    """YES + NO of one binary market: 1 whichever way it resolves."""
+    return Arbitrage((yes, no), yes.shares, payout_table([yes.token_id, no.token_id], [m]), ("binary",))
+
+
 MARKETS = {m: market(m) for m in "abcd"}
+SET = neg_risk_set([leg("a", "0.27"), leg("b", "0.31"), leg("c", "0.22"), leg("d", "0.15")], MARKETS)
+
+
+def test_the_set_pays_one_in_every_state() -> None:
+    assert [s.payout for s in SET.states] == [D(1)] * 4 and SET.payout_per_share == 1
 
 
 def test_limit_price_adds_the_allowance_without_rounding_past_it() -> None:
@@ -64,7 +84,7 @@ def test_plan_keeps_the_signal_size_when_it_fits() -> None:
     assert [lg.limit_price for lg in plan.legs] == [D("0.27"), D("0.31"), D("0.22"), D("0.15")]
     assert plan.notional == D("95")  # 27 + 31 + 22 + 15
     assert plan.max_notional == D("95")  # every leg at its limit
-    assert plan.expected_profit == D("5")  # 100 sets pay 100
+    assert plan.expected_profit == D("5")  # 100 sets pay 100 in every state
     assert plan.expected_edge_bps == D("526.31")  # 5 / 95 = 526.315… floored
     assert plan.payout_per_share == 1
 
@@ -84,22 +104,24 @@ def test_plan_refuses_a_size_below_the_minimum_order() -> None:
 
 
 def test_plan_counts_fees_at_the_limit_price() -> None:
-    fee = FeeSchedule(enabled=True, rate=D("0.02"), exponent=1)
-    m = {"e": market("e", fee=fee)}
-    # ENDGAME-like: one leg, 100 sh at 0.50; fee at the limit 0.50 = 100 × 0.02 × 0.5 × 0.5 = 0.5
-    plan = plan_intent({"legs": [leg("e", "0.50", fee="0.5")]}, m, Policy(slippage_bps=0))
-    assert plan.max_notional == D("50.5")
-    assert plan.notional == D("50.50000")
-    assert plan.expected_profit == D("49.5")  # a share pays 1 when it resolves as expected
+    m = market("e", fee=FEE_2PCT)
+    # YES 100 @ 0.48 + NO 100 @ 0.49, no slippage allowance: limits 0.48 and 0.49
+    # fees at the limits: 100 × 0.02 × 0.48 × 0.52 = 0.4992 and 100 × 0.02 × 0.49 × 0.51 = 0.4998
+    arb = binary_set(leg("e", "0.48", fee="0.4992"), leg("e", "0.49", fee="0.4998", outcome="no"), m)
+    plan = plan_intent(arb, {"e": m}, Policy(slippage_bps=0))
+    assert plan.max_notional == D("97.9990")  # 48 + 0.4992 + 49 + 0.4998
+    assert plan.notional == D("97.99900")
+    assert plan.expected_profit == D("2.00100")  # 100 − 97.999
 
 
-def test_plan_rejects_signals_without_legs_or_with_bad_legs() -> None:
-    with pytest.raises(PlanError, match="no executable legs"):
-        plan_intent({"move": "0.2"}, MARKETS, Policy())
-    with pytest.raises(PlanError, match="leg 1 of the signal is malformed"):
-        plan_intent({"legs": [{"token_id": "x"}]}, MARKETS, Policy())
+def test_plan_refuses_what_cannot_be_priced() -> None:
+    with pytest.raises(PlanError, match="unknown rate"):
+        plan_intent(neg_risk_set(list(SET.legs), MARKETS, fee_unknown=True), MARKETS, Policy())
+    unknown = {**MARKETS, "b": market("b", fee=FeeSchedule(enabled=True, rate=None))}
+    with pytest.raises(PlanError, match="market b charges fees at an unknown rate"):
+        plan_intent(SET, unknown, Policy())
     with pytest.raises(PlanError, match="not stored"):
-        plan_intent({"legs": [leg("zz", "0.5")]}, MARKETS, Policy())
+        plan_intent(SET, {k: v for k, v in MARKETS.items() if k != "d"}, Policy())
 
 
 def planned(mid: str, vwap: str, limit: str, shares: str = "100") -> PlannedLeg:
@@ -120,19 +142,105 @@ BOOKS = books(a=[("0.27", "500")], b=[("0.31", "500")], c=[("0.22", "500")], d=[
 
 def run(legs: list[PlannedLeg] = LEGS, bks: dict[str, Book] = BOOKS, usage: Usage = Usage(0, D(0), D(0)),
         breaker: Breaker = Breaker(), policy: Policy = Policy(), observed: dict[str, datetime] = FRESH,
-        markets: dict[str, Market] = MARKETS, max_notional: str = "95"):  # type: ignore[no-untyped-def]
-    return assess(legs, D(1), D(max_notional), markets, bks, observed, usage, breaker, policy, NOW)  # type: ignore[arg-type]
+        markets: dict[str, Market] = MARKETS):  # type: ignore[no-untyped-def]
+    return assess(legs, D(1), markets, bks, observed, usage, breaker, policy, NOW)  # type: ignore[arg-type]
 
 
 def test_a_clean_verdict_names_every_check_with_its_numbers() -> None:
     v = run()
-    assert v.ok and [c.name for c in v.checks] == ["breaker", "market_open", "book_fresh", "notional_per_order",
-                                                    "concurrent_orders", "daily_notional", "slippage", "edge"]
+    assert v.ok and [c.name for c in v.checks] == list(CHECKS) == [
+        "breaker", "market_open", "fee_known", "book_fresh", "depth_at_limit", "notional_per_order",
+        "concurrent_orders", "daily_notional", "slippage", "worst_case_edge", "edge"]
     by = {c.name: c for c in v.checks}
-    assert by["edge"].value == "526.31 bps"
-    assert by["daily_notional"].value == "0 used + 95 = 95 USDC"
+    assert by["edge"].value == "526.31 bps" and by["edge"].limit == "> 100 bps"
+    assert by["daily_notional"].value == "0 used + 95.00 = 95.00 USDC"
     assert by["book_fresh"].value == "5 s old"
-    assert v.edge_bps == D("526.31")
+    # 500 offered at each limit, 100 needed: 400 to spare on every leg (the first, a, named)
+    assert by["depth_at_limit"].value == "every leg holds its size; least to spare: Yes 400 shares"
+    # 100 sets pay 100 in every state; every leg at its limit costs 95.00; the bar is 100 bps of 95.00 = 0.95
+    assert by["worst_case_edge"].value == "payout 100 − worst-case cost 95.00 = 5.00 USDC"
+    assert by["worst_case_edge"].limit == "≥ 0.95 USDC (100 bps of 95.00)"
+    assert v.edge_bps == D("526.31") and v.worst_cost == D("95.00")
+    assert v.depths == {f"{m}-yes": D(500) for m in "abcd"}
+
+
+def binary_legs(yes_limit: str, no_limit: str, shares: str = "100") -> list[PlannedLeg]:
+    y = PlannedLeg("x-yes", "x", "Yes", "BUY", D(shares), D(yes_limit), D(yes_limit), D(yes_limit) * D(shares),
+                   D(yes_limit) * D(shares))
+    n = PlannedLeg("x-no", "x", "No", "BUY", D(shares), D(no_limit), D(no_limit), D(no_limit) * D(shares),
+                   D(no_limit) * D(shares))
+    return [y, n]
+
+
+def book(token: str, asks: list[tuple[str, str]], bids: list[tuple[str, str]] | None = None) -> Book:
+    return Book(token, tuple(Level(D(p), D(s)) for p, s in bids or [("0.01", "1000")]),
+                tuple(Level(D(p), D(s)) for p, s in asks), NOW)
+
+
+X_FRESH = {"x-yes": NOW - timedelta(seconds=5), "x-no": NOW - timedelta(seconds=5)}
+
+
+def test_a_leg_whose_book_is_thin_at_its_limit_is_rejected_before_anything_is_sent() -> None:
+    # Planned: YES 100 @ 0.30 + NO 100 @ 0.65 of binary market x (pays 1 in both states).
+    # The YES book is now 60 @ 0.28 and 40 @ 0.32. The old checks passed: the whole book's VWAP is
+    # (60 × 0.28 + 40 × 0.32) / 100 = 0.296, *better* than 0.30 (slippage −133.33 bps), and the edge
+    # at it is (100 − 29.60 − 65) / 94.60 = 570.82 bps. But a fill only takes asks at or below the
+    # limit: 60 YES and 100 NO would fill — 40 NO naked. depth_at_limit sees it.
+    # (slippage −133.33 bps on YES, 0.00 on NO: the check reports the worst leg, 0.00)
+    legs = binary_legs("0.30", "0.65")
+    bks = {"x-yes": book("x-yes", [("0.28", "60"), ("0.32", "40")]), "x-no": book("x-no", [("0.65", "500")])}
+    v = run(legs, bks, observed=X_FRESH, markets={"x": market("x")})
+    by = {c.name: c for c in v.checks}
+    assert by["slippage"].ok and v.repriced[0].slippage_bps == D("-133.33")  # NO's 0.00 is the worst
+    assert by["edge"].ok and by["edge"].value == "570.82 bps"
+    assert [c.name for c in v.failed] == ["depth_at_limit"]
+    assert by["depth_at_limit"].value == "1 of 2 leg(s) short: Yes (x-yes…) 60 of 100 at ≤ 0.30"
+    assert v.depths == {"x-yes": D(60), "x-no": D(500)}
+    assert v.counts_for_breaker
+
+
+def test_the_worst_case_edge_is_every_leg_at_its_limit_plus_fees() -> None:
+    # YES 100 @ ≤ 0.31 + NO 100 @ ≤ 0.66 on a market charging 2 % × p(1 − p):
+    #   YES 31.00 + 100 × 0.02 × 0.31 × 0.69 = 31.00 + 0.4278 = 31.4278
+    #   NO  66.00 + 100 × 0.02 × 0.66 × 0.34 = 66.00 + 0.4488 = 66.4488
+    #   worst-case cost 97.8766; 100 sets pay 100 in both states → 2.1234 left
+    # at 100 bps the bar is 0.978766 (passes); at 220 bps it is 2.1532852 (fails)
+    legs = binary_legs("0.31", "0.66")
+    bks = {"x-yes": book("x-yes", [("0.30", "500")]), "x-no": book("x-no", [("0.65", "500")])}
+    mk = {"x": market("x", fee=FEE_2PCT)}
+    v = run(legs, bks, observed=X_FRESH, markets=mk)
+    c = next(c for c in v.checks if c.name == "worst_case_edge")
+    assert c.ok and c.value == "payout 100 − worst-case cost 97.87660 = 2.12340 USDC"  # fees to 0.00001
+    assert c.limit == "≥ 0.978766 USDC (100 bps of 97.87660)"
+    v = run(legs, bks, observed=X_FRESH, markets=mk, policy=Policy(min_edge_bps=D(220), slippage_bps=10_000))
+    assert [c.name for c in v.failed] == ["worst_case_edge"]
+    assert v.failed[0].limit == "≥ 2.1532852 USDC (220 bps of 97.87660)"
+    assert not v.counts_for_breaker  # the plan's limits against the policy's bar: the limits working
+    # the per-order and daily limits count the same worst case
+    assert next(c for c in v.checks if c.name == "notional_per_order").value == "97.87660 USDC"
+
+
+def test_a_one_bp_edge_is_refused_under_the_default_minimum() -> None:
+    # YES 0.4999 + NO 0.5000 on a 0.0001 tick: 100 sets cost 99.99 and pay 100 — 0.01 = 1.00 bps.
+    # EXEC_MIN_EDGE_BPS used to default to 0 (1 bp > 0 executed); it is 100 bps now.
+    assert Policy().min_edge_bps == D(100)
+    legs = binary_legs("0.4999", "0.5000")
+    bks = {"x-yes": book("x-yes", [("0.4999", "500")]), "x-no": book("x-no", [("0.5000", "500")])}
+    mk = {"x": market("x", tick="0.0001")}
+    v = run(legs, bks, observed=X_FRESH, markets=mk)
+    assert {c.name for c in v.failed} == {"worst_case_edge", "edge"}
+    by = {c.name: c for c in v.checks}
+    assert by["edge"].value == "1.00 bps" and by["edge"].limit == "> 100 bps"
+    assert by["worst_case_edge"].value == "payout 100 − worst-case cost 99.9900 = 0.0100 USDC"
+    assert run(legs, bks, observed=X_FRESH, markets=mk, policy=Policy(min_edge_bps=D(0))).ok  # the old default
+
+
+def test_a_fee_that_became_unknown_is_refused_at_confirm() -> None:
+    unknown = {**MARKETS, "c": market("c", fee=FeeSchedule(enabled=True, rate=None))}
+    v = run(markets=unknown)
+    assert [c.name for c in v.failed] == ["fee_known"]
+    assert v.failed[0].value == "1 of 4 leg market(s) charge fees at an unknown rate"
+    assert v.failed[0].detail == "c: the fills cannot be priced"
 
 
 def test_capacity_limits_reject_without_counting_for_the_breaker() -> None:
@@ -140,35 +248,39 @@ def test_capacity_limits_reject_without_counting_for_the_breaker() -> None:
     failed = {c.name: c for c in v.failed}
     assert set(failed) == {"notional_per_order", "concurrent_orders", "daily_notional"}
     assert failed["concurrent_orders"].value == "3 open + 1" and failed["concurrent_orders"].limit == "3"
-    assert failed["daily_notional"].value == "920 used + 95 = 1015 USDC"
+    assert failed["daily_notional"].value == "920 used + 95.00 = 1015.00 USDC"
     assert not v.counts_for_breaker
-    assert "daily_notional: 920 used + 95 = 1015 USDC (limit 1000 USDC)" in v.reason
+    assert "daily_notional: 920 used + 95.00 = 1015.00 USDC (limit 1000 USDC)" in v.reason
 
 
 def test_slippage_is_the_worst_leg_against_its_planned_vwap() -> None:
-    # leg a re-prices at 0.28: (0.28 − 0.27) / 0.27 = 370.37 bps; the set now costs 96 → edge 416.66 bps
+    # leg a re-prices at 0.28: (0.28 − 0.27) / 0.27 = 370.37 bps; the set now costs 96 → edge 416.66 bps;
+    # nothing is offered at a's limit 0.27 any more, so its fill-or-kill would be killed
     v = run(bks={**BOOKS, **books(a=[("0.28", "500")])})
     slip = next(c for c in v.checks if c.name == "slippage")
     assert not slip.ok and slip.value == "370.37 bps" and slip.limit == "50 bps"
+    assert {c.name for c in v.failed} == {"slippage", "depth_at_limit"}
     assert v.edge_bps == D("416.66")
     assert v.counts_for_breaker
 
 
 def test_an_edge_that_vanished_is_rejected() -> None:
-    # every leg 1 tick up: 0.99 per set → 1.01 % left; with b at 0.36 the set costs 1.00 → no edge
+    # b at 0.36: the set costs 1.00 → no edge at the book; b's limit is still 0.31 (nothing there)
     v = run(bks={**BOOKS, **books(b=[("0.36", "500")])}, policy=Policy(slippage_bps=10_000))
     edge = next(c for c in v.checks if c.name == "edge")
-    assert not edge.ok and edge.value == "0.00 bps" and edge.limit == "> 0 bps"
-    assert [c.name for c in v.failed] == ["edge"]
+    assert not edge.ok and edge.value == "0.00 bps" and edge.limit == "> 100 bps"
+    assert {c.name for c in v.failed} == {"edge", "depth_at_limit"}
 
 
 def test_stale_missing_and_closed() -> None:
     old = {**FRESH, "a-yes": NOW - timedelta(minutes=5)}
     v = run(observed=old)
-    assert [c.name for c in v.failed] == ["book_fresh"] and v.failed[0].value == "300 s old"
+    # a stale book holds nothing a fill-or-kill order can rely on
+    assert [c.name for c in v.failed] == ["book_fresh", "depth_at_limit"] and v.failed[0].value == "300 s old"
+    assert "Yes (a-yes…) 0 of 100 at ≤ 0.27 (no fresh book)" in v.failed[1].value
     v = run(bks={k: b for k, b in BOOKS.items() if k != "d-yes"},
             observed={k: t for k, t in FRESH.items() if k != "d-yes"})
-    assert {c.name for c in v.failed} == {"book_fresh", "slippage", "edge"}
+    assert {c.name for c in v.failed} == {"book_fresh", "depth_at_limit", "slippage", "edge"}
     v = run(markets={**MARKETS, "c": market("c", status="resolved")})
     assert [c.name for c in v.failed] == ["market_open"] and v.failed[0].detail == "c"
 
@@ -200,17 +312,12 @@ def test_breaker_counts_consecutive_market_failures_and_resets_on_success() -> N
     assert b2.consecutive_failures == 0
 
 
-def test_paper_fills_only_within_the_limit_and_charges_fees_per_level() -> None:
-    fee = FeeSchedule(enabled=True, rate=D("0.02"), exponent=1)
-    m = {"e": market("e", fee=fee)}
-    bk = books(e=[("0.50", "60"), ("0.51", "30"), ("0.53", "500")])
-    rep = PaperExecution().execute(1, [planned("e", "0.505", "0.51")], m, bk)
-    [f] = rep.fills
-    # 60 @ 0.50 + 30 @ 0.51 = 45.30; fees 60 × 0.02 × 0.25 = 0.3 and 30 × 0.02 × 0.51 × 0.49 = 0.14994
-    assert (f.shares, f.cost, f.fee) == (D("90"), D("45.30"), D("0.44994"))
-    assert f.vwap == D("45.30") / D("90")
-    assert rep.status == "partially_filled" and rep.total == D("45.74994")
-    assert PaperExecution().execute(1, [planned("e", "0.40", "0.40")], m, bk).status == "failed"
+def test_a_naked_position_keeps_the_breaker_open_whatever_its_cooldown() -> None:
+    expired = Breaker("open", NOW - timedelta(hours=1), NOW - timedelta(seconds=1), "intent 7 unwinding", 1)
+    v = run(breaker=expired, usage=Usage(1, D(0), D(0), naked=(7,)))
+    assert [c.name for c in v.failed] == ["breaker"] and v.breaker_action is None
+    assert "naked position: intent(s) 7 unwinding" in v.failed[0].detail
+    assert not run(usage=Usage(1, D(0), D(0), naked=(7,))).ok  # a reset breaker too
 
 
 def test_settlement_pnl_by_hand() -> None:

@@ -21,9 +21,12 @@ from mpx.adapters.db.connection import lock_key
 from mpx.domain.models import Book
 from mpx.domain.risk import Breaker, Policy
 
-LIVE = ("suggested", "sent", "filled", "partially_filled", "settled", "closed")
-OPEN = ("sent", "filled", "partially_filled")
+LIVE = ("suggested", "sent", "filled", "partially_filled", "settled", "closed", "unwound", "unwinding")
+"""Intents that hold their signal: one per signal (``order_intent_one_live``)."""
+OPEN = ("sent", "filled", "partially_filled", "unwinding")
 """Intents that hold a position or may still fill: what EXEC_MAX_CONCURRENT_ORDERS counts."""
+HELD = ("filled", "partially_filled", "unwinding")
+"""Intents holding shares: settled when their markets resolve."""
 
 
 def current_policy(conn: psycopg.Connection, policy: Policy) -> int:
@@ -160,8 +163,25 @@ def observed_at(conn: psycopg.Connection, books: dict[str, Book]) -> dict[str, d
 
 
 def open_intents(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Intents holding shares (filled, partially filled, unwinding)."""
     return conn.cursor(row_factory=dict_row).execute(
-        "SELECT * FROM order_intent WHERE status = ANY(%s) ORDER BY id", (["filled", "partially_filled"],)).fetchall()
+        "SELECT * FROM order_intent WHERE status = ANY(%s) ORDER BY id", (list(HELD),)).fetchall()
+
+
+def naked_intents(conn: psycopg.Connection) -> tuple[int, ...]:
+    """Intents ``unwinding``: a leg was killed after others filled and not everything was sold back."""
+    return tuple(int(r[0]) for r in conn.execute(
+        "SELECT id FROM order_intent WHERE status = 'unwinding' ORDER BY id").fetchall())
+
+
+def enqueue_execution_alert(conn: psycopg.Connection, intent_id: int, level: str, signature: str, text: str) -> int:
+    """An alert about an execution (no signal): a row of the same outbox `mpx alerts flush` and every
+    `mpx evaluate` send. ``text`` is plain text built from numbers and labels (never a secret)."""
+    row = conn.execute(
+        """INSERT INTO alert_outbox (signal_id, intent_id, signature, level, text) VALUES (NULL, %s, %s, %s, %s)
+           RETURNING id""", (intent_id, signature, level, text)).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def settle_prices(conn: psycopg.Connection, tokens: Sequence[str]) -> dict[str, Decimal | None]:
@@ -173,7 +193,7 @@ def list_intents(conn: psycopg.Connection, status: Sequence[str] | None, limit: 
     return conn.cursor(row_factory=dict_row).execute(
         """SELECT i.id, i.signal_id, i.status, i.created_at, i.updated_at, i.rule_id, i.level, i.mode, i.shares,
                   i.notional, i.max_notional, i.expected_edge_bps, i.expected_profit, i.filled_cost, i.pnl,
-                  i.policy_version, i.reason, i.legs, i.fills, i.verdict, s.message
+                  i.policy_version, i.reason, i.legs, i.fills, i.unwind, i.verdict, s.message
            FROM order_intent i JOIN signal s ON s.id = i.signal_id
            WHERE %(st)s::text[] IS NULL OR i.status = ANY(%(st)s)
            ORDER BY i.id DESC LIMIT %(n)s""",
@@ -182,11 +202,14 @@ def list_intents(conn: psycopg.Connection, status: Sequence[str] | None, limit: 
 
 def intent_events(conn: psycopg.Connection, intent_id: int) -> list[dict[str, Any]]:
     return conn.cursor(row_factory=dict_row).execute(
-        """SELECT ts, from_status, to_status, reason, actor FROM order_intent_event WHERE intent_id = %s
+        """SELECT ts, from_status, to_status, reason, actor, details FROM order_intent_event WHERE intent_id = %s
            ORDER BY id""", (intent_id,)).fetchall()
 
 
 def status_totals(conn: psycopg.Connection) -> dict[str, int]:
-    """How many intents ever entered each status (from the append-only audit trail: monotonic)."""
+    """How many intents ever entered each status (from the append-only audit trail: monotonic). An
+    event that records an attempt without a change of status (another unwind attempt) is not an
+    entry."""
     return {s: int(n) for s, n in conn.execute(
-        "SELECT to_status, count(*) FROM order_intent_event GROUP BY to_status").fetchall()}
+        """SELECT to_status, count(*) FROM order_intent_event WHERE from_status IS DISTINCT FROM to_status
+           GROUP BY to_status""").fetchall()}

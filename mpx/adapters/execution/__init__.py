@@ -1,36 +1,35 @@
-"""Execution adapters: where a confirmed order intent is sent. Chosen by ``EXEC_MODE``.
+"""Execution venues: where a confirmed order intent's legs are sent. Chosen by ``EXEC_MODE``.
 
-* ``paper`` (default, :mod:`.paper`): fills against the stored order book — partial fills when the
-  book is thin within the limit price, VWAP recorded, taker fees charged per level.
-* ``live``: the place for a real exchange adapter (Polymarket's CLOB, signed orders). None ships in
-  this build: ``EXEC_MODE=live`` is a configuration error (exit 78) rather than a silent paper fill.
+Every venue implements :class:`mpx.domain.execution.Venue`: a fill-or-kill buy at or below a limit,
+a fill-and-kill sell at or above a floor, and the best bid. The decisions — which leg goes first,
+stopping at the first leg killed, unwinding what filled — are :mod:`mpx.domain.execution`'s, so a
+venue only has to execute one order at a time.
+
+* ``paper`` (default, :mod:`.paper`): orders fill against the latest stored book, read per order
+  at the moment it is sent (a book that moved between legs is seen).
+* ``live``: the place for a real exchange adapter (Polymarket's CLOB V2: FOK buys, FAK sells,
+  signed orders). None ships in this build: ``EXEC_MODE=live`` is a configuration error (exit 78)
+  rather than a silent paper fill.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping
 
+from mpx.domain.execution import Venue
 from mpx.domain.models import Book, Market
-from mpx.domain.risk import ExecutionReport, PlannedLeg
 from mpx.errors import ConfigError
 
-
-class ExecutionAdapter(Protocol):
-    venue: str
-
-    def execute(self, intent_id: int, legs: Sequence[PlannedLeg], markets: Mapping[str, Market],
-                books: Mapping[str, Book]) -> ExecutionReport:
-        """Send every leg as a limit order (at most ``leg.limit_price``) and report what filled.
-        ``books`` are the latest stored books the risk checks priced against. Raising means the
-        venue could not be reached: the intent is recorded as failed and nothing counts as spent."""
-        ...
+BookSource = Callable[[str], Book | None]
+"""The latest book of a token, read when it is called."""
+VenueFactory = Callable[[Mapping[str, Market], BookSource], Venue]
 
 
-def adapter_for(mode: str) -> ExecutionAdapter:
+def venue_for(mode: str) -> VenueFactory:
+    """The venue factory of ``EXEC_MODE`` (ConfigError, exit 78, for a mode without an adapter)."""
     if mode == "paper":
-        from mpx.adapters.execution.paper import PaperExecution
+        from mpx.adapters.execution.paper import PaperVenue
 
-        return PaperExecution()
+        return PaperVenue
     raise ConfigError(f"EXEC_MODE={mode}: no live execution adapter is available in this build",
                       hint="use EXEC_MODE=paper; a live adapter plugs in at mpx/adapters/execution/")

@@ -1,32 +1,70 @@
-"""Paper execution: each leg fills against the stored book as a taker limit order would.
+"""Paper venue: each order fills against the latest stored book as a taker order would.
 
-A buy takes the asks priced at or below its limit, best first, up to its shares (a sell the bids
-at or above it); each level is a separate fill charged the market's taker fee. What the book
-cannot give within the limit stays unfilled, so an intent can end ``partially_filled``.
+* ``buy_fok``: the asks priced at or below the limit, best first, each level a separate fill
+  charged the market's taker fee — all of the shares, or none when those asks hold fewer
+  (fill-or-kill).
+* ``sell``: the bids at or above the floor, best first, each level charged its taker fee, up to
+  the shares; the rest is not sold (fill-and-kill).
+* ``best_bid``: the book's best bid.
+
+The book is read from the injected ``book_source`` at each call, so a book that moved between two
+legs is the one the second leg meets. A market whose fee rate is unknown is refused: a fill it
+cannot price is not a fill (``VenueRefused``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 
-from mpx.domain.models import Book, Market
-from mpx.domain.money import walk_book
-from mpx.domain.risk import ExecutionReport, LegFill, PlannedLeg
+from mpx.domain.execution import VenueFill, VenueRefused
+from mpx.domain.models import ZERO, Book, Level, Market
+from mpx.domain.money import taker_fee
 
 
-class PaperExecution:
-    venue = "paper"
+class PaperVenue:
+    name = "paper"
 
-    def execute(self, intent_id: int, legs: Sequence[PlannedLeg], markets: Mapping[str, Market],
-                books: Mapping[str, Book]) -> ExecutionReport:
-        fills = []
-        for leg in legs:
-            book = books.get(leg.token_id)
-            if leg.side == "BUY":
-                levels = [lv for lv in (book.asks if book else ()) if lv.price <= leg.limit_price]
-            else:
-                levels = [lv for lv in (book.bids if book else ()) if lv.price >= leg.limit_price]
-            f = walk_book(levels, leg.shares, markets[leg.market_id].fee)
-            fills.append(LegFill(leg.token_id, leg.market_id, leg.side, leg.shares, f.shares, f.vwap, f.cost, f.fee,
-                                 leg.limit_price))
-        return ExecutionReport(tuple(fills), self.venue)
+    def __init__(self, markets: Mapping[str, Market], book_source: Callable[[str], Book | None]) -> None:
+        self.markets = markets
+        self.book_source = book_source
+
+    def _market(self, market_id: str) -> Market:
+        m = self.markets.get(market_id)
+        if m is None:
+            raise VenueRefused(f"market {market_id} is not stored")
+        if not m.fee.known:
+            raise VenueRefused(f"market {market_id} charges fees at an unknown rate: a paper fill cannot be priced")
+        return m
+
+    @staticmethod
+    def _take(levels: list[Level], shares: Decimal, m: Market) -> VenueFill:
+        remaining, cost, fee, taken = shares, ZERO, ZERO, []
+        for lv in levels:
+            if remaining <= 0:
+                break
+            take = min(remaining, lv.size)
+            if take <= 0:
+                continue
+            cost += take * lv.price
+            fee += taker_fee(take, lv.price, m.fee)
+            taken.append(Level(lv.price, take))
+            remaining -= take
+        return VenueFill(shares - remaining, cost, fee, tuple(taken))
+
+    def buy_fok(self, token_id: str, market_id: str, shares: Decimal, limit: Decimal) -> VenueFill:
+        m = self._market(market_id)
+        book = self.book_source(token_id)
+        levels = [lv for lv in (book.asks if book else ()) if lv.price <= limit]
+        if sum((lv.size for lv in levels), ZERO) < shares:
+            return VenueFill()  # killed: fill-or-kill fills none
+        return self._take(levels, shares, m)
+
+    def sell(self, token_id: str, market_id: str, shares: Decimal, floor: Decimal) -> VenueFill:
+        m = self._market(market_id)
+        book = self.book_source(token_id)
+        return self._take([lv for lv in (book.bids if book else ()) if lv.price >= floor], shares, m)
+
+    def best_bid(self, token_id: str) -> Level | None:
+        book = self.book_source(token_id)
+        return book.bids[0] if book and book.bids else None
