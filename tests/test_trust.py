@@ -18,8 +18,13 @@ equivalence and all-or-nothing execution, and passes now:
 12. ``EXEC_MIN_EDGE_BPS`` defaulted to 0;
 13. the backtest marked an arbitrage set to its legs' last mids (NO-DEPLOY for a risk-free +526 bp).
 
-(5 and 12's execution side are pinned in tests/domain/test_execution.py and tests/jobs/test_intents.py;
-here their planning side.)
+Finding 5 is pinned where execution lives: tests/domain/test_risk.py
+(test_a_leg_whose_book_is_thin_at_its_limit_is_rejected_before_anything_is_sent: the 40-NO-naked
+example, rejected by depth_at_limit; test_the_worst_case_edge_is_every_leg_at_its_limit_plus_fees),
+tests/domain/test_execution.py (fill-or-kill, unwind within EXEC_MAX_UNWIND_LOSS) and
+tests/jobs/test_intents.py (leg two killed after leg one filled: unwound, P1 alert, breaker open).
+Findings 4 and 12 also have their confirm-side tests there (test_a_fee_that_became_unknown_is_refused_at_confirm,
+test_a_one_bp_edge_is_refused_under_the_default_minimum).
 """
 
 from __future__ import annotations

@@ -235,33 +235,13 @@ class Universe:
         return [self.markets[mid] for mid in event.market_ids if mid in self.markets]
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """What a rule kind reports: an arbitrage (typed, with the payout in every state) or an indicator
-    (its named measure). The engine decides the level from :attr:`metric`."""
+class Classed:
+    """What a finding and the signal made of it both say about their class: an arbitrage (its net edge,
+    legs and size) or an indicator (its measure; no edge, no legs, no size)."""
 
-    subject: str
-    """What the finding is about, e.g. ``market:0xabc`` or ``event:123``: part of the signature."""
-    message: str
-    edge_score: float
-    """Normalised 0–1 strength, comparable across kinds."""
-    arbitrage: Arbitrage | None = None
-    measure: Measure | None = None
-    entry: Entry | None = None
-    """Indicators: what a position taken at the signal would buy (backtests price it)."""
-    market_id: str | None = None
-    group_key: str | None = None
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    max_level: SignalLevel = "P1"
-    """A cap on the level, e.g. P2 when a fee rate is unknown, P3 for a possible relation."""
-    variant: str = ""
-    """Distinguishes findings on one subject that are different signals (e.g. ``up``/``down``)."""
-
-    def __post_init__(self) -> None:
-        if (self.arbitrage is None) == (self.measure is None):
-            raise FindingError("a finding is either an arbitrage or an indicator with a measure")
-        if self.arbitrage is not None and self.entry is not None:
-            raise FindingError("an arbitrage's legs are its entry")
+    __slots__ = ()
+    arbitrage: Arbitrage | None
+    measure: Measure | None
 
     @property
     def finding_class(self) -> FindingClass:
@@ -294,7 +274,37 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
-class Signal:
+class Finding(Classed):
+    """What a rule kind reports: an arbitrage (typed, with the payout in every state) or an indicator
+    (its named measure). The engine decides the level from :attr:`metric`."""
+
+    subject: str
+    """What the finding is about, e.g. ``market:0xabc`` or ``event:123``: part of the signature."""
+    message: str
+    edge_score: float
+    """Normalised 0–1 strength, comparable across kinds."""
+    arbitrage: Arbitrage | None = None
+    measure: Measure | None = None
+    entry: Entry | None = None
+    """Indicators: what a position taken at the signal would buy (backtests price it)."""
+    market_id: str | None = None
+    group_key: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    max_level: SignalLevel = "P1"
+    """A cap on the level, e.g. P2 when a fee rate is unknown, P3 for a possible relation."""
+    variant: str = ""
+    """Distinguishes findings on one subject that are different signals (e.g. ``up``/``down``)."""
+
+    def __post_init__(self) -> None:
+        if (self.arbitrage is None) == (self.measure is None):
+            raise FindingError("a finding is either an arbitrage or an indicator with a measure")
+        if self.arbitrage is not None and self.entry is not None:
+            raise FindingError("an arbitrage's legs are its entry")
+
+
+
+@dataclass(frozen=True, slots=True)
+class Signal(Classed):
     ts: datetime
     rule_id: str
     rule_type: str
@@ -310,30 +320,6 @@ class Signal:
     payload: Mapping[str, Any] = field(default_factory=dict)
     """The rule's details for display, plus ``class``, ``arbitrage`` / ``measure`` / ``entry`` as
     stored (the typed fields above are the truth)."""
-
-    @property
-    def finding_class(self) -> FindingClass:
-        return "arbitrage" if self.arbitrage is not None else "indicator"
-
-    @property
-    def metric(self) -> Decimal:
-        if self.arbitrage is not None:
-            return self.arbitrage.net_edge_bps
-        assert self.measure is not None
-        return self.measure.value
-
-    @property
-    def estimated_edge_bps(self) -> Decimal | None:
-        """The net edge: arbitrage only (an indicator has none)."""
-        return None if self.arbitrage is None else self.arbitrage.net_edge_bps
-
-    @property
-    def executable_shares(self) -> Decimal | None:
-        return None if self.arbitrage is None else self.arbitrage.shares
-
-    @property
-    def executable_notional(self) -> Decimal | None:
-        return None if self.arbitrage is None else self.arbitrage.cost
 
 
 def signature(rule_id: str, subject: str, variant: str = "") -> str:

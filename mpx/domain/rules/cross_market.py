@@ -35,15 +35,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpx.domain.findings import Measure
-from mpx.domain.money import BPS
 from mpx.domain.payout import Implies
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
-from mpx.domain.rules.pairs import price_yes_no, quote
-
-INFO_FULL_SCORE_GAP = Decimal("0.25")
-"""An information-only contradiction of 25 points or more scores 0.5, the most it can (executable
-edges score bps / 1000, up to 1)."""
+from mpx.domain.rules.pairs import gap_indicator, price_yes_no, quote
 
 
 class CrossMarketParams(BaseModel):
@@ -104,10 +98,6 @@ class CrossMarketMisprice:
             why = ("which it implies (proven), but not executable after fees and depth" if rel.proven else
                    f"which it may imply — NOT proven ({rel.basis or rel.kind}): confirm or reject with "
                    "`mpx synonyms candidates`")
-            findings.append(Finding(
-                subject=f"relation:{rel.key}", edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
-                message=f"{head}, {why} (indicator)",
-                measure=Measure("gap_bps", (gap * BPS).quantize(Decimal("0.01"))),
-                market_id=rel.narrower, group_key=rel.key, payload=payload, max_level="P3",
-            ))
+            findings.append(gap_indicator(f"relation:{rel.key}", f"{head}, {why}", gap, rel.narrower, rel.key,
+                                          payload))
         return findings

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mpx.domain.findings import Arbitrage
+from mpx.domain.findings import Arbitrage, Measure
 from mpx.domain.models import Book, Market
+from mpx.domain.money import BPS
 from mpx.domain.payout import Constraint, guaranteed, payout_table
-from mpx.domain.rules.base import Scope, SignalLevel, Universe
+from mpx.domain.rules.base import Finding, Scope, SignalLevel, Universe
 from mpx.domain.rules.sets import LegBook, PricedSet, cannot_profit, limit_prices, make_arbitrage, price_set
 
 
@@ -76,3 +77,18 @@ def price_yes_no(buy_yes: Market, buy_no: Market, universe: Universe, size: Deci
         "limit_prices": limit_prices(legs, priced),
     }
     return PricedPair(priced, arb, payload)
+
+
+INFO_FULL_SCORE_GAP = Decimal("0.25")
+"""A gap of 25 points or more scores 0.5 as an indicator, the most it can (arbitrage scores
+bps / 1000, up to 1)."""
+
+
+def gap_indicator(subject: str, message: str, gap: Decimal, market_id: str, group_key: str,
+                  payload: dict[str, Any]) -> Finding:
+    """A gap between two markets that is not (or not yet) a tradable, proven edge: an indicator with
+    the measure ``gap_bps`` (gap × 10,000), P3 at most, scored on a smaller scale than an arbitrage
+    (``min(0.5, gap / 0.5)``) so it never outranks a tradable edge of 500 bps or more."""
+    return Finding(subject=subject, edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
+                   message=f"{message} (indicator)", measure=Measure("gap_bps", (gap * BPS).quantize(Decimal("0.01"))),
+                   market_id=market_id, group_key=group_key, payload=payload, max_level="P3")

@@ -37,15 +37,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpx.domain.findings import Measure
-from mpx.domain.money import BPS
 from mpx.domain.payout import Equivalent
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
-from mpx.domain.rules.pairs import price_yes_no, quote
-
-INFO_FULL_SCORE_GAP = Decimal("0.25")
-"""A gap of 25 points or more scores 0.5 as an indicator, the most it can (arbitrage scores
-bps / 1000, up to 1)."""
+from mpx.domain.rules.pairs import gap_indicator, price_yes_no, quote
 
 
 class SynonymMispriceParams(BaseModel):
@@ -103,10 +97,6 @@ class SynonymMisprice:
             why = ("proven equivalent, but not executable after fees and depth" if group.proven else
                    f"possibly related, NOT a proven equivalence ({group.basis or group.source}): "
                    "confirm or reject with `mpx synonyms candidates`")
-            findings.append(Finding(
-                subject=f"group:{group.key}", edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
-                message=f"{head}; {why} (indicator)",
-                measure=Measure("gap_bps", (gap * BPS).quantize(Decimal("0.01"))),
-                market_id=laggard.market.id, group_key=group.key, payload=payload, max_level="P3",
-            ))
+            findings.append(gap_indicator(f"group:{group.key}", f"{head}; {why}", gap, laggard.market.id, group.key,
+                                          payload))
         return findings
