@@ -580,11 +580,14 @@ def test_what_cannot_become_an_intent(db: TestDb, signals: dict[str, int], mpx: 
         conn.execute("UPDATE signal SET level = 'P3' WHERE id = %s", (p3,))
     res = mpx("intents", "create", "--signal", str(p3))
     assert res.code == 1 and "only P1 and P2 signals become order intents" in res.stderr
-    # indicators — an equivalence or an implication that is not proven, an endgame bet — are
+    # indicators — an equivalence that is not proven (the planted keyword pair), an endgame bet — are
     # information for a trader, refused clearly whatever their level
-    for sid in (signals["synonym"], signals["cross"], signals["endgame"]):
+    for sid in (signals["synonym"], signals["endgame"]):
         res = mpx("intents", "create", "--signal", str(sid))
         assert res.code == 1 and "is an indicator" in res.stderr and "not an arbitrage" in res.stderr, res.stderr
+    # the planted threshold ladder is proven (same template, same rules but for the threshold): arbitrage
+    assert db.scalar("SELECT finding_class FROM signal WHERE id = %s", (signals["cross"],)) == "arbitrage"
+    assert mpx("intents", "create", "--signal", str(signals["cross"])).code == 0
     assert db.scalar("SELECT level FROM signal WHERE id = %s", (signals["endgame"],)) == "P1"
     res = mpx("intents", "create", "--signal", "999999")
     assert res.code == 1 and "signal 999999 not found" in res.stderr
@@ -600,5 +603,5 @@ def test_what_cannot_become_an_intent(db: TestDb, signals: dict[str, int], mpx: 
     assert res.code == 2 and "--pnl must be a number" in res.stderr
     res = mpx("intents", "confirm", str(iid), EXEC_MAX_UNWIND_LOSS="500")
     assert res.code == 78 and "EXEC_MAX_UNWIND_LOSS" in res.stderr
-    assert db.scalar("SELECT count(*) FROM order_intent") == 1
+    assert db.scalar("SELECT count(*) FROM order_intent") == 2
 
