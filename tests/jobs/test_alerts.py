@@ -12,7 +12,7 @@ import pytest
 from mpx.adapters.sources.mock import MockSource
 
 from conftest import TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 from stubs.telegram import TelegramStandIn
 
 

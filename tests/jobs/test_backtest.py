@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from conftest import TestDb
-from helpers import CliResult, run_mpx
+from helpers import CliResult, invoke_mpx
 
 
 def mpx(*args: str, **env: str) -> CliResult:
-    return run_mpx(*args, env={"MPX_LOG_LEVEL": "WARNING", **env})
+    return invoke_mpx(*args, env={"MPX_LOG_LEVEL": "WARNING", **env})
 
 
 @pytest.fixture

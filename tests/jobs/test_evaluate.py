@@ -10,7 +10,7 @@ from typing import Any
 from mpx.adapters.sources.mock import MockSource
 
 from conftest import TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 
 def _cycle(n: int) -> None:

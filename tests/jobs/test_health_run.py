@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 
 def test_one_run_puts_every_jobs_metrics_on_the_pushgateway(db: TestDb, gateway) -> None:  # type: ignore[no-untyped-def]

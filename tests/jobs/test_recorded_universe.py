@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from conftest import TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 from stubs.polymarket import FIXTURES, PolymarketStandIn, load_recorded_events
 
 # What a naive scanner sees: the YES asks of an event summing below 1.

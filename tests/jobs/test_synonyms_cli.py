@@ -8,7 +8,7 @@ from pathlib import Path
 from mpx.adapters.sources.mock import MockSource
 
 from conftest import REPO, TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 
 def test_refresh_stores_the_planted_group_and_ladders_and_show_lists_them(db: TestDb) -> None:

@@ -18,7 +18,7 @@ from mpx.jobs.synonyms import FINGERPRINT_KEY, refresh_synonyms
 from mpx.settings import load_settings
 
 from conftest import TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 
 def seeded(db: TestDb) -> dict[str, str]:
