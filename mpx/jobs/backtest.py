@@ -22,8 +22,8 @@ from mpx.adapters.db import synonyms as db_synonyms
 from mpx.domain.backtest import DEFAULT_INDICATOR_SHARES, DeployBar, Summary, Trade, summarize, trade_for, variants
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.rules.base import RuleSpec, Signal, Universe
-from mpx.domain.rules.engine import evaluate_rules, lookback_for
-from mpx.domain.rules.episodes import Opportunity, track
+from mpx.domain.rules.engine import lookback_for
+from mpx.domain.rules.stepper import Pass, Stepper, advance
 from mpx.errors import UsageError
 from mpx.jobs.contract import Context, JobResult
 from mpx.jobs.evaluate import load_rule_set
@@ -92,9 +92,7 @@ def run_backtest(
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=settings.mpx_max_book_age,
                         groups=groups, relations=relations, ask_at=books.ask_at, observed_now=True)
-    market_of = {o.token_id: m.id for m in markets.values() for o in m.outcomes}
-    opens: dict[str, dict[str, Opportunity]] = {label: {} for label, _ in specs}
-    last: dict[str, dict[str, datetime | None]] = {label: {} for label, _ in specs}
+    steppers = {label: Stepper([spec], improve_bps=settings.mpx_episode_improve_bps) for label, spec in specs}
     result = BacktestResult(steps=len(steps))
     read_s = time.perf_counter() - t0
     rules_s = 0.0
@@ -103,28 +101,18 @@ def run_backtest(
     t = time.perf_counter()
     for n_steps, (ts, tick) in enumerate(replay.stream(conn, [s for s, _ in steps], start), 1):
         books.put_pass(ts, tick.tokens, tick.bids, tick.asks, tick.rest)
-        changed = tick.markets
         if lookback:
             for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
                 if bid and ask:  # the mid as Book.mid computes it (evaluate applies ticks the same way)
                     history.setdefault(token, []).append(PricePoint(ts, (Decimal(bid) + Decimal(ask)) / 2))
-        missing = missing_at[ts]
-        if lookback and n_steps % 50 == 0:
-            _trim(history, ts - lookback)
+            if n_steps % 50 == 0:
+                _trim(history, ts - lookback)
         now = time.perf_counter()
         read_s += now - t
         t = now
-        universe.as_of = ts
-        universe.changed = None if first else frozenset(changed)
-        universe.unobserved = missing
-        touched = None if first else frozenset(changed | {market_of[x] for x in missing if x in market_of})
-        for label, spec in specs:
-            found = evaluate_rules([spec], universe)
-            step = track(opens[label], found, as_of=ts, touched=touched, cooldowns={spec.id: spec.cooldown},
-                         active_rules=[spec.id], improve_bps=settings.mpx_episode_improve_bps,
-                         last_alerts=last[label])
-            for a in step.alerts:
-                last[label][a.signal.signature] = ts
+        touched = advance(universe, Pass(ts, None if first else frozenset(tick.markets), missing_at[ts]))
+        for label, stepper in steppers.items():
+            for a in stepper.step(universe, touched).alerts:
                 hit = Hit(ts, label, a.signal, a.reason)
                 result.hits.append(hit)
                 if on_hit:

@@ -6,7 +6,7 @@ watermark are written in one transaction."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -16,11 +16,12 @@ from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import opportunities as db_opps
 from mpx.adapters.db import signals as db_signals
 from mpx.adapters.db import state, ticks
-from mpx.domain.models import Book, PricePoint
+from mpx.domain.models import PricePoint
 from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.dsl import load_rules
-from mpx.domain.rules.engine import evaluate_rules, lookback_for
-from mpx.domain.rules.episodes import Alert, Opportunity, track
+from mpx.domain.rules.engine import lookback_for
+from mpx.domain.rules.episodes import Alert, Opportunity
+from mpx.domain.rules.stepper import Pass, Stepper, advance
 from mpx.jobs import alerts
 from mpx.jobs.contract import Context, JobResult
 from mpx.jobs.synonyms import refresh_synonyms
@@ -75,6 +76,7 @@ def run_evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Eva
 
 
 def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> EvaluateResult:
+    """Load what the passes since the watermark need, step the rules through them, save."""
     conn = ctx.conn
     wm_raw = state.get_state(conn, WATERMARK_KEY)
     watermark = datetime.fromisoformat(wm_raw) if wm_raw else None
@@ -90,89 +92,83 @@ def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Evalua
         return EvaluateResult(details={"steps": 0, "new_signals": 0, "note": "no new ticks"})
     clock = _Clock()
     t = time.perf_counter()
-    markets, events = db_markets.load_reference(conn)
-    links = refresh_synonyms(conn, ctx.settings, markets, events)
-    groups, relations = links.groups, links.relations
-    all_tokens = [o.token_id for m in markets.values() for o in m.outcomes]
-    lookback = lookback_for(rules)
-    start = watermark or passes[0][0]
-    books = ticks.books_as_of(conn, start)
-    history = ticks.price_history(conn, start - lookback, start) if lookback else {}
+    universe, relinked = _load(ctx, rules, start=watermark or passes[0][0])
+    stepper = Stepper(rules, improve_bps=ctx.settings.mpx_episode_improve_bps, open_=db_opps.load_open(conn),
+                      last_alerts=_LastAlerts(conn))
+    touched_opps: dict[int, Opportunity] = {id(o): o for o in stepper.open.values()}
     clock.read += time.perf_counter() - t
-    # (time, tokens missing in that pass, apply that pass's ticks?)
-    steps = [(ts, missing, watermark is not None) for ts, missing in passes]
-
-    observed: dict[str, datetime] = {t: b.ts for t, b in books.items() if b.ts is not None}
-    universe = Universe(as_of=steps[0][0], markets=markets, events=events, books=books,
-                       history=history, changed=None, max_book_age=ctx.settings.mpx_max_book_age,
-                       observed=observed, groups=groups, relations=relations)
-    market_of = {o.token_id: m.id for m in markets.values() for o in m.outcomes}
-    open_opps = db_opps.load_open(conn)
-    touched_opps: dict[int, Opportunity] = {id(o): o for o in open_opps.values()}
-    cooldowns = {r.id: r.cooldown for r in rules}
-    active = [r.id for r in rules if r.enabled]
-    last_alerts = _LastAlerts(conn)
     found_alerts: list[Alert] = []
     found = opened = closed = 0
     prev = watermark
-    relinked = set(links.relinked)  # new or changed groups/relations: looked at again in the first step
-    for ts, missing, apply in steps:
+    for ts, missing in passes:
         changed: set[str] | None = None
         t = time.perf_counter()
-        if apply:
-            changed = relinked
-            relinked = set()
-            _apply_ticks(conn, prev, ts, books, history, changed)
+        if watermark is not None:  # the first run only looks at the latest state, as loaded
+            changed, relinked = relinked, set()  # new or changed groups/relations: looked at again now
+            _apply_ticks(conn, prev, ts, universe, changed)
         clock.read += time.perf_counter() - t
         t = time.perf_counter()
-        miss = set(missing)
-        for token in all_tokens:
-            if token not in miss:
-                observed[token] = ts
-        universe.as_of = ts
-        universe.changed = frozenset(changed) if changed is not None else None
-        universe.unobserved = frozenset(miss)
-        signals = evaluate_rules(rules, universe)
-        found += len(signals)
-        touched = None if changed is None else frozenset(changed | {market_of[t] for t in miss if t in market_of})
-        step = track(open_opps, signals, as_of=ts, touched=touched, cooldowns=cooldowns, active_rules=active,
-                     improve_bps=ctx.settings.mpx_episode_improve_bps, last_alerts=last_alerts)
-        for o in step.opened:
-            touched_opps[id(o)] = o
+        touched = advance(universe, Pass(ts, None if changed is None else frozenset(changed), frozenset(missing)))
+        step = stepper.step(universe, touched)
+        touched_opps.update((id(o), o) for o in step.opened)
         found_alerts.extend(step.alerts)
+        found += step.found
         opened += len(step.opened)
         closed += len(step.closed)
         prev = ts
         clock.evaluate += time.perf_counter() - t
 
     t = time.perf_counter()
-    db_opps.save(conn, touched_opps.values())
-    how = alerts.transport(ctx.settings)
-    kept = [replace(a.signal, payload={**a.signal.payload, "transport": how}) for a in found_alerts]
-    last_id = conn.execute("SELECT coalesce(max(id), 0) FROM signal").fetchone()[0]  # type: ignore[index]
-    inserted = db_signals.insert_signals(conn, kept, [(a.opportunity.id, a.reason) for a in found_alerts])
-    queued = alerts.enqueue(conn, ctx.settings, last_id)
-    for a in found_alerts:
-        sig = a.signal
-        log.info("signal", extra={"job": "evaluate", "ruleId": sig.rule_id, "marketId": sig.market_id or sig.group_key,
-                                  "level": sig.level, "class": sig.finding_class, "metric": str(sig.metric),
-                                  "reason": a.reason,
-                                  "opportunity": a.opportunity.id})
-    new_wm = steps[-1][0]
+    kept, inserted, queued = _save(ctx, touched_opps.values(), found_alerts)
+    new_wm = passes[-1][0]
     state.set_state(conn, WATERMARK_KEY, new_wm.isoformat())
     conn.commit()
     clock.write += time.perf_counter() - t
     _metrics(ctx, conn, clock)
     return EvaluateResult(
-        rows=inserted, steps=len(steps), signals=kept, watermark=new_wm, backlog=backlog, opened=opened,
+        rows=inserted, steps=len(passes), signals=kept, watermark=new_wm, backlog=backlog, opened=opened,
         closed=closed,
-        details={"steps": len(steps), "found": found, "new_signals": inserted, "alerts_queued": queued,
+        details={"steps": len(passes), "found": found, "new_signals": inserted, "alerts_queued": queued,
                  "opened": opened, "closed": closed,
-                 "open": len(open_opps), "backlog": backlog, "read_s": round(clock.read, 3),
+                 "open": len(stepper.open), "backlog": backlog, "read_s": round(clock.read, 3),
                  "eval_s": round(clock.evaluate, 3), "write_s": round(clock.write, 3)},
         warnings=[f"more than {MAX_STEPS} ingest passes pending; the rest are evaluated next pass"]
         if backlog else [],
     )
+
+
+def _load(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec], start: datetime) -> tuple[Universe, set[str]]:
+    """The universe as of ``start`` (markets, synonym links, books, price history), and the markets
+    whose groups or relations just changed."""
+    conn = ctx.conn
+    markets, events = db_markets.load_reference(conn)
+    links = refresh_synonyms(conn, ctx.settings, markets, events)
+    lookback = lookback_for(rules)
+    books = ticks.books_as_of(conn, start)
+    history = ticks.price_history(conn, start - lookback, start) if lookback else {}
+    observed: dict[str, datetime] = {t: b.ts for t, b in books.items() if b.ts is not None}
+    universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
+                        max_book_age=ctx.settings.mpx_max_book_age, observed=observed, groups=links.groups,
+                        relations=links.relations)
+    return universe, set(links.relinked)
+
+
+def _save(ctx: Context[EvaluateResult], opportunities: Iterable[Opportunity],
+          found: Sequence[Alert]) -> tuple[list[Signal], int, int]:
+    """Opportunities, the signals worth an alert and their outbox rows, in the pass's transaction."""
+    conn = ctx.conn
+    db_opps.save(conn, opportunities)
+    how = alerts.transport(ctx.settings)
+    kept = [replace(a.signal, payload={**a.signal.payload, "transport": how}) for a in found]
+    last_id = db_signals.max_id(conn)
+    inserted = db_signals.insert_signals(conn, kept, [(a.opportunity.id, a.reason) for a in found])
+    queued = alerts.enqueue(conn, ctx.settings, last_id)
+    for a in found:
+        sig = a.signal
+        log.info("signal", extra={"job": "evaluate", "ruleId": sig.rule_id, "marketId": sig.market_id or sig.group_key,
+                                  "level": sig.level, "class": sig.finding_class, "metric": str(sig.metric),
+                                  "reason": a.reason, "opportunity": a.opportunity.id})
+    return kept, inserted, queued
 
 
 @dataclass
@@ -198,11 +194,12 @@ class _LastAlerts:
         return self._cache[signature] or default
 
 
-def _apply_ticks(
-    conn: psycopg.Connection, after: datetime | None, until: datetime, books: dict[str, Book],
-    history: dict[str, list[PricePoint]], changed: set[str],
-) -> None:
+def _apply_ticks(conn: psycopg.Connection, after: datetime | None, until: datetime, universe: Universe,
+                 changed: set[str]) -> None:
+    """The ticks of the passes in ``(after, until]`` into the universe's books and price history."""
     start = after or until - timedelta(microseconds=1)
+    books, history = universe.books, universe.history
+    assert isinstance(books, dict) and isinstance(history, dict)
     for ts, token, market, book in ticks.ticks_at(conn, start, until):
         books[token] = book
         changed.add(market)
@@ -216,6 +213,6 @@ def _metrics(ctx: Context[EvaluateResult], conn: psycopg.Connection, clock: _Clo
     ctx.metrics.gauge("mpx_evaluate_read_ms", "Time reading ticks into books in the last evaluate pass").set(
         round(clock.read * 1000, 3))
     g = ctx.metrics.gauge("mpx_signals_total", "Signals stored, by rule", ("rule",))
-    for rule_id, n in conn.execute("SELECT rule_id, count(*) FROM signal GROUP BY rule_id"):
+    for rule_id, n in db_signals.counts_by_rule(conn).items():
         g.labels(rule_id).set(n)
     conn.commit()

@@ -71,3 +71,14 @@ def query_signals(
 def count_signals(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM signal").fetchone()
     return int(row[0]) if row else 0
+
+
+def max_id(conn: psycopg.Connection) -> int:
+    """The newest signal's id (0 with none): what was stored after it is this pass's."""
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM signal").fetchone()
+    return int(row[0]) if row else 0
+
+
+def counts_by_rule(conn: psycopg.Connection) -> dict[str, int]:
+    """Signals stored per rule id, ever (a monotonic total for the metrics)."""
+    return {rule: int(n) for rule, n in conn.execute("SELECT rule_id, count(*) FROM signal GROUP BY rule_id")}

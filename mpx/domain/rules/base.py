@@ -144,7 +144,7 @@ class Universe:
     changed: frozenset[str] | None = None
     """``None`` means every market counts as changed (first run, backtests, tests)."""
     max_book_age: timedelta = timedelta(minutes=5)
-    observed: Mapping[str, datetime] = field(default_factory=dict)
+    observed: dict[str, datetime] = field(default_factory=dict)
     """When each token's book was last *observed* by an ingest pass. Unchanged books are not
     re-written as ticks, so a book's own ``ts`` is when it last changed; staleness is judged from
     this map where a token is in it, else from the book's ``ts``."""
@@ -165,6 +165,20 @@ class Universe:
     """Derived data that depends only on ``markets``, ``events`` and a rule's scope (e.g. a rule's
     candidate markets), kept across the steps of one run. Evaluate and backtest keep one universe
     for a run and never replace its markets; whoever does must clear this."""
+
+    def tokens(self) -> list[str]:
+        """Every outcome token of every market (worked out once per run, see ``memo``)."""
+        found = self.memo.get("tokens")
+        if found is None:
+            found = self.memo["tokens"] = [o.token_id for m in self.markets.values() for o in m.outcomes]
+        return found
+
+    def market_of(self) -> dict[str, str]:
+        """token id → market id (worked out once per run)."""
+        found = self.memo.get("market_of")
+        if found is None:
+            found = self.memo["market_of"] = {o.token_id: m.id for m in self.markets.values() for o in m.outcomes}
+        return found
 
     def is_changed(self, market_id: str) -> bool:
         return self.changed is None or market_id in self.changed

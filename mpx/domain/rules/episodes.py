@@ -91,6 +91,8 @@ class StepResult:
     alerts: list[Alert] = field(default_factory=list)
     opened: list[Opportunity] = field(default_factory=list)
     closed: list[Opportunity] = field(default_factory=list)
+    found: int = 0
+    """Signals the rules raised in the step (before episodes decided which alert)."""
 
 
 def signal_markets(signal: Signal) -> frozenset[str]:
