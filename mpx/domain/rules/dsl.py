@@ -37,7 +37,7 @@ from yaml.reader import ReaderError
 
 from mpx.domain.durations import parse_duration
 from mpx.domain.rules.base import LEVELS, RuleSpec, Scope, SignalLevel
-from mpx.domain.rules.registry import KNOWN_TYPES, registry
+from mpx.domain.rules.registry import registry
 from mpx.errors import ConfigError
 
 TOP_KEYS = ("id", "type", "enabled", "description", "scope", "params", "levels", "cooldown")
@@ -180,8 +180,6 @@ def _validate(doc: _Doc, seen_ids: dict[str, str]) -> RuleSpec | None:
         known = ", ".join(kinds)
         if isinstance(rule_type, str) and rule_type in kinds:
             kind = kinds[rule_type]
-        elif isinstance(rule_type, str) and rule_type in KNOWN_TYPES:
-            doc.problem(("type",), f"rule type {rule_type!r} is planned but not implemented yet (known: {known})")
         else:
             doc.problem(("type",), f"unknown rule type {rule_type!r} (known: {known})")
 
