@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +12,7 @@ import typer
 from mpx.adapters.db import intents as db
 from mpx.adapters.db.connection import connect
 from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings, truncate
+from mpx.domain.execution import IntentStatus
 from mpx.errors import NotFoundError, UsageError
 from mpx.jobs import intents as jobs
 from mpx.jobs.contract import run_job
@@ -26,18 +26,8 @@ app = typer.Typer(
 )
 
 
-class Status(StrEnum):
-    suggested = "suggested"
-    sent = "sent"
-    filled = "filled"
-    partially_filled = "partially_filled"
-    rejected = "rejected"
-    cancelled = "cancelled"
-    failed = "failed"
-    settled = "settled"
-    closed = "closed"
-    unwound = "unwound"
-    unwinding = "unwinding"
+Status = IntentStatus
+"""`--status` choices: the intent statuses, one enum in the domain."""
 
 
 IdArg = Annotated[int, typer.Argument(help="The intent's id (`mpx intents list`).", min=1)]

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from mpx.domain.models import ONE, ZERO, FeeSchedule, Level, Market, Side
@@ -43,10 +44,33 @@ from mpx.domain.risk import PlannedLeg, depth_at_limit
 
 TARGET_QUANTUM = Decimal("1e-12")
 
-INTENT_STATUSES = ("suggested", "sent", "filled", "partially_filled", "rejected", "cancelled", "failed", "settled",
-                   "closed", "unwound", "unwinding")
-"""Every status an order intent can have (``partially_filled``: intents executed before legs were
-sent fill-or-kill; no execution ends there now)."""
+class IntentStatus(StrEnum):
+    """Every status an order intent can have (``partially_filled``: intents executed before legs were
+    sent fill-or-kill; no execution ends there now)."""
+
+    SUGGESTED = "suggested"
+    SENT = "sent"
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partially_filled"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    SETTLED = "settled"
+    CLOSED = "closed"
+    UNWOUND = "unwound"
+    UNWINDING = "unwinding"
+
+
+INTENT_STATUSES: tuple[IntentStatus, ...] = tuple(IntentStatus)
+LIVE = frozenset(IntentStatus) - {IntentStatus.REJECTED, IntentStatus.CANCELLED, IntentStatus.FAILED}
+"""One live intent per signal: a rejected, cancelled or failed one frees the signal."""
+OPEN = frozenset({IntentStatus.SENT, IntentStatus.FILLED, IntentStatus.PARTIALLY_FILLED, IntentStatus.UNWINDING})
+"""Count towards EXEC_MAX_CONCURRENT_ORDERS: sent, or a position not yet settled or closed."""
+HELD = frozenset({IntentStatus.FILLED, IntentStatus.PARTIALLY_FILLED, IntentStatus.UNWINDING})
+"""Hold shares: settled at resolution, closable by hand."""
+EXECUTED = frozenset({IntentStatus.SENT, IntentStatus.FILLED, IntentStatus.PARTIALLY_FILLED, IntentStatus.SETTLED,
+                      IntentStatus.CLOSED, IntentStatus.UNWOUND, IntentStatus.UNWINDING})
+"""Confirmed already: confirming again does nothing."""
 
 
 class VenueRefused(Exception):
@@ -85,9 +109,9 @@ class Venue(Protocol):
         ...
 
 
-__all__ = ["INTENT_STATUSES", "Execution", "LegFill", "Position", "Unwind", "UnwindSell", "Venue", "VenueFill",
-           "VenueRefused", "depth_at_limit", "execute", "floor_price", "incident_text", "positions_of", "send_order",
-           "settle_positions", "share_of_target", "unwind"]
+__all__ = ["EXECUTED", "HELD", "INTENT_STATUSES", "LIVE", "OPEN", "Execution", "IntentStatus", "LegFill", "Position",
+           "Unwind", "UnwindSell", "Venue", "VenueFill", "VenueRefused", "depth_at_limit", "execute", "floor_price",
+           "incident_text", "positions_of", "send_order", "settle_positions", "share_of_target", "unwind"]
 
 
 def send_order(legs: Sequence[PlannedLeg], depths: Mapping[str, Decimal]) -> tuple[int, ...]:

@@ -48,8 +48,11 @@ from mpx.adapters.db.markets import load_markets
 from mpx.adapters.db.ticks import books_as_of
 from mpx.adapters.execution import BookSource, venue_for
 from mpx.domain.execution import (
+    EXECUTED,
+    HELD,
     INTENT_STATUSES,
     Execution,
+    IntentStatus,
     LegFill,
     Unwind,
     Venue,
@@ -206,9 +209,9 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
-    if intent["status"] != "suggested":
+    if intent["status"] != IntentStatus.SUGGESTED:
         conn.rollback()
-        if intent["status"] in ("sent", "filled", "partially_filled", "settled", "closed", "unwound", "unwinding"):
+        if intent["status"] in EXECUTED:
             return IntentResult(intent=intent, outcome="already")
         raise IntentError(f"intent {intent_id} is {intent['status']} ({intent['reason']}): it cannot be confirmed",
                           hint=f"create a new one: `mpx intents create --signal {intent['signal_id']}`")
@@ -229,7 +232,8 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
     breaker = _apply_breaker_action(conn, breaker, verdict, policy, now, who)
     common = {"verdict": verdict.as_dict(), "policy_version": version, "confirmed_at": now}
     if not verdict.ok:
-        db.transition(conn, intent, "rejected", verdict.reason, who, {"checks": verdict.as_dict()["checks"]}, **common)
+        db.transition(conn, intent, IntentStatus.REJECTED, verdict.reason, who,
+                      {"checks": verdict.as_dict()["checks"]}, **common)
         _after(conn, breaker, verdict.counts_for_breaker, False, policy, now, who, verdict.reason)
         conn.commit()
         log.warning("intent rejected", extra={"intent": intent_id, "reason": verdict.reason})
@@ -238,7 +242,7 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
     today = now.date()
     order = send_order(legs, verdict.depths)
     reserve = verdict.worst_cost
-    db.transition(conn, intent, "sent",
+    db.transition(conn, intent, IntentStatus.SENT,
                   f"every check passed; {reserve} USDC reserved against {today} "
                   f"({day_notional + reserve} of {policy.max_daily_notional})",
                   who, {"edge_bps": str(verdict.edge_bps), "worst_cost": str(reserve),
@@ -262,13 +266,13 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
         stop = execution.stopped_at
         why = (f"leg {stop.seq} of {len(legs)} ({stop.label}) {stop.outcome}: {stop.note}; nothing bought"
                if stop else "nothing bought")
-        db.transition(conn, intent, "failed", f"execution failed: {why}", who,
+        db.transition(conn, intent, IntentStatus.FAILED, f"execution failed: {why}", who,
                       {"fills": fills, "order": execution.sent_labels()},
                       reserved_notional=ZERO, executed_at=done, fills=fills, filled_cost=ZERO)
         _after(conn, breaker, True, False, policy, done, who, f"execution failed: {why}")
     elif outcome == "filled":
         filled = sum((f.shares for f in execution.legs), ZERO)
-        db.transition(conn, intent, "filled",
+        db.transition(conn, intent, IntentStatus.FILLED,
                       f"{execution.venue}: {filled} shares over {len(fills)} leg(s), each fill-or-kill, "
                       f"{spent} USDC incl. fees",
                       who, {"fills": fills, "order": execution.sent_labels()}, fills=fills, filled_cost=spent,
@@ -278,7 +282,7 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
         assert execution.unwind is not None
         stop = execution.stopped_at
         bought = "; ".join(f"{p.bought} {p.label}" for p in execution.unwind.positions)
-        db.transition(conn, intent, "unwinding",
+        db.transition(conn, intent, IntentStatus.UNWINDING,
                       f"leg {stop.seq if stop else '?'} of {len(legs)} ({stop.label if stop else '?'}) "
                       f"{stop.outcome if stop else 'failed'} after {bought} filled: selling back", who,
                       {"fills": fills, "order": execution.sent_labels(),
@@ -301,13 +305,13 @@ def _record_unwind(conn: psycopg.Connection, intent: dict[str, Any], u: Unwind, 
                "spent": str(u.spent), "recovered": str(u.recovered)}
     loss = u.realised_loss
     if loss is not None:
-        db.transition(conn, intent, "unwound",
+        db.transition(conn, intent, IntentStatus.UNWOUND,
                       f"sold back every share: realised loss {loss} USDC = cost {u.spent} − proceeds {u.recovered} "
                       f"(fees included; cap {u.max_loss})", who,
                       {**details, "realised_loss": str(loss)}, unwind=u.as_dict(), pnl=-loss, closed_at=now)
     else:
         held = "; ".join(f"{p.held} {p.label} ({p.token_id[:10]}…)" for p in u.naked)
-        db.transition(conn, intent, "unwinding",
+        db.transition(conn, intent, IntentStatus.UNWINDING,
                       f"naked: {held} still held — could not sell within a loss of {u.max_loss} USDC "
                       f"(attempt {u.attempts}); `mpx intents unwind {intent['id']}`", who,
                       {**details, "naked": [p.as_dict() for p in u.naked]}, unwind=u.as_dict())
@@ -364,7 +368,7 @@ def _settle(conn: psycopg.Connection, who: str, now: datetime) -> list[dict[str,
     resolved (caller holds the risk lock or accepts that a confirm may not yet see these as closed)."""
     out = []
     for intent in db.open_intents(conn):
-        if intent["status"] == "unwinding" and intent.get("unwind"):
+        if intent["status"] == IntentStatus.UNWINDING and intent.get("unwind"):
             positions = Unwind.from_dict(intent["unwind"]).positions
             prices = db.settle_prices(conn, [p.token_id for p in positions if p.held > 0])
             pnl = settle_positions(positions, prices)
@@ -377,7 +381,7 @@ def _settle(conn: psycopg.Connection, who: str, now: datetime) -> list[dict[str,
         locked = db.lock_intent(conn, intent["id"], skip_locked=True)  # busy elsewhere: settle it next time
         if locked is None or locked["status"] != intent["status"]:
             continue
-        db.transition(conn, locked, "settled", f"markets resolved: PnL {pnl} USDC", who,
+        db.transition(conn, locked, IntentStatus.SETTLED, f"markets resolved: PnL {pnl} USDC", who,
                       {"settle_prices": {t: str(p) for t, p in prices.items()}}, closed_at=now, pnl=pnl)
         out.append(locked)
     return out
@@ -400,16 +404,17 @@ def cancel(ctx: Context[Any], intent_id: int, reason: str, *, nothing_filled: bo
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
-    if intent["status"] == "suggested":
-        db.transition(conn, intent, "cancelled", reason, actor())
-    elif intent["status"] == "sent" and (intent["mode"] == "paper" or nothing_filled):
+    if intent["status"] == IntentStatus.SUGGESTED:
+        db.transition(conn, intent, IntentStatus.CANCELLED, reason, actor())
+    elif intent["status"] == IntentStatus.SENT and (intent["mode"] == "paper" or nothing_filled):
         # a confirm that died between reserving and recording (the database went away)
         note = ("paper: nothing real was filled" if intent["mode"] == "paper" else
                 f"{intent['mode']}: the trader checked the venue and nothing filled")
-        db.transition(conn, intent, "cancelled", f"{reason} (was sent; {note}; reservation released)", actor(),
+        db.transition(conn, intent, IntentStatus.CANCELLED, f"{reason} (was sent; {note}; reservation released)",
+                      actor(),
                       {"was": "sent", "mode": intent["mode"], "nothing_filled_confirmed": nothing_filled},
                       reserved_notional=ZERO)
-    elif intent["status"] == "sent":
+    elif intent["status"] == IntentStatus.SENT:
         conn.rollback()
         raise IntentError(
             f"intent {intent_id} was sent to the {intent['mode']} venue and its fills were never recorded: legs may "
@@ -429,7 +434,7 @@ def cancel(ctx: Context[Any], intent_id: int, reason: str, *, nothing_filled: bo
     return IntentResult(rows=1, intent=intent, outcome="cancelled")
 
 
-CLOSABLE = ("filled", "partially_filled", "unwinding")
+CLOSABLE = HELD
 
 
 def close(ctx: Context[Any], intent_id: int, reason: str, pnl: Decimal | None) -> IntentResult:
@@ -440,12 +445,12 @@ def close(ctx: Context[Any], intent_id: int, reason: str, pnl: Decimal | None) -
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
-    if intent["status"] not in CLOSABLE and not (intent["status"] == "sent" and intent["mode"] != "paper"):
+    if intent["status"] not in CLOSABLE and not (intent["status"] == IntentStatus.SENT and intent["mode"] != "paper"):
         conn.rollback()
         raise IntentError(f"intent {intent_id} is {intent['status']}: only a filled, partially filled or unwinding "
                           "intent (or a live one stuck in sent) can be closed")
     db.lock_risk(conn)
-    db.transition(conn, intent, "closed", reason + ("" if pnl is None else f"; PnL {pnl} USDC"), actor(),
+    db.transition(conn, intent, IntentStatus.CLOSED, reason + ("" if pnl is None else f"; PnL {pnl} USDC"), actor(),
                   closed_at=datetime.now(UTC), pnl=pnl)
     conn.commit()
     _set_metrics(ctx)
@@ -465,7 +470,7 @@ def unwind_intent(ctx: Context[Any], intent_id: int, max_loss: Decimal | None = 
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list --status unwinding`")
-    if intent["status"] != "unwinding" or not intent.get("unwind"):
+    if intent["status"] != IntentStatus.UNWINDING or not intent.get("unwind"):
         conn.rollback()
         raise IntentError(f"intent {intent_id} is {intent['status']}: only an unwinding intent holds shares to sell "
                           "back")

@@ -18,15 +18,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from mpx.adapters.db.connection import lock_key
+from mpx.domain.execution import HELD, LIVE, OPEN, IntentStatus
 from mpx.domain.models import Book
 from mpx.domain.risk import Breaker, Policy
-
-LIVE = ("suggested", "sent", "filled", "partially_filled", "settled", "closed", "unwound", "unwinding")
-"""Intents that hold their signal: one per signal (``order_intent_one_live``)."""
-OPEN = ("sent", "filled", "partially_filled", "unwinding")
-"""Intents that hold a position or may still fill: what EXEC_MAX_CONCURRENT_ORDERS counts."""
-HELD = ("filled", "partially_filled", "unwinding")
-"""Intents holding shares: settled when their markets resolve."""
 
 
 def current_policy(conn: psycopg.Connection, policy: Policy) -> int:
@@ -92,7 +86,7 @@ def get_intent(conn: psycopg.Connection, intent_id: int) -> dict[str, Any] | Non
                                                      (intent_id,)).fetchone()
 
 
-def transition(conn: psycopg.Connection, intent: dict[str, Any], to_status: str, reason: str, actor: str,
+def transition(conn: psycopg.Connection, intent: dict[str, Any], to_status: IntentStatus, reason: str, actor: str,
                details: dict[str, Any] | None = None, **fields: Any) -> None:
     """Move a (locked) intent to ``to_status``, updating ``fields``, and record it in the audit trail."""
     sets = {"status": to_status, "reason": reason, **fields}
