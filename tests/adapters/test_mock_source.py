@@ -183,3 +183,11 @@ def test_planted_situations_for_the_other_rule_kinds() -> None:
     highs = [books_of(src.frame(n, ANCHOR))[_market(s9, p["trend_market"]).yes.token_id].mid for n in range(10)]
     assert max(highs) == Decimal("0.62")  # type: ignore[type-var]
     assert yes("trend_market", books_of(s10), s10).mid == Decimal("0.67")
+
+
+def test_every_planted_situation_is_declared_once_and_planted() -> None:
+    from mpx.adapters.sources.mock_scenarios import SCENARIOS
+
+    src = MockSource(seed=42)
+    assert [sc.key for sc in SCENARIOS] == list(src.planted)  # created in the declared order, each once
+    assert all(sc.what for sc in SCENARIOS)

@@ -6,28 +6,10 @@ each side. Prices random-walk from frame to frame; about 30% of markets change p
 rest keep exactly the same books. Frame ``n`` depends only on ``(seed, n)``.
 
 Ordinary markets carry no arbitrage (YES ask + NO ask ≥ 1.01; the YES asks of an event sum to
-≥ 1.01 and its YES bids to ≤ 0.99). Planted situations (ids in :attr:`MockSource.planted`):
-
-- ``sum_lt_1_event``: a 4-outcome negRisk event whose YES asks sum to 0.95 with 300+ shares at
-  each best ask, from frame 1;
-- ``sum_lt_1_binary``: a binary market whose YES ask + NO ask = 0.97 with 200+ shares, from frame 1;
-- ``spike_market``: a liquid binary market whose mid jumps +0.15 at frame 2 and stays there;
-- ``endgame_market``: a binary market ending 6 h after the anchor, YES mid 0.95 (ask 0.955);
-- ``dutch_book_event``: a 3-outcome negRisk event whose YES bids sum to 1.05 (300+ shares each);
-- ``synonym_a`` / ``synonym_b``: two differently worded questions about the same outcome, YES mids
-  0.62 and 0.55 (a 7-point gap; YES ask of b + NO ask of a = 0.56 + 0.39 = 0.95);
-- ``ladder_low`` / ``ladder_high``: "above $70,000" at 0.50 and "above $80,000" at 0.60 (the
-  narrower outcome priced higher; its bid 0.59 exceeds the wider one's ask 0.51);
-  ``date_early`` / ``date_late``: "by March 31" at 0.45 and "by June 30" at 0.35;
-- ``trend_market``: a liquid market ranging 0.60–0.62 for frames 0–9, breaking out to 0.67 from
-  frame 10 (below the SPIKE threshold);
-- decoys that must not become signals: ``decoy_augmented_event`` (augmented negRisk event with
-  placeholders and "Other"; its active YES asks sum to 0.90), ``decoy_closed_market`` (closed, YES +
-  NO asks 0.90), ``decoy_thin_event`` (YES asks sum to 0.96 but only 2 shares there; 1.05 at
-  5+ shares), ``decoy_fee_event`` (asks sum to 0.99, above 1 after a 0.25 fee rate),
-  ``decoy_far_endgame`` (YES at 0.95, ending in 200 days), ``decoy_incomplete_event`` (4 listed
-  outcomes, one closed; the 3 open YES asks sum to 0.90), ``decoy_stale_event`` (from frame 1 one
-  outcome's books stop arriving; with its stale ask the YES asks would sum to 0.97).
+≥ 1.01 and its YES bids to ≤ 0.99). The planted situations — one per rule kind, and decoys that must
+stay silent — are declared once each in :mod:`mpx.adapters.sources.mock_scenarios` (their markets,
+their books frame by frame, and the figure a rule must find); their ids are in
+:attr:`MockSource.planted` by key. One Economics binary market has fees on at an unknown rate.
 """
 
 from __future__ import annotations
@@ -42,6 +24,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import numpy as np
 
 from mpx.adapters.sources.base import Cursor
+from mpx.adapters.sources.mock_scenarios import BY_KEY, SCENARIOS
 from mpx.domain.models import Book, Event, FeeSchedule, Level, Market, Outcome, Snapshot
 
 ONE = Decimal(1)
@@ -215,65 +198,16 @@ class MockSource:
             self._add_event(title.format(m=month), category, [template.format(o=o, m=month) for o in outcomes],
                             end=timedelta(hours=rng.randint(72, 24 * 180)))
 
-        # ---- planted situations
-        ev = self._add_event("Which lab ships AGI first (planted)?", "Culture",
-                             [f"Will Lab {c} ship first?" for c in "ABCD"], end=timedelta(days=40),
-                             fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
-        self.planted["sum_lt_1_event"] = ev
-        planted_binary: tuple[tuple[str, str, str, timedelta, float, Decimal, dict[str, object]], ...] = (
-            ("sum_lt_1_binary", "Will the planted binary market resolve YES?", "Politics", timedelta(days=30), 0.5,
-             CENT, {}),
-            ("spike_market", "Will the planted spike market jump?", "Sports", timedelta(days=20), 0.4, CENT, {}),
-            ("endgame_market", "Will the planted endgame market resolve YES today?", "Politics",
-             timedelta(hours=6), 0.95, MILLI, {}),
-            ("decoy_far_endgame", "Will the planted far-future market resolve YES?", "Politics",
-             timedelta(days=200), 0.95, MILLI, {}),
-            ("decoy_closed_market", "Will the planted closed market resolve YES?", "Politics", timedelta(days=10),
-             0.5, CENT, {"status": "closed", "accepting_orders": False}),
-            ("synonym_a", "Will Bitcoin reach $150,000 in 2026?", "Crypto", timedelta(days=120), 0.62, CENT, {}),
-            ("synonym_b", "Bitcoin above $150k by December 31, 2026?", "Crypto", timedelta(days=120), 0.55, CENT,
-             {}),
-            ("ladder_low", "Will Bitcoin be above $70,000 on December 31, 2026?", "Crypto", timedelta(days=120),
-             0.5, CENT, {}),
-            ("ladder_high", "Will Bitcoin be above $80,000 on December 31, 2026?", "Crypto", timedelta(days=120),
-             0.6, CENT, {}),
-            ("date_early", "Will the ceasefire hold by March 31, 2027?", "Politics", timedelta(days=120), 0.45,
-             CENT, {}),
-            ("date_late", "Will the ceasefire hold by June 30, 2027?", "Politics", timedelta(days=120), 0.35,
-             CENT, {}),
-            ("trend_market", "Will the planted trend market break out?", "Sports", timedelta(days=120), 0.61,
-             CENT, {}),
-        )
-        for key, question, category, end, base, tick, extra in planted_binary:
-            spec = binary(question, category, end, base, fee=FeeSchedule(), tick_size=tick,
-                          min_order_size=Decimal(5), **extra)
-            self._binary.append(spec)
-            self.planted[key] = spec.market.id
-        self.planted["decoy_augmented_event"] = self._add_event(
-            "Which party wins the planted Senate seat?", "Politics",
-            ["Will the Democratic Party win the planted seat?", "Will the Republican Party win the planted seat?",
-             "Will Party A win the planted seat?", "Will Party B win the planted seat?",
-             "Will another party win the planted seat?"],
-            end=timedelta(days=300), augmented=True, fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
-        self.planted["decoy_thin_event"] = self._add_event(
-            "Which planted thin outcome wins?", "Culture", [f"Will thin outcome {c} win?" for c in "ABC"],
-            end=timedelta(days=50), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
-        self.planted["decoy_fee_event"] = self._add_event(
-            "Which planted fee outcome wins?", "Crypto", [f"Will fee outcome {c} win?" for c in "ABC"],
-            end=timedelta(days=50), fee=FeeSchedule(True, Decimal("0.25"), 1), tick_size=CENT,
-            min_order_size=Decimal(5))
-
-        self.planted["dutch_book_event"] = self._add_event(
-            "Which planted Dutch-book outcome wins?", "Sports", [f"Will team {c} win the planted cup?" for c in "XYZ"],
-            end=timedelta(days=60), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
-
-        self.planted["decoy_incomplete_event"] = self._add_event(
-            "Which planted incomplete outcome wins?", "Culture", [f"Will incomplete outcome {c} win?" for c in "ABCD"],
-            end=timedelta(days=45), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5),
-            closed_last=True)
-        self.planted["decoy_stale_event"] = self._add_event(
-            "Which planted stale outcome wins?", "Culture", [f"Will stale outcome {c} win?" for c in "ABC"],
-            end=timedelta(days=45), fee=FeeSchedule(), tick_size=CENT, min_order_size=Decimal(5))
+        # ---- planted situations, in the order that fixes their seeded ids
+        for sc in SCENARIOS:
+            common: dict[str, object] = {"fee": sc.fee, "tick_size": sc.tick, "min_order_size": Decimal(5)}
+            if sc.kind == "event":
+                self.planted[sc.key] = self._add_event(sc.title, sc.category, list(sc.questions), end=sc.end,
+                                                       augmented=sc.augmented, closed_last=sc.closed_last, **common)
+            else:
+                spec = binary(sc.title, sc.category, sc.end, sc.base, **common, **sc.market_fields)
+                self._binary.append(spec)
+                self.planted[sc.key] = spec.market.id
 
         # exactly one market with fees on at an unknown rate
         for n, spec in enumerate(self._binary):
@@ -369,94 +303,9 @@ class MockSource:
         return books
 
     @staticmethod
-    def _fixed(m: Market, yes_bids: list[tuple[str, str]], yes_asks: list[tuple[str, str]]) -> list[Book]:
-        """Books given explicitly (planted situations); NO mirrors YES."""
-        yb = tuple(Level(Decimal(p), Decimal(s)) for p, s in yes_bids)
-        ya = tuple(Level(Decimal(p), Decimal(s)) for p, s in yes_asks)
-        return [Book(m.yes.token_id, yb, ya, last_trade=ya[0].price if ya else None),
-                Book(m.outcomes[1].token_id, tuple(Level(ONE - lv.price, lv.size) for lv in ya),
-                     tuple(Level(ONE - lv.price, lv.size) for lv in yb), last_trade=None)]
-
-    def _planted_books(self, key: str, markets: list[Market], frame: int) -> list[Book] | None:
-        if key == "sum_lt_1_event":
-            # Σ YES asks 0.95 from frame 1; 1.03 at frame 0 (same bids: the mids barely move)
-            asks = ["0.31", "0.27", "0.22", "0.15"] if frame >= 1 else ["0.33", "0.29", "0.24", "0.17"]
-            bids = ["0.31", "0.27", "0.22", "0.15"]
-            return [book for m, a, b in zip(markets, asks, bids, strict=True) for book in self._fixed(
-                m, [(str(Decimal(b) - CENT), "400"), (str(Decimal(b) - 2 * CENT), "900")],
-                [(a, "350"), (str(Decimal(a) + CENT), "600"), (str(Decimal(a) + 2 * CENT), "800")])]
-        if key == "sum_lt_1_binary":
-            # from frame 1: YES ask 0.48 + NO ask 0.49 = 0.97 (the YES and NO books disagree);
-            # frame 0: 0.50 + 0.53 = 1.03
-            [m] = markets
-            yes_ask, no_ask = ("0.48", "0.49") if frame >= 1 else ("0.50", "0.53")
-            yes = Book(m.yes.token_id, (Level(Decimal("0.47"), Decimal("300")),),
-                       (Level(Decimal(yes_ask), Decimal("250")), Level(Decimal("0.51"), Decimal("500"))))
-            no = Book(m.outcomes[1].token_id, (Level(Decimal("0.46"), Decimal("300")),),
-                      (Level(Decimal(no_ask), Decimal("220")), Level(Decimal("0.54"), Decimal("500"))))
-            return [yes, no]
-        if key == "spike_market":
-            [m] = markets
-            mid = Decimal("0.40") if frame < 2 else Decimal("0.55")
-            return self._fixed(m, [(str(mid - CENT), "400"), (str(mid - 2 * CENT), "700")],
-                               [(str(mid + CENT), "380"), (str(mid + 2 * CENT), "650")])
-        if key in ("endgame_market", "decoy_far_endgame"):
-            [m] = markets
-            return self._fixed(m, [("0.945", "500"), ("0.944", "800")], [("0.955", "300"), ("0.956", "700")])
-        if key == "decoy_closed_market":
-            [m] = markets  # YES ask 0.40 + NO ask 0.50 = 0.90, but the market is closed
-            return [Book(m.yes.token_id, (Level(Decimal("0.39"), Decimal("300")),),
-                         (Level(Decimal("0.40"), Decimal("300")),)),
-                    Book(m.outcomes[1].token_id, (Level(Decimal("0.48"), Decimal("300")),),
-                         (Level(Decimal("0.50"), Decimal("300")),))]
-        if key == "decoy_augmented_event":
-            books = []
-            for m in markets:
-                if m.active and not m.neg_risk_other:
-                    books += self._fixed(m, [("0.43", "500")], [("0.45", "500"), ("0.46", "500")])
-                else:
-                    books += self._fixed(m, [], [("0.02", "50")]) if m.neg_risk_other else [
-                        Book(m.yes.token_id), Book(m.outcomes[1].token_id)]
-            return books
-        if key == "dutch_book_event":
-            bids = ["0.45", "0.35", "0.25"]  # Σ YES bids 1.05: sell a set (or buy every NO) above 1
-            return [book for m, b in zip(markets, bids, strict=True) for book in self._fixed(
-                m, [(b, "320"), (str(Decimal(b) - CENT), "500")],
-                [(str(Decimal(b) + CENT), "300"), (str(Decimal(b) + 2 * CENT), "500")])]
-        if key in ("synonym_a", "synonym_b", "ladder_low", "ladder_high", "date_early", "date_late"):
-            [m] = markets
-            mid = {"synonym_a": "0.62", "synonym_b": "0.55", "ladder_low": "0.50", "ladder_high": "0.60",
-                   "date_early": "0.45", "date_late": "0.35"}[key]
-            c = Decimal(mid)
-            return self._fixed(m, [(str(c - CENT), "400"), (str(c - 2 * CENT), "600")],
-                               [(str(c + CENT), "400"), (str(c + 2 * CENT), "600")])
-        if key == "trend_market":
-            [m] = markets
-            c = Decimal("0.67") if frame >= 10 else (Decimal("0.60"), Decimal("0.61"), Decimal("0.62"))[frame % 3]
-            return self._fixed(m, [(str(c - CENT), "400"), (str(c - 2 * CENT), "600")],
-                               [(str(c + CENT), "400"), (str(c + 2 * CENT), "600")])
-        if key == "decoy_thin_event":
-            return [b for m in markets for b in self._fixed(
-                m, [("0.30", "100")], [("0.32", "2"), ("0.35", "400"), ("0.36", "800")])]  # 0.96 at 2, ≥1.014 at 5+
-        if key == "decoy_incomplete_event":
-            # the three open outcomes' YES asks sum to 0.90, but the event lists a fourth (closed) one
-            return [b for m in markets for b in (
-                self._fixed(m, [("0.28", "400")], [("0.30", "500")]) if m.tradable
-                else [Book(m.yes.token_id), Book(m.outcomes[1].token_id)])]
-        if key == "decoy_stale_event":
-            # frame 0: YES asks 0.46 + 0.28 + 0.27 = 1.01. From frame 1 outcome A's books are no
-            # longer delivered (its last book goes stale) while B and C ease to 0.26 and 0.25 (moves
-            # too small to be a spike or a breakout): with A's stale 0.46 the set would "cost" 0.97.
-            a, b, c = markets
-            if frame == 0:
-                return [bk for m, p in ((a, "0.46"), (b, "0.28"), (c, "0.27"))
-                        for bk in self._fixed(m, [(str(Decimal(p) - CENT), "400")], [(p, "500")])]
-            return [bk for m, p in ((b, "0.26"), (c, "0.25"))
-                    for bk in self._fixed(m, [(str(Decimal(p) - CENT), "400")], [(p, "500")])]
-        if key == "decoy_fee_event":
-            return [b for m in markets for b in self._fixed(
-                m, [("0.31", "400")], [("0.33", "500"), ("0.34", "800")])]  # 0.99 before fees, ≈1.156 after
-        return None
+    def _planted_books(key: str, markets: list[Market], frame: int) -> list[Book] | None:
+        scenario = BY_KEY.get(key)
+        return None if scenario is None else scenario.books(markets, frame)
 
     def frame(self, n: int, anchor: datetime) -> Snapshot:
         """The universe at frame ``n`` (end dates relative to ``anchor``)."""
