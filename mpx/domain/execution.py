@@ -39,6 +39,7 @@ from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from mpx.domain.codec import from_json, to_json
 from mpx.domain.models import ONE, ZERO, FeeSchedule, Level, Market, Side
 from mpx.domain.risk import PlannedLeg, depth_at_limit
 
@@ -124,8 +125,6 @@ def send_order(legs: Sequence[PlannedLeg], depths: Mapping[str, Decimal]) -> tup
 # --- what was bought ------------------------------------------------------------------------
 
 LegOutcome = Literal["filled", "killed", "refused", "not_sent"]
-_OUTCOMES: dict[str, LegOutcome] = {"filled": "filled", "killed": "killed", "refused": "refused",
-                                    "not_sent": "not_sent"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,21 +150,11 @@ class LegFill:
         return self.cost + self.fee
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "outcome": self.outcome, "label": self.label, "token_id": self.token_id,
-                "market_id": self.market_id, "side": self.side, "requested": str(self.requested),
-                "shares": str(self.shares), "vwap": None if self.vwap is None else str(self.vwap),
-                "cost": str(self.cost), "fee": str(self.fee), "limit_price": str(self.limit_price),
-                "note": self.note}
+        return to_json(self)  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LegFill:
-        side: Side = "SELL" if d.get("side") == "SELL" else "BUY"
-        outcome = _OUTCOMES.get(str(d.get("outcome") or "filled"), "killed")
-        seq = d.get("seq")
-        return cls(str(d["token_id"]), str(d["market_id"]), str(d.get("label") or ""), side,
-                   Decimal(d["requested"]), Decimal(d["shares"]),
-                   None if d.get("vwap") is None else Decimal(d["vwap"]), Decimal(d["cost"]), Decimal(d["fee"]),
-                   Decimal(d["limit_price"]), None if seq is None else int(seq), outcome, str(d.get("note") or ""))
+        return from_json(cls, d)
 
 
 # --- what is held and how it is sold back ---------------------------------------------------
@@ -199,14 +188,11 @@ class Position:
         return self.cost * self.held / self.bought
 
     def as_dict(self) -> dict[str, str]:
-        return {"token_id": self.token_id, "market_id": self.market_id, "label": self.label,
-                "bought": str(self.bought), "cost": str(self.cost), "sold": str(self.sold),
-                "proceeds": str(self.proceeds), "held": str(self.held)}
+        return {**to_json(self), "held": str(self.held)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Position:
-        return cls(str(d["token_id"]), str(d["market_id"]), str(d.get("label") or ""), Decimal(d["bought"]),
-                   Decimal(d["cost"]), Decimal(d["sold"]), Decimal(d["proceeds"]))
+        return from_json(cls, d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,21 +220,12 @@ class UnwindSell:
         return self.proceeds / self.shares if self.shares else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"attempt": self.attempt, "label": self.label, "token_id": self.token_id,
-                "market_id": self.market_id, "side": "SELL", "held": str(self.held), "target": str(self.target),
-                "floor": None if self.floor is None else str(self.floor),
-                "best_bid": None if self.best_bid is None else str(self.best_bid), "shares": str(self.shares),
-                "vwap": None if self.vwap is None else str(self.vwap), "proceeds": str(self.proceeds),
-                "fee": str(self.fee), "note": self.note}
+        vwap = self.vwap
+        return {**to_json(self), "side": "SELL", "vwap": None if vwap is None else str(vwap)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> UnwindSell:
-        def dec(key: str) -> Decimal | None:
-            return None if d.get(key) is None else Decimal(d[key])
-
-        return cls(int(d["attempt"]), str(d["token_id"]), str(d["market_id"]), str(d.get("label") or ""),
-                   Decimal(d["held"]), Decimal(d["target"]), dec("floor"), dec("best_bid"), Decimal(d["shares"]),
-                   Decimal(d["proceeds"]), Decimal(d["fee"]), str(d.get("note") or ""))
+        return from_json(cls, d)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from mpx.domain.codec import CodecError, from_json, to_json
 from mpx.domain.models import ZERO, Side
 from mpx.domain.money import edge_bps
 from mpx.domain.payout import StatePayout, guaranteed
@@ -43,19 +44,14 @@ class Leg:
     worst_price: Decimal
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "token_id": self.token_id, "market_id": self.market_id, "label": self.label,
-            "side": self.side, "shares": str(self.shares), "vwap": str(self.vwap),
-            "cost": str(self.cost), "fee": str(self.fee), "worst_price": str(self.worst_price),
-        }
+        return to_json(self)  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Leg:
-        side = d["side"]
-        if side not in ("BUY", "SELL"):
-            raise FindingError(f"leg side {side!r} is neither BUY nor SELL")
-        return cls(str(d["token_id"]), str(d["market_id"]), str(d["label"]), side, Decimal(d["shares"]),
-                   Decimal(d["vwap"]), Decimal(d["cost"]), Decimal(d["fee"]), Decimal(d["worst_price"]))
+        try:
+            return from_json(cls, d)
+        except CodecError as exc:
+            raise FindingError(f"stored leg is malformed: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +132,13 @@ class Arbitrage:
             arb = cls(
                 legs=tuple(Leg.from_dict(x) for x in d["legs"]),
                 shares=Decimal(d["shares"]),
-                states=tuple(StatePayout(str(s["state"]), Decimal(s["payout"])) for s in d["states"]),
+                states=tuple(from_json(StatePayout, s) for s in d["states"]),
                 basis=tuple(str(b) for b in d["basis"]),
                 fee_unknown=bool(d["fee_unknown"]),
             )
         except FindingError:
             raise
-        except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
+        except (KeyError, TypeError, ArithmeticError, ValueError) as exc:  # CodecError is a ValueError
             raise FindingError(f"stored arbitrage is malformed ({type(exc).__name__}: {exc})") from None
         claimed = d.get("payout_per_share")
         if claimed is not None and Decimal(claimed) != arb.payout_per_share:

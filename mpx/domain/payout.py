@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from mpx.domain.codec import to_json
 from mpx.domain.models import Market
 
 MAX_STATES = 100_000
@@ -74,7 +75,7 @@ class StatePayout:
     payout: Decimal
 
     def as_dict(self) -> dict[str, str]:
-        return {"state": self.state, "payout": str(self.payout)}
+        return to_json(self)  # type: ignore[no-any-return]
 
 
 def _yes(assignment: Mapping[str, int], market_id: str) -> bool:

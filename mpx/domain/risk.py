@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
+from mpx.domain.codec import from_json, to_json
 from mpx.domain.findings import Arbitrage
 from mpx.domain.models import NO_FEES, ONE, ZERO, Book, Level, Market, Side
 from mpx.domain.money import BPS, Fill, edge_bps, round_to_tick, taker_fee, walk_book
@@ -108,15 +109,11 @@ class PlannedLeg:
     """Every share at ``limit_price``, plus the fee at that price: the most the leg can spend."""
 
     def as_dict(self) -> dict[str, str]:
-        return {"token_id": self.token_id, "market_id": self.market_id, "label": self.label, "side": self.side,
-                "shares": str(self.shares), "vwap": str(self.vwap), "limit_price": str(self.limit_price),
-                "cost": str(self.cost), "max_cost": str(self.max_cost)}
+        return to_json(self)  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PlannedLeg:
-        side: Side = "SELL" if d["side"] == "SELL" else "BUY"
-        return cls(str(d["token_id"]), str(d["market_id"]), str(d["label"]), side, Decimal(d["shares"]),
-                   Decimal(d["vwap"]), Decimal(d["limit_price"]), Decimal(d["cost"]), Decimal(d["max_cost"]))
+        return from_json(cls, d)
 
 
 @dataclass(frozen=True, slots=True)
