@@ -34,7 +34,8 @@ def test_round_trip_is_exact() -> None:
     o = Outer("x", "SELL", (Inner(D("0.1000"), datetime(2026, 1, 2, tzinfo=UTC)), Inner(D("1E-7"))), 3)
     data = to_json(o)
     assert data == {"name": "x", "side": "SELL", "count": 3, "note": "",
-                    "inner": [{"price": "0.1000", "when": "2026-01-02T00:00:00+00:00"}, {"price": "1E-7", "when": None}]}
+                    "inner": [{"price": "0.1000", "when": "2026-01-02T00:00:00+00:00"},
+                              {"price": "1E-7", "when": None}]}
     assert from_json(Outer, data) == o  # 0.1000 stays 0.1000: exact, not 0.1
 
 
