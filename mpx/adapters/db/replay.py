@@ -199,9 +199,3 @@ def raw_copy_seconds(conn: psycopg.Connection, start: datetime, end: datetime) -
             nbytes += len(data)
             rows += bytes(data).count(b"\n")
     return time.perf_counter() - t, rows, nbytes
-
-
-def window_bounds(conn: psycopg.Connection) -> tuple[datetime | None, datetime | None]:
-    row = conn.execute("SELECT min(ts), max(ts) FROM tick").fetchone()
-    return (row[0], row[1]) if row else (None, None)
-

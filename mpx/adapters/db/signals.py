@@ -68,11 +68,6 @@ def query_signals(
     ).fetchall()
 
 
-def count_signals(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM signal").fetchone()
-    return int(row[0]) if row else 0
-
-
 def max_id(conn: psycopg.Connection) -> int:
     """The newest signal's id (0 with none): what was stored after it is this pass's."""
     row = conn.execute("SELECT coalesce(max(id), 0) FROM signal").fetchone()

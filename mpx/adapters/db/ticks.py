@@ -191,16 +191,6 @@ def price_history(conn: psycopg.Connection, start: datetime, end: datetime) -> d
     return out
 
 
-def tick_times(conn: psycopg.Connection, after: datetime | None, limit: int) -> list[datetime]:
-    """Distinct tick timestamps (pass times) after ``after``, oldest first, at most ``limit``."""
-    rows = conn.execute(
-        """SELECT DISTINCT ts FROM tick WHERE %(after)s::timestamptz IS NULL OR ts > %(after)s
-           ORDER BY ts LIMIT %(limit)s""",
-        {"after": after, "limit": limit},
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def ticks_at(conn: psycopg.Connection, ts_from: datetime, ts_to: datetime) -> Iterator[tuple[datetime, str, str, Book]]:
     """Every tick with ``ts_from < ts <= ts_to`` as (ts, token, market, book), in time order."""
     for ts, token, market, last, bpx, bsz, apx, asz in conn.execute(

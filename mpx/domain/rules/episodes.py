@@ -69,10 +69,6 @@ class Opportunity:
     dirty: bool = field(default=True, compare=False)
 
     @property
-    def is_open(self) -> bool:
-        return self.closed_at is None
-
-    @property
     def duration(self) -> timedelta | None:
         return None if self.closed_at is None else self.closed_at - self.opened_at
 
