@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -87,15 +87,35 @@ def run_backtest(
     lookback = lookback_for([v for _, v in specs])
     books = replay.LazyBooks(ticks.books_as_of(conn, start))
     history: dict[str, list[PricePoint]] = ticks.price_history(conn, start - lookback, start) if lookback else {}
-    steps = replay.passes(conn, start, end)
-    missing_at = dict(steps)
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=settings.mpx_max_book_age,
                         groups=groups, relations=relations, ask_at=books.ask_at, observed_now=True)
     steppers = {label: Stepper([spec], improve_bps=settings.mpx_episode_improve_bps) for label, spec in specs}
+    steps = replay.passes(conn, start, end)
     result = BacktestResult(steps=len(steps))
-    read_s = time.perf_counter() - t0
-    rules_s = 0.0
+    setup_s = time.perf_counter() - t0
+    read_s, rules_s = _replay(conn, universe, books, steppers, steps, start, lookback, result, speed=speed,
+                              on_hit=on_hit, on_progress=on_progress)
+    read_s += setup_s
+    result.read_s, result.rules_s = read_s, rules_s
+    if pnl:
+        _price(conn, result, specs, books, markets, bar, indicator_shares)
+    result.rows = len(result.hits)
+    result.details = {"ticks": result.ticks, "steps": result.steps, "hits": len(result.hits),
+                      "read_s": round(read_s, 3), "rules_s": round(rules_s, 3)}
+    return result
+
+
+def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Mapping[str, Stepper],
+            steps: Sequence[tuple[datetime, frozenset[str]]], start: datetime, lookback: timedelta,
+            result: BacktestResult, *, speed: float, on_hit: Callable[[Hit], None] | None,
+            on_progress: Callable[[int], None] | None) -> tuple[float, float]:
+    """Every pass of the window into the books (and price history) and through each variant's
+    stepper; the hits into ``result``. Returns (seconds reading, seconds in the rules)."""
+    history = universe.history
+    assert isinstance(history, dict)
+    missing_at = dict(steps)
+    read_s = rules_s = 0.0
     prev: datetime | None = None
     first = True
     t = time.perf_counter()
@@ -127,13 +147,7 @@ def run_backtest(
         if on_progress:
             on_progress(len(tick.tokens))
         t = time.perf_counter()
-    result.read_s, result.rules_s = read_s, rules_s
-    if pnl:
-        _price(conn, result, specs, books, markets, bar, indicator_shares)
-    result.rows = len(result.hits)
-    result.details = {"ticks": result.ticks, "steps": result.steps, "hits": len(result.hits),
-                      "read_s": round(read_s, 3), "rules_s": round(rules_s, 3)}
-    return result
+    return read_s, rules_s
 
 
 def _price(conn: Any, result: BacktestResult, specs: Sequence[tuple[str, RuleSpec]], books: replay.LazyBooks,
