@@ -71,3 +71,8 @@ def query_signals(
 def count_signals(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM signal").fetchone()
     return int(row[0]) if row else 0
+
+
+def count_by_rule(conn: psycopg.Connection) -> dict[str, int]:
+    """rule id → signals stored."""
+    return {rule: int(n) for rule, n in conn.execute("SELECT rule_id, count(*) FROM signal GROUP BY rule_id")}
