@@ -72,7 +72,15 @@ class TextFormatter(logging.Formatter):
 
 
 def _value(v: Any) -> str:
-    text = v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)
+    """``key=value`` as a person reads it: lists joined by commas, quoted only when it has spaces."""
+    if isinstance(v, str):
+        text = v
+    elif isinstance(v, list | tuple | set | frozenset):
+        text = ",".join(str(x) for x in v)
+    elif isinstance(v, dict):
+        text = json.dumps(v, default=str, ensure_ascii=False)
+    else:
+        text = json.dumps(v, default=str) if v is None or isinstance(v, bool) else str(v)
     return json.dumps(text, ensure_ascii=False) if (not text or any(c.isspace() for c in text)) else text
 
 
