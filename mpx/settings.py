@@ -20,8 +20,10 @@ from mpx.errors import ConfigError
 from mpx.log import LogFormat, register_secret
 
 SECRET_MASK = "********"
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
-"""The migrations shipped with this checkout (``MPX_SQL_DIR`` overrides it)."""
+_CHECKOUT_SQL = Path(__file__).resolve().parents[1] / "sql"
+SQL_DIR = _CHECKOUT_SQL if _CHECKOUT_SQL.is_dir() else Path("sql")
+"""The migrations: ``sql/`` of the checkout ``mpx`` runs from, else ``./sql`` (an installed package,
+as in the container: ``/opt/mpx/sql``). ``MPX_SQL_DIR`` overrides it."""
 
 
 class Settings(BaseSettings):
