@@ -17,9 +17,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mpx.domain.durations import Duration
 from mpx.errors import ConfigError
-from mpx.log import register_secret
+from mpx.log import LogFormat, register_secret
 
 SECRET_MASK = "********"
+_CHECKOUT_SQL = Path(__file__).resolve().parents[1] / "sql"
+SQL_DIR = _CHECKOUT_SQL if _CHECKOUT_SQL.is_dir() else Path("sql")
+"""The migrations: ``sql/`` of the checkout ``mpx`` runs from, else ``./sql`` (an installed package,
+as in the container: ``/opt/mpx/sql``). ``MPX_SQL_DIR`` overrides it."""
 
 
 class Settings(BaseSettings):
@@ -40,6 +44,7 @@ class Settings(BaseSettings):
     postgres_password: SecretStr | None = Field(None, description="database password")
     mpx_pg_dir: Path = Field(Path(".mpx/pg"), description="data directory of the embedded local cluster")
     mpx_db_connect_timeout: int = Field(5, ge=1, le=300, description="seconds to wait for a connection")
+    mpx_sql_dir: Path = Field(SQL_DIR, description="directory of the sql/NNN_*.sql migrations")
 
     # --- data source
     data_source: Literal["mock", "real", "polymarket", "replay"] = Field("mock", description="where books come from")
@@ -65,6 +70,7 @@ class Settings(BaseSettings):
         Decimal(25), ge=0, description="an open opportunity alerts again when its edge grows by this much")
 
     # --- alerts
+    mpx_notifier: str = Field("telegram", description="the channel alerts go to (mpx/adapters/notify/)")
     telegram_enabled: bool = Field(False, description="send alerts to Telegram (otherwise dry-run)")
     telegram_bot_token: SecretStr | None = Field(None, description="bot token (secret)")
     telegram_chat_id: str | None = Field(None, description="chat to alert")
@@ -95,11 +101,27 @@ class Settings(BaseSettings):
     # --- metrics and logs
     pushgateway_url: str | None = Field(None, description="Prometheus Pushgateway base URL")
     mpx_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="stderr log level")
+    mpx_log_format: LogFormat = Field(
+        "auto", description="stderr logs: text (for people), json (for machines), auto: text on a terminal")
 
     @field_validator("mpx_log_level", mode="before")
     @classmethod
     def _upper(cls, v: Any) -> Any:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("mpx_log_format", "mpx_notifier", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("mpx_notifier")
+    @classmethod
+    def _known_notifier(cls, v: str) -> str:
+        from mpx.adapters.notify import NOTIFIERS  # the registry imports no channel until one is chosen
+
+        if v not in NOTIFIERS:
+            raise ValueError(f"must be one of: {', '.join(sorted(NOTIFIERS))}")
+        return v
 
     @field_validator(
         "postgres_host", "telegram_chat_id", "pushgateway_url", "mpx_database_url",
@@ -121,12 +143,6 @@ class Settings(BaseSettings):
     @property
     def source_name(self) -> str:
         return "real" if self.data_source == "polymarket" else self.data_source
-
-    @property
-    def telegram_live(self) -> bool:
-        """Alerts really go to Telegram (enabled, with a token and a chat); otherwise dry-run."""
-        return bool(self.telegram_enabled and self.telegram_bot_token and self.telegram_bot_token.get_secret_value()
-                    and self.telegram_chat_id)
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as ``ENV_NAME -> value`` with every secret masked."""

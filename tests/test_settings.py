@@ -58,3 +58,17 @@ def test_env_example_documents_every_setting() -> None:
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
     missing = {name.upper() for name in Settings.model_fields} - documented
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_sql_dir_log_format_and_notifier_are_settings(tmp_path: Path) -> None:
+    from helpers import invoke_mpx
+
+    res = invoke_mpx("db", "migrate", env={"MPX_SQL_DIR": str(tmp_path / "nowhere")})
+    assert res.code == 78 and f"MPX_SQL_DIR: migrations directory {tmp_path / 'nowhere'} not found" in res.stderr
+    shown = invoke_mpx("config", "show", "--format", "json", env={"MPX_SQL_DIR": str(tmp_path),
+                                                                  "MPX_LOG_FORMAT": "Text"})
+    assert f'"MPX_SQL_DIR": "{tmp_path}"' in shown.stdout and '"MPX_LOG_FORMAT": "text"' in shown.stdout
+    assert '"MPX_NOTIFIER": "telegram"' in shown.stdout
+    bad = invoke_mpx("config", "show", env={"MPX_LOG_FORMAT": "xml", "MPX_NOTIFIER": "pigeon"})
+    assert bad.code == 78 and "MPX_LOG_FORMAT" in bad.stderr and "MPX_NOTIFIER: Value error, must be one of: telegram" \
+        in bad.stderr

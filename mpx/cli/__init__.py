@@ -32,7 +32,7 @@ from mpx.cli import seed as seed_cmd
 from mpx.cli import signals as signals_cmd
 from mpx.cli import synonyms as synonyms_cmd
 from mpx.cli.common import invocation
-from mpx.errors import ConfigError, MpxError
+from mpx.errors import ConfigError, MpxError, UnavailableError
 from mpx.exit import ExitCode
 from mpx.log import setup_logging
 
@@ -69,9 +69,10 @@ def _root(
 ) -> None:
     invocation.traceback = traceback
     invocation.settings = None
+    invocation.log_level = log_level
     if metrics_textfile is not None:
         os.environ["MPX_METRICS_TEXTFILE"] = str(metrics_textfile)
-    setup_logging(log_level or os.environ.get("MPX_LOG_LEVEL") or "INFO")
+    setup_logging(log_level or os.environ.get("MPX_LOG_LEVEL") or "INFO", os.environ.get("MPX_LOG_FORMAT"))
 
 
 app.add_typer(db_cmd.app, name="db")
@@ -109,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if invocation.traceback:
             raise
+        if _database_lost(exc):
+            _fail(UnavailableError(f"database unavailable: {(str(exc).strip() or type(exc).__name__).splitlines()[0]}",
+                                   hint="try again later; check the database server"))
         if _schema_behind(exc):
             _fail(ConfigError(f"the database schema is behind this version of mpx ({str(exc).splitlines()[0]})",
                               hint="run `mpx db migrate`"))
@@ -116,6 +120,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"mpx: internal error: {type(exc).__name__}: {first}\n"
                          "hint: run again with --traceback for the full story\n")
         sys.exit(ExitCode.FAILED)
+
+
+def _database_lost(exc: BaseException) -> bool:
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError)
 
 
 def _schema_behind(exc: BaseException) -> bool:

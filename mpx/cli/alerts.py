@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from psycopg.rows import dict_row
 
+from mpx.adapters.db import alerts as db_alerts
 from mpx.adapters.db.connection import connect
-from mpx.adapters.telegram import TelegramSender
-from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
-from mpx.errors import ConfigError, TempFailError
+from mpx.cli.common import FormatOption, LimitOption, OutputFormat, render, settings, truncate
 from mpx.jobs import alerts
+from mpx.jobs.contract import Job, run_job
 
-app = typer.Typer(help="Telegram alerts: send a test message, flush the outbox, list what was alerted.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Alerts (Telegram, or the channel MPX_NOTIFIER names): send a test message, flush the "
+                       "outbox, list what was alerted.", no_args_is_help=True)
 
 
 @app.command("test")
@@ -22,52 +21,31 @@ def test(text: Annotated[str, typer.Option("--text", help="The message (sent as 
          ) -> None:
     """Send one message now and print `sent` or `dry-run` (TELEGRAM_ENABLED=false or no token/chat).
     A refused message (bad token, bot blocked, chat not found) exits 78; Telegram unreachable 75."""
-    s = settings()
-    if not s.telegram_live:
-        typer.echo("dry-run")
-        return
-    assert s.telegram_bot_token is not None and s.telegram_chat_id is not None
-    from html import escape
-
-    [result] = TelegramSender(s.telegram_bot_token.get_secret_value(), s.telegram_chat_id,
-                              s.telegram_api_url).send([escape(text)])
-    if result.outcome == "sent":
-        typer.echo("sent")
-    elif result.outcome == "rejected":
-        raise ConfigError(f"telegram refused the message: {result.error}",
-                          hint="check TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID (has the chat started the bot?)")
-    else:
-        raise TempFailError(f"telegram unavailable: {result.error}", hint="try again later")
+    typer.echo(alerts.send_test(settings(), text))
 
 
 @app.command("flush")
 def flush(retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Requeue alerts Telegram refused "
                                                      "(after fixing the token or chat).")] = False) -> None:
-    """Send every pending alert now (every `mpx evaluate` does this too)."""
-    s = settings()
-    with connect(s) as conn:
-        if retry_failed:
-            typer.echo(f"requeued {alerts.retry_failed(conn)} failed alert(s)")
-        res = alerts.flush(conn, s)
-    typer.echo(res.line)
-    if res.errors:
-        raise TempFailError(f"telegram: {res.errors[0]}", hint="pending alerts are retried by the next pass")
+    """Send every pending alert now (every `mpx evaluate` does this too), under the job contract (the
+    `alerts` lock, a job_run row, metrics). Telegram unavailable or refusing is a warning, as in
+    `mpx evaluate`: exit 0, the alerts stay pending (refused ones are marked failed)."""
+    res = run_job(settings(), Job.alerts, lambda ctx: alerts.run_flush(ctx, requeue_failed=retry_failed))
+    if res.requeued is not None:
+        typer.echo(f"requeued {res.requeued} failed alert(s)")
+    typer.echo(res.flushed.line)
 
 
 @app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option("--status", help="pending, sent, dry_run or failed.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
+    status: Annotated[db_alerts.OutboxStatus | None,
+                      typer.Option("--status", help="Only alerts in this status.")] = None,
+    limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The alert outbox, newest first: each alert's signal, status, attempts and last error."""
     with connect(settings()) as conn:
-        rows = conn.cursor(row_factory=dict_row).execute(
-            """SELECT o.id, o.created_at, o.level, coalesce(s.rule_id, 'intent ' || o.intent_id) AS rule_id, o.status,
-                      o.attempts, o.sent_at, o.last_error, coalesce(s.message, o.text) AS message
-               FROM alert_outbox o LEFT JOIN signal s ON s.id = o.signal_id
-               WHERE %(st)s::text IS NULL OR o.status = %(st)s ORDER BY o.id DESC LIMIT %(n)s""",
-            {"st": status, "n": limit}).fetchall()
+        rows = db_alerts.list_outbox(conn, status.value if status else None, limit)
     if fmt is OutputFormat.table:
         for r in rows:
             r["message"] = truncate(" ".join(str(r["message"] or "").split()), 50)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -10,12 +12,12 @@ from typing import Annotated, Any
 
 import typer
 
-from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
+from mpx.cli.common import FormatOption, OutputFormat, check_output_path, render, settings, truncate
 from mpx.domain.backtest import DeployBar, SweepError, parse_sweep
 from mpx.domain.durations import parse_duration
-from mpx.errors import UsageError
+from mpx.errors import MpxError, UsageError
 from mpx.jobs.backtest import BacktestResult, Hit, run_backtest, select_rules
-from mpx.jobs.contract import run_job
+from mpx.jobs.contract import Job, run_job
 
 CSV_COLUMNS = ["ts", "market_id", "message", "score", "rule_id", "variant", "level", "class", "edge_bps", "measure",
                "measure_value", "reason", "group_key", "shares", "entry_cost", "exit_value", "pnl", "exit",
@@ -88,6 +90,8 @@ def backtest(
     list its hits (what evaluate would have signalled). Reads stream in chunks; a window without
     ticks says so and exits 0. With --pnl, per variant: trades, total PnL, hit rate, average and
     worst trade, max drawdown and DEPLOY / NO-DEPLOY."""
+    check_output_path(csv_out, "--csv-out")  # before the replay: an unwritable path is exit 2, not a lost run
+    check_output_path(plot, "--plot")
     s = settings()
     try:
         sweeps = parse_sweep(sweep or [])
@@ -134,7 +138,7 @@ def backtest(
             if "bar" in bar_state:
                 bar_state["bar"].__exit__(None, None, None)
 
-    res = run_job(s, "backtest", body, lock=False)
+    res = run_job(s, Job.backtest, body, lock=False)
     if res.note:
         typer.echo(res.note)
         return
@@ -142,9 +146,11 @@ def backtest(
     if csv_out is not None:
         import pandas as pd
 
-        pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(csv_out, index=False)
+        with _writing(csv_out, "--csv-out"):
+            pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(csv_out, index=False)
     if plot is not None:
-        _plot(res, plot)
+        with _writing(plot, "--plot"):
+            _plot(res, plot)
     if fmt is OutputFormat.table:
         typer.echo(f"backtest: {res.ticks:,} ticks over {res.steps:,} passes, {len(res.hits)} hit(s) "
                    f"(read {res.read_s:.2f} s, rules {res.rules_s:.2f} s)")
@@ -163,6 +169,15 @@ def backtest(
         render([x.as_row() for x in res.summaries], fmt)
     else:
         render(rows, fmt, CSV_COLUMNS)
+
+
+@contextmanager
+def _writing(path: Path, option: str) -> Iterator[None]:
+    """An output that fails after all (disk full, the directory removed meanwhile): one line naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise MpxError(f"{option} {path}: could not write: {exc.strerror or exc}") from exc
 
 
 def _plot(res: BacktestResult, path: Path) -> None:

@@ -1,21 +1,25 @@
-"""What every command shares: the output-format option, the renderer, settings for this invocation."""
+"""What every command shares: the options defined once (``--format``, ``--limit``, ``--since``, the
+levels), the renderer, settings for this invocation."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from mpx.domain.durations import parse_duration
 from mpx.errors import UsageError
+from mpx.log import setup_logging
 from mpx.settings import Settings, load_settings
 
 
@@ -28,6 +32,27 @@ class OutputFormat(StrEnum):
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="Output format: table (for people), csv or json.")
 ]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")]
+"""``--limit N``; each command sets its default (``limit: LimitOption = 50``)."""
+
+
+def _since(value: str) -> datetime:
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+SinceOption = Annotated[datetime | None, typer.Option(
+    "--since", parser=_since, metavar="DURATION",
+    help="Only rows newer than this long ago, e.g. 30m, 1h, 2d (a bad duration exits 2).")]
+"""``--since 30m`` → the time that long ago (UTC)."""
+
+
+class Level(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
 
 
 class _Invocation:
@@ -35,6 +60,8 @@ class _Invocation:
 
     traceback: bool = False
     settings: Settings | None = None
+    log_level: str | None = None
+    """``--log-level``, which wins over MPX_LOG_LEVEL."""
 
 
 invocation = _Invocation()
@@ -44,6 +71,8 @@ def settings() -> Settings:
     """The validated settings (ConfigError, exit 78, when invalid)."""
     if invocation.settings is None:
         invocation.settings = load_settings()
+        # the settings may come from .env, which the logging set up before them did not read
+        setup_logging(invocation.log_level or invocation.settings.mpx_log_level, invocation.settings.mpx_log_format)
     return invocation.settings
 
 
@@ -95,11 +124,15 @@ def truncate(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def since_option(since: str | None) -> datetime | None:
-    """``--since 30m`` → the time that long ago (UTC); a bad duration is a usage error (exit 2)."""
-    if since is None:
-        return None
-    try:
-        return datetime.now(UTC) - parse_duration(since)
-    except ValueError as exc:
-        raise UsageError(f"--since: {exc}") from None
+def check_output_path(path: Path | None, option: str) -> None:
+    """A file an option asks us to write must be writable before any work starts: its directory
+    exists and is writable, and it is not a directory (UsageError, exit 2, naming the path)."""
+    if path is None:
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory", hint="give a file name")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {parent} does not exist", hint="create it first")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable", hint="choose a path this user may write")

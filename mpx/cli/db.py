@@ -8,6 +8,8 @@ from mpx.adapters.db import migrate as migrations
 from mpx.adapters.db.connection import connect, resolve_target
 from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings
 from mpx.errors import UnavailableError
+from mpx.jobs.contract import Job, run_job
+from mpx.jobs.migrate import load_migrations, run_migrate
 
 app = typer.Typer(help="Start, stop, inspect and migrate the database.", no_args_is_help=True)
 
@@ -53,15 +55,15 @@ def status(fmt: FormatOption = OutputFormat.table) -> None:
     target = resolve_target(s)
     if target.local is not None and not target.local.is_running():
         raise UnavailableError(f"local cluster at {target.local.data_dir} is not running", hint="run `mpx db up`")
+    files = migrations.discover(s.mpx_sql_dir)
     with connect(s, autocommit=True, target=target) as conn:
-        version = conn.execute("SHOW server_version").fetchone()
-        data_dir = conn.execute("SELECT current_setting('data_directory', true)").fetchone()
+        version, data_dir = migrations.server_info(conn)
         ts = migrations.extensions(conn).get("timescaledb")
-        rows = migrations.status(conn)
+        rows = migrations.status(conn, files)
     info = [
         ("server", target.description),
-        ("server_version", version[0] if version else "?"),
-        ("data_directory", (data_dir[0] if data_dir else None) or "(not visible to this user)"),
+        ("server_version", version),
+        ("data_directory", data_dir or "(not visible to this user)"),
         ("timescaledb", f"active ({ts})" if ts else "not active (plain PostgreSQL)"),
         ("migrations", f"{sum(r.state == 'applied' for r in rows)} applied, "
                        f"{sum(r.state != 'applied' for r in rows)} not applied"),
@@ -81,18 +83,18 @@ def status(fmt: FormatOption = OutputFormat.table) -> None:
 
 @app.command("migrate")
 def migrate() -> None:
-    """Apply pending sql/NNN_*.sql migrations in order, each in its own transaction.
+    """Apply pending sql/NNN_*.sql migrations (MPX_SQL_DIR) in order, each in its own transaction.
 
     Refuses to run (exit 78) when an already-applied file has changed. TimescaleDB-only files
-    apply only where the extension is active.
+    apply only where the extension is active. Runs under the job contract (lock, job_run,
+    metrics): exit 75 when another migration runs or the database is unavailable.
     """
     s = settings()
-    with connect(s, autocommit=True) as conn:
-        done = migrations.migrate(conn)
-        waiting = [r for r in migrations.status(conn) if r.state.startswith("waiting")]
-    if done:
-        typer.echo("applied: " + ", ".join(done))
+    files = load_migrations(s)
+    res = run_job(s, Job.migrate, lambda ctx: run_migrate(ctx, files), bootstrap=True)
+    if res.applied:
+        typer.echo("applied: " + ", ".join(res.applied))
     else:
         typer.echo("schema up to date")
-    for r in waiting:
+    for r in res.waiting:
         typer.echo(f"not applied: {r.name} ({r.state})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
-from mpx.jobs.contract import run_job
+from mpx.jobs.contract import Job, run_job
 from mpx.jobs.evaluate import load_rule_set, run_evaluate
 from mpx.jobs.synonyms import load_synonyms_config
 
@@ -20,7 +20,7 @@ def evaluate(fmt: FormatOption = OutputFormat.table) -> None:
     s = settings()
     rules = load_rule_set(s)
     load_synonyms_config(s)  # an invalid (or configured but missing) synonyms file exits 78 before anything runs
-    res = run_job(s, "evaluate", lambda ctx: run_evaluate(ctx, rules))
+    res = run_job(s, Job.evaluate, lambda ctx: run_evaluate(ctx, rules))
     rows = [{"level": x.level, "class": x.finding_class, "rule": x.rule_id, "alert": x.payload.get("alert"),
              "net_edge_bps": x.estimated_edge_bps,
              "measure": None if x.measure is None else f"{x.measure.name} {x.measure.value}",

@@ -9,7 +9,7 @@ import typer
 
 from mpx.adapters.sources import make_source
 from mpx.cli.common import settings
-from mpx.jobs.contract import run_job
+from mpx.jobs.contract import Job, run_job
 from mpx.jobs.ingest import run_ingest
 
 
@@ -23,6 +23,6 @@ def ingest(
     75 when another ingest is running or nothing could be fetched, or the database is unavailable."""
     s = settings()
     source = make_source(s, record_dir=record)
-    res = run_job(s, "ingest", lambda ctx: run_ingest(ctx, source))
+    res = run_job(s, Job.ingest, lambda ctx: run_ingest(ctx, source))
     when = f"{res.ts:%Y-%m-%d %H:%M:%S}" if res.ts else "-"
     typer.echo(f"ingest {when}: {res.books} books, {res.rows} written, {res.unchanged} unchanged")

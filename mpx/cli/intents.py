@@ -11,11 +11,11 @@ import typer
 
 from mpx.adapters.db import intents as db
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings, truncate
+from mpx.cli.common import FormatOption, LimitOption, OutputFormat, render, render_mapping, settings, truncate
 from mpx.domain.execution import IntentStatus
 from mpx.errors import NotFoundError, UsageError
 from mpx.jobs import intents as jobs
-from mpx.jobs.contract import run_job
+from mpx.jobs.contract import Job, run_job
 
 app = typer.Typer(
     help="Order intents from P1/P2 arbitrage signals: create, confirm under the EXEC_* risk limits (checked "
@@ -47,7 +47,7 @@ def create(
     """Turn a P1/P2 signal into an order intent in status `suggested`: its legs (token, side, shares,
     limit = VWAP + EXEC_SLIPPAGE_BPS rounded onto the tick), notional and expected edge. The size is
     the signal's, reduced to fit EXEC_MAX_NOTIONAL_PER_ORDER. One live intent per signal."""
-    res = run_job(settings(), "intents", lambda ctx: jobs.create(ctx, signal), lock=False)
+    res = run_job(settings(), Job.intents, lambda ctx: jobs.create(ctx, signal), lock=False)
     intent = res.intent
     if fmt is OutputFormat.table:
         typer.echo(f"intent {intent['id']}: suggested — {intent['reason']}")
@@ -92,7 +92,7 @@ def confirm(intent_id: IdArg, fmt: FormatOption = OutputFormat.table) -> None:
     above EXEC_MIN_EDGE_BPS. Legs go out least depth to spare first; when one is killed after others
     filled, those are sold back (unwound) within EXEC_MAX_UNWIND_LOSS, the breaker opens and a P1 alert
     is queued. Exit 0 when filled or already executed; 1 when rejected, failed, unwound or unwinding."""
-    res = run_job(settings(), "intents", lambda ctx: jobs.confirm(ctx, intent_id), lock=False)
+    res = run_job(settings(), Job.intents, lambda ctx: jobs.confirm(ctx, intent_id), lock=False)
     intent = res.intent
     if fmt is not OutputFormat.table:
         row = {**_summary(intent), "outcome": res.outcome, "fills": intent.get("fills"),
@@ -134,7 +134,7 @@ def unwind(
     cap = _decimal(max_loss, "--max-loss")
     if cap is not None and cap <= 0:
         raise UsageError(f"--max-loss must be above 0 USDC, not {max_loss}")
-    res = run_job(settings(), "intents", lambda ctx: jobs.unwind_intent(ctx, intent_id, cap), lock=False)
+    res = run_job(settings(), Job.intents, lambda ctx: jobs.unwind_intent(ctx, intent_id, cap), lock=False)
     intent = res.intent
     if fmt is not OutputFormat.table:
         render([{**_summary(intent), "outcome": res.outcome, "unwind": intent.get("unwind")}], fmt)
@@ -150,7 +150,7 @@ def unwind(
 @app.command("list")
 def list_(
     status: Annotated[list[Status] | None, typer.Option("--status", help="Only these statuses (repeatable).")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
+    limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Order intents, newest first."""
@@ -209,7 +209,7 @@ def cancel(
     """Cancel a suggested intent, or a sent one whose confirm never recorded fills (its reservation
     is released: on paper at once; sent to a live venue only with --nothing-filled, since legs may
     have filled there). Filled or unwinding intents are positions: close or unwind them instead."""
-    run_job(settings(), "intents", lambda ctx: jobs.cancel(ctx, intent_id, reason, nothing_filled=nothing_filled),
+    run_job(settings(), Job.intents, lambda ctx: jobs.cancel(ctx, intent_id, reason, nothing_filled=nothing_filled),
             lock=False)
     typer.echo(f"intent {intent_id}: cancelled")
 
@@ -236,15 +236,16 @@ def close(
     """Mark a position closed outside mpx (sold, or settled by hand) — filled, or unwinding (naked
     shares you sold yourself): it no longer counts against EXEC_MAX_CONCURRENT_ORDERS."""
     value = _decimal(pnl)
-    run_job(settings(), "intents", lambda ctx: jobs.close(ctx, intent_id, reason, value), lock=False)
+    run_job(settings(), Job.intents, lambda ctx: jobs.close(ctx, intent_id, reason, value), lock=False)
     typer.echo(f"intent {intent_id}: closed")
 
 
 @app.command("settle")
 def settle(fmt: FormatOption = OutputFormat.table) -> None:
     """Settle every filled (or unwinding) intent whose markets have resolved: PnL = shares held × what
-    each outcome paid + what was sold back − cost incl. fees (every confirm does this too)."""
-    res = run_job(settings(), "intents", jobs.settle, lock=False)
+    each outcome paid + what was sold back − cost incl. fees (every confirm does this too). A scheduled
+    pass (jobs/mpx-settle.timer) under the job contract: the `settle` lock, a job_run row, metrics."""
+    res = run_job(settings(), Job.settle, jobs.settle)
     render([{"id": s["id"], "signal_id": s["signal_id"], "pnl": s["pnl"], "filled_cost": s["filled_cost"]}
             for s in res.settled], fmt, ["id", "signal_id", "filled_cost", "pnl"], empty="(nothing to settle)")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mpx.cli.common import FormatOption, OutputFormat, render, settings
-from mpx.jobs.contract import run_job
+from mpx.jobs.contract import Job, run_job
 from mpx.jobs.kpi import run_kpi
 
 
@@ -20,7 +20,7 @@ def kpi(
     also average the net edge (bps) and total the profit locked in at entry (USDC at the executable
     size); indicator rows average their own measure instead (a move, a break, a return if right, a
     gap: never an edge) — and print the last --days."""
-    res = run_job(settings(), "kpi", lambda ctx: run_kpi(ctx, days))
+    res = run_job(settings(), Job.kpi, lambda ctx: run_kpi(ctx, days))
     render(res.table, fmt, ["day", "rule_id", "class", "signals", "p1", "avg_gap_seconds", "avg_edge_bps",
                             "total_edge_usdc", "measure", "avg_measure", "episodes", "median_episode_seconds"],
            empty=f"(no signals in the last {days} day(s))")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -9,7 +10,7 @@ import typer
 from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import synonyms as db_synonyms
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings, truncate
+from mpx.cli.common import FormatOption, LimitOption, OutputFormat, render, render_mapping, settings, truncate
 from mpx.domain.books import sparkline
 from mpx.domain.models import Event, Market
 from mpx.domain.rules.sets import incomplete_reason
@@ -18,12 +19,19 @@ from mpx.errors import NotFoundError
 app = typer.Typer(help="Inspect stored markets.", no_args_is_help=True)
 
 
+class MarketStatus(StrEnum):
+    active = "active"
+    closed = "closed"
+    resolved = "resolved"
+
+
 @app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option("--status", help="active, closed or resolved.")] = None,
-    search: Annotated[str | None, typer.Option("--search", "-s", help="Text in the question, or an id/slug.")]
+    status: Annotated[MarketStatus | None, typer.Option("--status", help="Only markets in this status.")] = None,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Text in the question (literally: % and _ "
+                                                                      "are not wildcards), or an id/slug.")]
     = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 50,
+    limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List markets with their YES token's latest bid, ask and mid, most recently ticked first.
@@ -31,16 +39,25 @@ def list_(
     `book` says how the YES book stands: ok, no bids, no asks, empty, missing (not fetched in the
     latest pass) or no book (closed, resolved or not accepting orders)."""
     with connect(settings()) as conn:
-        rows = db_markets.list_markets(conn, status=status, search=search, limit=limit)
+        rows = db_markets.list_markets(conn, status=status.value if status else None, search=search, limit=limit)
+        stored = db_markets.count_markets(conn) if not rows else None
     if fmt is OutputFormat.table:
         for r in rows:
             r["question"] = truncate(r["question"], 60)
             r["id"] = r["id"][:12] + "…" if len(r["id"]) > 13 else r["id"]
         render(rows, fmt, ["id", "question", "status", "book", "yes_bid", "yes_ask", "yes_mid", "end_date",
-                           "last_tick"],
-               empty="(no markets: run `mpx seed` or `mpx ingest`)")
+                           "last_tick"], empty=_no_markets(stored, search, status))
     else:
         render(rows, fmt)
+
+
+def _no_markets(stored: int | None, search: str | None, status: MarketStatus | None) -> str:
+    """Why the list is empty: nothing stored yet, or nothing matches the filters."""
+    if not stored:
+        return "(no markets: run `mpx seed` or `mpx ingest`)"
+    what = " and ".join(f for f in (f"--search {search!r}" if search is not None else "",
+                                    f"--status {status.value}" if status else "") if f)
+    return f"(no market matches {what}; {stored} market(s) stored)"
 
 
 def _outcome_set(loaded: tuple[Event, dict[str, Market]] | None) -> str:

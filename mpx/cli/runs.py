@@ -5,26 +5,27 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from psycopg.rows import dict_row
 
+from mpx.adapters.db import runs as db_runs
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
+from mpx.cli.common import FormatOption, LimitOption, OutputFormat, render, settings, truncate
+from mpx.jobs.contract import Job
 
 
 def runs(
-    job: Annotated[str | None, typer.Option("--job", help="Only this job: ingest, evaluate, seed, …")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="running, ok, failed or skipped.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many rows.")] = 20,
+    job: Annotated[Job | None, typer.Option("--job", help="Only this job's runs.")] = None,
+    status: Annotated[db_runs.RunStatus | None, typer.Option(
+        "--status", help="Only runs in this status (killed: the process died before the run ended; the job's "
+                         "next run marks it).")] = None,
+    limit: LimitOption = 20,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """List recent job runs, newest first, with their duration, rows written and error."""
+    """List recent job runs, newest first, with their duration, rows written and error: running, ok,
+    failed, skipped (another run held the lock) or killed (its process died mid-run — kill -9, out of
+    memory, a timeout — and the job's next run marked it)."""
     with connect(settings()) as conn:
-        rows = conn.cursor(row_factory=dict_row).execute(
-            """SELECT id, job, started_at, round(extract(epoch FROM finished_at - started_at)::numeric, 3) AS seconds,
-                      status, rows, error
-               FROM job_run
-               WHERE (%(job)s::text IS NULL OR job = %(job)s) AND (%(st)s::text IS NULL OR status = %(st)s)
-               ORDER BY id DESC LIMIT %(n)s""", {"job": job, "st": status, "n": limit}).fetchall()
+        rows = db_runs.list_runs(conn, job=job.value if job else None, status=status.value if status else None,
+                                 limit=limit)
     if fmt is OutputFormat.table:
         for r in rows:
             r["error"] = truncate(r["error"], 70) if r["error"] else ""

@@ -10,13 +10,13 @@ from typing import Annotated
 
 import typer
 
-from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import synonyms as db_synonyms
 from mpx.adapters.db.connection import connect
 from mpx.cli.common import FormatOption, OutputFormat, render, settings, truncate
 from mpx.domain.synonyms import CandidateKind, Decision, group_sources, load_config, proven_counts, relation_kinds
 from mpx.errors import ConfigError
-from mpx.jobs.synonyms import candidate_listing, decide, load_synonyms_config, rebuild
+from mpx.jobs.contract import Job, run_job
+from mpx.jobs.synonyms import candidate_listing, decide, load_synonyms_config, run_refresh
 
 app = typer.Typer(help="Synonym groups (equivalent questions) and relations between markets (ladders, declared "
                        "implications), from MPX_SYNONYMS_FILE, the market questions and people's verdicts. Only a "
@@ -49,17 +49,17 @@ def refresh() -> None:
     """Rebuild the groups, relations and candidates from the synonyms file, the stored markets and
     people's verdicts now, replacing what is stored (`mpx evaluate` does this on every pass when the
     markets, the file or a verdict changed). Prints the counts (how many proven), and a note for each
-    thing in the file or a verdict that could not be used."""
+    thing in the file or a verdict that could not be used. A scheduled pass (jobs/mpx-synonyms.timer)
+    under the job contract: the `synonyms` lock, a job_run row, metrics."""
     s = settings()
     config = load_synonyms_config(s)  # exit 78 before touching the database
-    with connect(s) as conn:
-        markets, events = db_markets.load_reference(conn)
-        built = rebuild(conn, s, markets, events, config)
-        conn.commit()
+    res = run_job(s, Job.synonyms, lambda ctx: run_refresh(ctx, config))
+    built = res.built
+    assert built is not None
     proven_groups, proven_relations = proven_counts(built.groups, built.relations)
     typer.echo(f"synonyms: {len(built.groups)} group(s){_counts(group_sources(built.groups))}, "
                f"{len(built.relations)} relation(s){_counts(relation_kinds(built.relations))} "
-               f"over {len(markets)} market(s); proven: {proven_groups} group(s), {proven_relations} relation(s); "
+               f"over {res.markets} market(s); proven: {proven_groups} group(s), {proven_relations} relation(s); "
                f"{len(built.candidates)} candidate pair(s)")
     for note in built.notes:
         typer.echo(f"note: {note}", err=True)

@@ -40,3 +40,17 @@ def parse_duration(value: Any) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 """A pydantic field type accepting the forms :func:`parse_duration` understands."""
+
+
+def format_duration(td: timedelta) -> str:
+    """A duration as it is written in a rule file or on the command line (what :func:`parse_duration`
+    reads back): ``45s``, ``5m``, ``1h30m``, ``1d``, ``2d3h``; under a second ``0s``. Whole seconds."""
+    total = int(td.total_seconds())
+    if total <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        n, total = divmod(total, size)
+        if n:
+            parts.append(f"{n}{unit}")
+    return "".join(parts)

@@ -28,6 +28,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
 from mpx.domain.codec import from_json, to_json
+from mpx.domain.durations import format_duration
 from mpx.domain.findings import Arbitrage
 from mpx.domain.models import NO_FEES, ONE, ZERO, Book, Level, Market, Side
 from mpx.domain.money import BPS, Fill, edge_bps, round_to_tick, taker_fee, walk_book
@@ -320,7 +321,8 @@ def breaker_check(b: Breaker, usage: Usage, policy: Policy, now: datetime) -> tu
         action = "close"
     loss = -usage.window_pnl
     if loss >= policy.breaker_max_loss:
-        why = f"realised loss {loss} USDC within {_fmt_td(policy.breaker_window)} (limit {policy.breaker_max_loss})"
+        why = (f"realised loss {loss} USDC within {format_duration(policy.breaker_window)} "
+               f"(limit {policy.breaker_max_loss})")
         return Check("breaker", False, "open", "closed", why), "open", why
     return Check("breaker", True, "closed", "closed", "cooldown elapsed: closed again" if action else ""), action, (
         "cooldown elapsed" if action else "")
@@ -475,11 +477,3 @@ def settle_pnl(fills: Sequence[Mapping[str, Any]], settle: Mapping[str, Decimal 
         else:
             payout += Decimal(f["cost"]) - Decimal(f["fee"]) - shares * price
     return payout - cost
-
-
-def _fmt_td(td: timedelta) -> str:
-    s = int(td.total_seconds())
-    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s % n == 0 and s >= n:
-            return f"{s // n}{unit}"
-    return f"{s}s"

@@ -2,21 +2,31 @@
 
 Health is ``healthy`` when the database answers, the last successful ``evaluate`` finished within
 ``MPX_HEARTBEAT_MAX_AGE`` (30 s) and the last ingest pass is within ``MPX_INGEST_MAX_AGE`` (2 min);
-otherwise ``degraded`` with the reasons. Ages are in seconds."""
+otherwise ``degraded`` with the reasons. Ages are in seconds. ``runs`` lists the runs in progress and
+those killed within 24 h (their process died mid-run: marked ``killed`` by the job's next run, or
+not yet) — information, not a reason to be degraded: the job's next pass starts over."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from mpx.adapters.db import alerts as db_alerts
 from mpx.adapters.db import intents as intents_db
+from mpx.adapters.db import opportunities as db_opps
+from mpx.adapters.db import runs as db_runs
+from mpx.adapters.db import signals as db_signals
+from mpx.adapters.db import ticks
 from mpx.adapters.db.connection import connect
 from mpx.errors import MpxError
 from mpx.jobs import alerts
+from mpx.jobs.contract import Job
 from mpx.settings import Settings
+
+KILLED_WINDOW = timedelta(hours=24)
 
 
 def _age(ts: datetime | None, now: datetime) -> float | None:
@@ -29,12 +39,10 @@ def check(settings: Settings) -> dict[str, Any]:
     try:
         with connect(settings) as conn:
             report["db"] = {"ok": True}
-            evaluate = conn.execute(
-                "SELECT max(finished_at) FROM job_run WHERE job = 'evaluate' AND status = 'ok'").fetchone()
-            last_eval = evaluate[0] if evaluate else None
-            last_pass = conn.execute("SELECT max(ts) FROM ingest_pass").fetchone()
-            last_ingest = last_pass[0] if last_pass else None
-            outbox = dict(conn.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status").fetchall())
+            last_eval = db_runs.last_success(conn, Job.evaluate)
+            last_ingest = ticks.last_pass(conn)
+            outbox = db_alerts.status_counts(conn)
+            running, killed = db_runs.running_and_killed(conn, now - KILLED_WINDOW)
     except (MpxError, psycopg.Error) as exc:
         message = exc.message if isinstance(exc, MpxError) else str(exc).splitlines()[0]
         report.update(status="degraded", db={"ok": False, "error": message}, rules_heartbeat=None, ingest=None)
@@ -47,6 +55,11 @@ def check(settings: Settings) -> dict[str, Any]:
     report["ingest"] = {"last_pass": last_ingest.isoformat() if last_ingest else None, "age_s": ingest_age,
                         "max_age_s": in_max, "ok": ingest_age is not None and ingest_age <= in_max}
     report["alerts"] = {"pending": outbox.get("pending", 0), "failed": outbox.get("failed", 0)}
+    report["runs"] = {
+        "running": [{"job": r["job"], "run": r["id"], "age_s": _age(r["started_at"], now)} for r in running],
+        "killed_24h": [{"job": r["job"], "run": r["id"], "started_at": r["started_at"].isoformat(),
+                        "marked": r["status"] == "killed"} for r in killed],
+    }
     if not report["rules_heartbeat"]["ok"]:
         report["reasons"].append("rules silent: no successful evaluate within "
                                  f"{hb_max:g} s" + ("" if hb_age is None else f" (last {hb_age:g} s ago)"))
@@ -62,28 +75,27 @@ def collect(conn: psycopg.Connection) -> CollectorRegistry:
     """The totals and freshness metrics, from the database (what `mpx metrics` prints)."""
     reg = CollectorRegistry()
     g = Gauge("mpx_signals_total", "Signals stored, by rule", ("rule",), registry=reg)
-    for rule, n in conn.execute("SELECT rule_id, count(*) FROM signal GROUP BY rule_id"):
+    for rule, n in db_signals.counts_by_rule(conn).items():
         g.labels(rule).set(n)
-    row = conn.execute("SELECT count(*) FROM tick").fetchone()
-    Gauge("mpx_ingest_ticks_total", "Ticks stored", registry=reg).set(row[0] if row else 0)
-    row = conn.execute("SELECT extract(epoch FROM max(ts)) FROM ingest_pass").fetchone()
-    if row and row[0] is not None:
-        Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(float(row[0]))
+    Gauge("mpx_ingest_ticks_total", "Ticks stored", registry=reg).set(ticks.count_ticks(conn))
+    last = ticks.last_pass(conn)
+    if last is not None:
+        Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(last.timestamp())
     Gauge("mpx_telegram_failures_total", "Telegram sends that failed", registry=reg).set(alerts.failures_total(conn))
     oi = Gauge("mpx_order_intents_total", "Order intents that entered each status (audit trail)", ("status",),
                registry=reg)
     for status, n in intents_db.status_totals(conn).items():
         oi.labels(status).set(n)
     o = Gauge("mpx_alert_outbox", "Alerts in the outbox, by status", ("status",), registry=reg)
-    for status, n in conn.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status"):
+    for status, n in db_alerts.status_counts(conn).items():
         o.labels(status).set(n)
     op = Gauge("mpx_opportunities_open", "Open opportunities, by rule", ("rule",), registry=reg)
-    for rule, n in conn.execute("SELECT rule_id, count(*) FROM opportunity WHERE closed_at IS NULL GROUP BY 1"):
+    for rule, n in db_opps.open_by_rule(conn).items():
         op.labels(rule).set(n)
-    last = Gauge("mpx_job_last_success_timestamp_seconds", "End of the last successful run", ("job",), registry=reg)
-    for job, ts in conn.execute("""SELECT job, extract(epoch FROM max(finished_at)) FROM job_run
-                                   WHERE status = 'ok' GROUP BY job"""):
-        last.labels(f"mpx_{job}").set(float(ts))
+    success = Gauge("mpx_job_last_success_timestamp_seconds", "End of the last successful run", ("job",),
+                    registry=reg)
+    for job, ts in db_runs.last_success_by_job(conn).items():
+        success.labels(f"mpx_{job}").set(ts)
     return reg
 
 

@@ -41,7 +41,6 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-import psycopg.errors
 
 from mpx.adapters.db import intents as db
 from mpx.adapters.db.markets import load_markets
@@ -172,10 +171,8 @@ def create(ctx: Context[Any], signal_id: int) -> IntentResult:
     }
     reason = f"from {sig['level']} signal {signal_id} ({sig['rule_id']})" + (f"; {plan.note}" if plan.note else "")
     values["reason"] = reason
-    try:
-        intent_id = db.insert_intent(conn, values, actor(), reason)
-    except psycopg.errors.UniqueViolation:
-        conn.rollback()
+    intent_id = db.insert_intent(conn, values, actor(), reason)
+    if intent_id is None:
         other = db.live_intent_for(conn, signal_id)
         raise IntentError(f"signal {signal_id} already has intent {other['id'] if other else '?'}: "
                           "one live intent per signal") from None

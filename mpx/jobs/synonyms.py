@@ -41,8 +41,10 @@ from mpx.domain.synonyms import (
     lapsed_because,
     load_config,
     member_fingerprint,
+    proven_counts,
 )
 from mpx.errors import NotFoundError, UsageError
+from mpx.jobs.contract import Context, JobResult
 from mpx.jobs.intents import actor
 from mpx.log import get_logger
 from mpx.settings import Settings
@@ -97,6 +99,34 @@ def rebuild(conn: psycopg.Connection, settings: Settings, markets: Mapping[str, 
     log.info("synonyms refreshed", extra={"groups": len(built.groups), "relations": len(built.relations),
                                           "candidates": len(built.candidates), "markets": len(markets)})
     return built
+
+
+@dataclass
+class RefreshResult(JobResult):
+    built: Built | None = None
+    markets: int = 0
+
+
+def run_refresh(ctx: Context[RefreshResult], config: SynonymsConfig) -> RefreshResult:
+    """``mpx synonyms refresh``: rebuild and store the groups, relations and candidates now, in one
+    transaction."""
+    markets, events = db_markets.load_reference(ctx.conn)
+    built = rebuild(ctx.conn, ctx.settings, markets, events, config)
+    ctx.conn.commit()
+    proven_groups, proven_relations = proven_counts(built.groups, built.relations)
+    for name, doc, value in (
+        ("mpx_synonym_groups", "Synonym groups stored by the last refresh", len(built.groups)),
+        ("mpx_synonym_groups_proven", "Proven synonym groups stored by the last refresh", proven_groups),
+        ("mpx_market_relations", "Market relations stored by the last refresh", len(built.relations)),
+        ("mpx_market_relations_proven", "Proven market relations stored by the last refresh", proven_relations),
+        ("mpx_synonym_candidates", "Candidate pairs proposed by the last refresh", len(built.candidates)),
+    ):
+        ctx.metrics.gauge(name, doc).set(value)
+    return RefreshResult(
+        rows=len(built.groups) + len(built.relations), built=built, markets=len(markets),
+        details={"groups": len(built.groups), "relations": len(built.relations), "proven_groups": proven_groups,
+                 "proven_relations": proven_relations, "candidates": len(built.candidates),
+                 "markets": len(markets), "notes": len(built.notes)})
 
 
 @dataclass

@@ -21,7 +21,9 @@ def test_ok_is_0() -> None:
 
 def test_bad_arguments_exit_2() -> None:
     for args in (["signals", "--limit", "0"], ["no-such-command"], ["signals", "--level", "P7"],
-                 ["signals", "--since", "banana"], ["markets", "list", "--format", "xml"]):
+                 ["signals", "--since", "banana"], ["markets", "list", "--format", "xml"],
+                 ["runs", "--status", "dead"], ["runs", "--job", "nope"], ["opportunities", "--status", "closing"],
+                 ["alerts", "list", "--status", "lost"], ["markets", "list", "--status", "gone"]):
         res = run_mpx(*args)
         assert res.code == 2, (args, res.stderr)
         assert res.stderr.strip(), args

@@ -138,3 +138,46 @@ def test_every_failure_counts_in_the_pushed_metric(db: TestDb, tg: TelegramStand
     assert gateway.samples("mpx_evaluate")["mpx_telegram_failures_total"] == 1
     planted = MockSource(seed=42).planted
     assert planted  # the mock is what produced the alerts above
+
+
+def test_alerts_flush_treats_a_telegram_error_as_evaluate_does(db: TestDb, tg: TelegramStandIn) -> None:
+    """Unavailable: a warning, exit 0, the rows stay pending. Refused: a warning, exit 0, rows failed."""
+    assert run_mpx("seed", "--seed", "42").code == 0
+    tg.down()
+    cycle(env(tg))
+    pending = db.scalar("SELECT count(*) FROM alert_outbox WHERE status = 'pending'")
+    assert pending
+    res = run_mpx("alerts", "flush", env=env(tg))
+    assert res.code == 0, res.stderr
+    assert f"0 sent in 0 message(s), {pending} pending" in res.stdout
+    assert "warning" in res.stderr and tg.token not in res.stderr + res.stdout
+    assert db.scalar("SELECT count(*) FROM alert_outbox WHERE status = 'pending'") == pending
+    assert db.scalar("SELECT status FROM job_run WHERE job = 'alerts' ORDER BY id DESC LIMIT 1") == "ok"
+    tg.up()
+    tg.fail("sendMessage", 400, "Bad Request: chat not found")
+    res = run_mpx("alerts", "flush", env=env(tg))
+    assert res.code == 0 and "failed" in res.stdout, res.stderr
+    assert db.scalar("SELECT count(*) FROM alert_outbox WHERE status = 'failed'") == pending
+
+
+def test_a_notifier_that_raises_costs_a_warning_never_the_job(db: TestDb, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second channel is one module plus one registration; a broken one never fails the pass."""
+    from mpx.adapters import notify
+    from mpx.log import register_secret
+
+    from stubs import notify_broken
+
+    monkeypatch.setitem(notify.NOTIFIERS, "broken", "stubs.notify_broken")
+    register_secret(notify_broken.SECRET)
+    assert run_mpx("seed", "--seed", "42").code == 0
+    assert run_mpx("ingest").code == 0
+    res = run_mpx("evaluate", env={"MPX_NOTIFIER": "broken"})
+    assert res.code == 0, res.stderr
+    assert db.scalar("SELECT count(*) FROM alert_outbox WHERE status = 'pending'") > 0
+    assert db.scalar("SELECT payload->>'transport' FROM signal LIMIT 1") == "broken"
+    flushed = run_mpx("alerts", "flush", env={"MPX_NOTIFIER": "broken"})
+    assert flushed.code == 0 and "pending" in flushed.stdout, flushed.stderr
+    out = res.stderr + flushed.stderr
+    assert "RuntimeError: boom while sending" in out and notify_broken.SECRET not in out
+    assert notify_broken.SECRET not in str(db.scalar("SELECT last_error FROM alert_outbox LIMIT 1"))
+    assert run_mpx("config", "show", env={"MPX_NOTIFIER": "carrier-pigeon"}).code == 78

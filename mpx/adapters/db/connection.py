@@ -61,7 +61,9 @@ def connect(settings: Settings, *, autocommit: bool = False, target: DbTarget | 
 
 
 def lock_key(name: str) -> int:
-    """A stable 64-bit advisory lock key for ``name`` (crc32 of the namespaced name)."""
+    """A stable advisory lock key for ``name``: the crc32 of the namespaced name, a 32-bit value
+    (0 ≤ key < 2**32) in PostgreSQL's 64-bit key space. Run locks live above it
+    (:data:`mpx.adapters.db.runs.RUN_LOCK_BASE`)."""
     return zlib.crc32(f"mpx:{name}".encode())
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -54,12 +55,18 @@ def live_intent_for(conn: psycopg.Connection, signal_id: int) -> dict[str, Any] 
         (signal_id, list(LIVE))).fetchone()
 
 
-def insert_intent(conn: psycopg.Connection, values: dict[str, Any], actor: str, reason: str) -> int:
+def insert_intent(conn: psycopg.Connection, values: dict[str, Any], actor: str, reason: str) -> int | None:
+    """The new intent's id, or ``None`` (the transaction rolled back) when its signal already has a
+    live intent (``order_intent_one_live``: a concurrent create won)."""
     cols = list(values)
-    row = conn.execute(
-        f"INSERT INTO order_intent ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
-        [Jsonb(v) if isinstance(v, dict | list) and c != "market_ids" else v for c, v in values.items()],
-    ).fetchone()
+    try:
+        row = conn.execute(
+            f"INSERT INTO order_intent ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
+            [Jsonb(v) if isinstance(v, dict | list) and c != "market_ids" else v for c, v in values.items()],
+        ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        conn.rollback()
+        return None
     assert row is not None
     intent_id = int(row[0])
     record_event(conn, intent_id, None, "suggested", reason, actor, {"signal_id": values.get("signal_id")})

@@ -150,7 +150,8 @@ LAST_PASS_SQL = "LEFT JOIN LATERAL (SELECT missing FROM ingest_pass ORDER BY ts 
 def list_markets(
     conn: psycopg.Connection, *, status: str | None = None, search: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """Markets with their YES token's latest prices, most recently ticked first."""
+    """Markets with their YES token's latest prices, most recently ticked first. ``search`` is text
+    in the question (literally: ``%`` and ``_`` are not wildcards), or a market id or slug."""
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(
         """SELECT m.id, m.question, m.category, m.status, m.end_date, e.title AS event,
@@ -163,12 +164,19 @@ def list_markets(
                               WHERE tick.token_id = o.token_id ORDER BY ts DESC LIMIT 1) t ON true
            """ + LAST_PASS_SQL + """
            WHERE (%(status)s::text IS NULL OR m.status = %(status)s)
-             AND (%(search)s::text IS NULL OR m.question ILIKE '%%' || %(search)s || '%%'
+             AND (%(search)s::text IS NULL OR m.question ILIKE %(pattern)s ESCAPE '\\'
                   OR m.id = %(search)s OR m.slug = %(search)s)
            ORDER BY t.ts DESC NULLS LAST, m.id
            LIMIT %(limit)s""",
-        {"status": status, "search": search, "limit": limit},
+        {"status": status, "search": search, "limit": limit,
+         "pattern": None if search is None else f"%{like_escape(search)}%"},
     ).fetchall()
+
+
+def like_escape(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (``ESCAPE '\\'``): ``%``, ``_`` and ``\\``
+    escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def find_market(conn: psycopg.Connection, key: str) -> dict[str, Any] | None:
@@ -178,8 +186,8 @@ def find_market(conn: psycopg.Connection, key: str) -> dict[str, Any] | None:
         """SELECT m.*, e.title AS event_title, e.neg_risk AS event_neg_risk,
                   e.neg_risk_augmented AS event_augmented
            FROM market m LEFT JOIN event e ON e.id = m.event_id
-           WHERE m.id = %(k)s OR m.slug = %(k)s OR m.id LIKE %(k)s || '%%' LIMIT 2""",
-        {"k": key},
+           WHERE m.id = %(k)s OR m.slug = %(k)s OR m.id LIKE %(prefix)s ESCAPE '\\' LIMIT 2""",
+        {"k": key, "prefix": like_escape(key) + "%"},
     ).fetchall()
     exact = [r for r in rows if r["id"] == key or r["slug"] == key]
     if exact:

@@ -9,7 +9,6 @@ extension is installed.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,18 +19,12 @@ import psycopg
 from mpx.adapters.db.connection import lock_key
 from mpx.errors import ConfigError, MpxError
 from mpx.log import get_logger
+from mpx.settings import SQL_DIR
 
 log = get_logger(__name__)
 
 _NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 _REQUIRES = re.compile(r"^--\s*requires:\s*(\w+)", re.MULTILINE)
-
-
-def sql_dir() -> Path:
-    env = os.environ.get("MPX_SQL_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "sql"
 
 
 @dataclass(frozen=True)
@@ -53,9 +46,11 @@ class MigrationStatus:
 
 
 def discover(directory: Path | None = None) -> list[MigrationFile]:
-    directory = directory or sql_dir()
+    """The migration files of ``directory`` (``MPX_SQL_DIR``; default: this checkout's ``sql/``)."""
+    directory = directory or SQL_DIR
     if not directory.is_dir():
-        raise ConfigError(f"migrations directory {directory} not found", hint="set MPX_SQL_DIR")
+        raise ConfigError(f"MPX_SQL_DIR: migrations directory {directory} not found",
+                          hint="set MPX_SQL_DIR to the sql/ directory of this version of mpx")
     files = []
     for path in sorted(directory.iterdir()):
         m = _NAME.match(path.name)
@@ -88,6 +83,13 @@ def extensions(conn: psycopg.Connection) -> dict[str, str | None]:
     """Active extensions → version, plus ``timescaledb`` → None when installable but not active."""
     active = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
     return active
+
+
+def server_info(conn: psycopg.Connection) -> tuple[str, str | None]:
+    """The server's version, and its data directory (``None`` when this user may not see it)."""
+    version = conn.execute("SHOW server_version").fetchone()
+    data_dir = conn.execute("SELECT current_setting('data_directory', true)").fetchone()
+    return (version[0] if version else "?"), (data_dir[0] if data_dir else None)
 
 
 def timescaledb_active(conn: psycopg.Connection) -> bool:
@@ -166,6 +168,8 @@ def migrate(conn: psycopg.Connection, files: list[MigrationFile] | None = None) 
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (f.version, f.name, f.checksum),
                     )
+            except psycopg.OperationalError:
+                raise  # the server went away (or cancelled the statement): retry later, exit 75
             except psycopg.Error as exc:
                 raise MpxError(f"migration {f.name} failed and was rolled back: {str(exc).strip()}") from exc
             log.info("migration applied", extra={"migration": f.name})

@@ -70,3 +70,9 @@ def query(conn: psycopg.Connection, *, status: str = "open", since: datetime | N
            ORDER BY opened_at DESC, id DESC LIMIT %(limit)s""",
         {"status": status, "since": since, "rule": rule, "limit": limit},
     ).fetchall()
+
+
+def open_by_rule(conn: psycopg.Connection) -> dict[str, int]:
+    """rule id → opportunities open now."""
+    return {rule: int(n) for rule, n in conn.execute(
+        "SELECT rule_id, count(*) FROM opportunity WHERE closed_at IS NULL GROUP BY rule_id")}

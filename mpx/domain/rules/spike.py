@@ -26,7 +26,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.books import is_liquid
-from mpx.domain.durations import Duration
+from mpx.domain.durations import Duration, format_duration
 from mpx.domain.findings import Entry, Measure
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
@@ -52,15 +52,6 @@ def _fmt_price(price: Decimal) -> str:
     text = f"{price.normalize():f}"
     decimals = len(text.partition(".")[2])
     return f"{price:.{max(2, decimals)}f}"
-
-
-def _fmt_duration(td: timedelta) -> str:
-    total = int(td.total_seconds())
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 class Spike:
@@ -100,7 +91,7 @@ class Spike:
         direction = "up" if move > 0 else "down"
         message = (
             f"{market.question}: {token.label} mid {_fmt_price(reference.price)} → {_fmt_price(mid)} "
-            f"({move * 100:+.1f} pts) within {_fmt_duration(params.window)}; "
+            f"({move * 100:+.1f} pts) within {format_duration(params.window)}; "
             f"spread {book.spread}, top {book.bid_size}/{book.ask_size} sh (indicator: a move, not an edge)"
         )
         return Finding(

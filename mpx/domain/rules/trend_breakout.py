@@ -24,7 +24,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.books import is_liquid
-from mpx.domain.durations import Duration
+from mpx.domain.durations import Duration, format_duration
 from mpx.domain.findings import Measure
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
@@ -44,15 +44,6 @@ class TrendBreakoutParams(BaseModel):
                                                 "start included (1: a flat range is a range)")
     min_top_size: Decimal = Field(Decimal("50"), ge=0, description="ignore books thinner than this at the top")
     max_spread: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="ignore books wider than this")
-
-
-def _fmt_window(td: timedelta) -> str:
-    """``1m``, ``30m``, ``1h30m``, ``45s`` — as a window is written in a rule file."""
-    total = int(td.total_seconds())
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n]
-    return "".join(parts) or f"{td.total_seconds()}s"
 
 
 def window_points(history: Sequence[PricePoint], start: datetime, end: datetime) -> Sequence[PricePoint]:
@@ -111,7 +102,7 @@ class TrendBreakout:
         bps = (beyond * BPS).quantize(Decimal("0.01"))
         level = high if direction == "up" else low
         changes = len(points) - 1
-        message = (f"{market.question}: {token.label} mid {mid} breaks the {_fmt_window(params.window)} "
+        message = (f"{market.question}: {token.label} mid {mid} breaks the {format_duration(params.window)} "
                    f"{'high' if direction == 'up' else 'low'} {level} by {beyond * 100:.1f} pts "
                    f"(range {low}–{high}, {changes} change(s) in the window; indicator, not an edge)")
         return Finding(

@@ -66,7 +66,7 @@ def test_spike_up() -> None:
     assert f.payload["reference_ts"] == "2026-03-01T11:54:00+00:00"
     assert f.payload["to_ts"] == "2026-03-01T12:00:00+00:00"
     assert f.payload["window_seconds"] == 300
-    assert f.message == ("Will it rain?: Yes mid 0.50 → 0.61 (+11.0 pts) within 5m00s; spread 0.02, top 100/100 sh "
+    assert f.message == ("Will it rain?: Yes mid 0.50 → 0.61 (+11.0 pts) within 5m; spread 0.02, top 100/100 sh "
                          "(indicator: a move, not an edge)")
 
 

@@ -1,30 +1,37 @@
-"""Sending Telegram messages through python-telegram-bot, with errors sorted into what to do next.
+"""Telegram through python-telegram-bot, with errors sorted into what to do next.
 
-The bot token is part of every Bot API URL; it never leaves this module in a message: errors are
-passed through :func:`redact` before they are logged or stored."""
+Settings: ``TELEGRAM_ENABLED``, ``TELEGRAM_BOT_TOKEN`` (secret), ``TELEGRAM_CHAT_ID``,
+``TELEGRAM_API_URL`` (a local stand-in in tests). The bot token is part of every Bot API URL; it
+never leaves this module in a message: errors are passed through :func:`redact` before they are
+logged or stored."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-from telegram import Bot
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
+from mpx.adapters.notify import SendResult
 
-Outcome = Literal["sent", "retry_after", "rejected", "unavailable"]
+if TYPE_CHECKING:
+    from mpx.settings import Settings
+
+NAME = "telegram"
+LIMIT = 4096
+"""Characters per message (Bot API ``sendMessage``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    outcome: Outcome
-    message_id: int | None = None
-    retry_after: float | None = None
-    error: str | None = None
+def configured(settings: Settings) -> bool:
+    """Enabled, with a token and a chat id; otherwise alerts are dry-run."""
+    token = settings.telegram_bot_token
+    return bool(settings.telegram_enabled and token and token.get_secret_value() and settings.telegram_chat_id)
+
+
+def from_settings(settings: Settings) -> TelegramNotifier:
+    assert settings.telegram_bot_token is not None and settings.telegram_chat_id is not None
+    return TelegramNotifier(settings.telegram_bot_token.get_secret_value(), settings.telegram_chat_id,
+                            settings.telegram_api_url)
 
 
 def redact(text: str, token: str | None) -> str:
@@ -35,8 +42,11 @@ def redact(text: str, token: str | None) -> str:
     return text
 
 
-class TelegramSender:
-    """Sends texts in order until one fails; what failed and why is in the results."""
+class TelegramNotifier:
+    """Sends HTML texts in order until one fails; what failed and why is in the results."""
+
+    name = NAME
+    limit = LIMIT
 
     def __init__(self, token: str, chat_id: str, base_url: str, timeout: float = 10.0) -> None:
         self._token = token
@@ -48,6 +58,10 @@ class TelegramSender:
         return asyncio.run(self._send(texts))
 
     async def _send(self, texts: Sequence[str]) -> list[SendResult]:
+        from telegram import Bot
+        from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+        from telegram.request import HTTPXRequest
+
         request = HTTPXRequest(connect_timeout=self._timeout, read_timeout=self._timeout,
                                write_timeout=self._timeout, pool_timeout=self._timeout)
         results: list[SendResult] = []
@@ -66,7 +80,10 @@ class TelegramSender:
             results.append(SendResult("unavailable", error=self._why(exc)))
         return results
 
-    async def _one(self, bot: Bot, text: str) -> SendResult:
+    async def _one(self, bot: Any, text: str) -> SendResult:
+        from telegram.constants import ParseMode
+        from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+
         try:
             msg = await bot.send_message(chat_id=self._chat_id, text=text, parse_mode=ParseMode.HTML,
                                          disable_web_page_preview=True)
