@@ -11,7 +11,7 @@ CYCLES ?= 12
 help:
 	@echo "make demo   - local PostgreSQL + mock data: seed, $(CYCLES) ingest→evaluate cycles, print signals"
 	@echo "make test   - the whole test suite (starts its own PostgreSQL)"
-	@echo "make lint   - ruff (incl. naive-datetime rules) and mypy on the domain code"
+	@echo "make lint   - ruff (incl. naive-datetime rules) and mypy --strict over all of mpx"
 	@echo "make bench  - benchmarks (bench/)"
 
 venv: $(STAMP)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -65,7 +65,7 @@ def refresh() -> None:
         typer.echo(f"note: {note}", err=True)
 
 
-def _counts(counts: Mapping[str, int]) -> str:
+def _counts(counts: Mapping[Any, int]) -> str:
     return f" ({', '.join(f'{k} {v}' for k, v in counts.items())})" if counts else ""
 
 

@@ -125,8 +125,8 @@ def _set_metrics(ctx: Context[Any]) -> None:
                           ("status",))
     for status in INTENT_STATUSES:
         g.labels(status).set(0)
-    for status, n in db.status_totals(ctx.conn).items():
-        g.labels(status).set(n)
+    for name, n in db.status_totals(ctx.conn).items():
+        g.labels(name).set(n)
 
 
 # --- create ---------------------------------------------------------------------------------

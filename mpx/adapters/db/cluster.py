@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +112,7 @@ class LocalCluster:
         return f"host={self.socket_dir} port={PORT} dbname={dbname} user={SUPERUSER}"
 
     # --- commands
-    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: Sequence[str | Path], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [str(a) for a in args]
         if _running_as_root():
             cmd = ["runuser", "-u", "postgres", "--", *cmd]

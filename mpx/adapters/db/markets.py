@@ -32,8 +32,8 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
     Returns the number of markets given."""
     ev_rows = [(e.id, e.title, e.neg_risk, e.neg_risk_augmented, e.end_date, e.category, e.listed_markets,
                 list(e.dropped)) for e in events]
-    mk_rows = []
-    oc_rows = []
+    mk_rows: list[tuple[Any, ...]] = []
+    oc_rows: list[tuple[Any, ...]] = []
     for m in markets:
         mk_rows.append((
             m.id, m.event_id, m.slug, m.question, m.end_date, m.status, m.active, m.accepting_orders,

@@ -81,7 +81,7 @@ def _ensure_table(conn: psycopg.Connection) -> None:
 
 def extensions(conn: psycopg.Connection) -> dict[str, str | None]:
     """Active extensions → version, plus ``timescaledb`` → None when installable but not active."""
-    active = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
+    active: dict[str, str | None] = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
     return active
 
 

@@ -47,7 +47,7 @@ def previous_digests(conn: psycopg.Connection, token_ids: Sequence[str]) -> Sequ
             packed.byteswap()
         if len(packed) == len(token_ids):
             return packed
-    found = dict(conn.execute(
+    found: dict[str, int] = dict(conn.execute(
         """SELECT o.token_id, t.book_digest
            FROM unnest(%s::text[]) AS o(token_id)
            CROSS JOIN LATERAL (SELECT book_digest FROM tick WHERE tick.token_id = o.token_id

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 import numpy as np
 
@@ -162,7 +163,7 @@ class MockSource:
     def _build(self, n_binary: int, n_events: int) -> None:
         rng = self._rng
 
-        def binary(question: str, category: str, end: timedelta, base: float, **kw: object) -> _MarketSpec:
+        def binary(question: str, category: str, end: timedelta, base: float, **kw: Any) -> _MarketSpec:
             event_id = self._event_id()
             market = self._new_market(question, event_id=event_id, category=category, end=end, **kw)
             self._event_meta[event_id] = {"title": question, "category": category, "neg_risk": False,
