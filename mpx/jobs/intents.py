@@ -62,7 +62,7 @@ from mpx.domain.execution import (
     unwind,
 )
 from mpx.domain.findings import Arbitrage, FindingError
-from mpx.domain.models import ZERO, Book
+from mpx.domain.models import ZERO, Book, Market
 from mpx.domain.risk import (
     Breaker,
     Plan,
@@ -199,10 +199,38 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
             venue: Venue | None = None) -> IntentResult:
     """Check, reserve, execute, record (see the module docstring). ``book_source`` / ``venue``
     replace the stored books / the ``EXEC_MODE`` venue (tests stage a book that moves between legs)."""
-    conn, policy, who = ctx.conn, policy_from_settings(ctx.settings), actor()
+    conn, policy = ctx.conn, policy_from_settings(ctx.settings)
     factory = venue_for(policy.mode)  # EXEC_MODE without an adapter: exit 78 before anything changes
+    checked = _check_and_reserve(ctx, intent_id, policy)
+    if isinstance(checked, IntentResult):  # rejected, or confirmed before: nothing to execute
+        return checked
+    # 2. execute, holding no lock: fill-or-kill leg by leg, unwinding what filled if one is killed
+    v = venue or factory(checked.markets, book_source or stored_books(conn))
+    execution = execute(checked.legs, checked.order, checked.markets, v, policy.max_unwind_loss)
+    conn.rollback()  # the book reads' snapshot: nothing was written
+    intent = _record(conn, intent_id, checked.intent, execution, policy)
+    log.info("intent executed", extra={"intent": intent_id, "status": execution.status})
+    _set_metrics(ctx)
+    return IntentResult(rows=1, intent=intent, outcome=execution.status, verdict=checked.verdict,
+                        settled=checked.settled, execution=execution, unwind=execution.unwind)
 
-    # 1. check and reserve, under the intent's row lock and the risk lock
+
+@dataclass
+class _Reserved:
+    """What step 1 leaves for execution: the intent sent, its legs in sending order, its markets."""
+
+    intent: dict[str, Any]
+    legs: list[PlannedLeg]
+    order: tuple[int, ...]
+    markets: dict[str, Market]
+    verdict: Verdict
+    settled: list[dict[str, Any]]
+
+
+def _check_and_reserve(ctx: Context[Any], intent_id: int, policy: Policy) -> _Reserved | IntentResult:
+    """Step 1, under the intent's row lock and the risk lock: settle what resolved, run every check,
+    then either record the rejection or mark the intent sent with its worst case reserved; commit."""
+    conn, who = ctx.conn, actor()
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
         raise NotFoundError(f"intent {intent_id} not found", hint="`mpx intents list`")
@@ -246,28 +274,29 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
                         "order": [legs[i].label + f" ({legs[i].token_id[:10]}…)" for i in order]},
                   reserved_day=today, reserved_notional=reserve, **common)
     conn.commit()
+    return _Reserved(intent, legs, order, markets, verdict, settled)
 
-    # 2. execute, holding no lock: fill-or-kill leg by leg, unwinding what filled if one is killed
-    v = venue or factory(markets, book_source or stored_books(conn))
-    execution = execute(legs, order, markets, v, policy.max_unwind_loss)
-    conn.rollback()  # the book reads' snapshot: nothing was written
 
-    # 3. record
+def _record(conn: psycopg.Connection, intent_id: int, intent: dict[str, Any], execution: Execution,
+            policy: Policy) -> dict[str, Any]:
+    """Step 3, under the locks again: what the venue did — failed (nothing bought), filled, or an unwind
+    (breaker tripped, P1 alert) — and the breaker's failure count; commit."""
+    who = actor()
     intent = db.lock_intent(conn, intent_id) or intent
     breaker = db.lock_risk(conn)
     done = datetime.now(UTC)
     fills = [f.as_dict() for f in execution.legs]
     spent = execution.spent
-    outcome = execution.status
-    if outcome == "failed":
+    n_legs = len(execution.legs)
+    if execution.status == "failed":
         stop = execution.stopped_at
-        why = (f"leg {stop.seq} of {len(legs)} ({stop.label}) {stop.outcome}: {stop.note}; nothing bought"
+        why = (f"leg {stop.seq} of {n_legs} ({stop.label}) {stop.outcome}: {stop.note}; nothing bought"
                if stop else "nothing bought")
         db.transition(conn, intent, IntentStatus.FAILED, f"execution failed: {why}", who,
                       {"fills": fills, "order": execution.sent_labels()},
                       reserved_notional=ZERO, executed_at=done, fills=fills, filled_cost=ZERO)
         _after(conn, breaker, True, False, policy, done, who, f"execution failed: {why}")
-    elif outcome == "filled":
+    elif execution.status == "filled":
         filled = sum((f.shares for f in execution.legs), ZERO)
         db.transition(conn, intent, IntentStatus.FILLED,
                       f"{execution.venue}: {filled} shares over {len(fills)} leg(s), each fill-or-kill, "
@@ -280,7 +309,7 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
         stop = execution.stopped_at
         bought = "; ".join(f"{p.bought} {p.label}" for p in execution.unwind.positions)
         db.transition(conn, intent, IntentStatus.UNWINDING,
-                      f"leg {stop.seq if stop else '?'} of {len(legs)} ({stop.label if stop else '?'}) "
+                      f"leg {stop.seq if stop else '?'} of {n_legs} ({stop.label if stop else '?'}) "
                       f"{stop.outcome if stop else 'failed'} after {bought} filled: selling back", who,
                       {"fills": fills, "order": execution.sent_labels(),
                        "stopped_at": stop.as_dict() if stop else None},
@@ -288,10 +317,7 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
         _record_unwind(conn, intent, execution.unwind, who, done)
         _trip_breaker(conn, breaker, intent, execution.unwind, policy, done, who, execution.legs)
     conn.commit()
-    log.info("intent executed", extra={"intent": intent_id, "status": outcome})
-    _set_metrics(ctx)
-    return IntentResult(rows=1, intent=intent, outcome=outcome, verdict=verdict, settled=settled,
-                        execution=execution, unwind=execution.unwind)
+    return intent
 
 
 def _record_unwind(conn: psycopg.Connection, intent: dict[str, Any], u: Unwind, who: str, now: datetime) -> None:
