@@ -109,34 +109,17 @@ def backtest(
     if t_start >= t_end:
         raise UsageError(f"--start ({t_start:%Y-%m-%d %H:%M:%S}) must be before --end ({t_end:%Y-%m-%d %H:%M:%S})")
     live = speed > 0 and fmt is OutputFormat.table
-    bar_state: dict[str, Any] = {}
-
-    def on_start(total: int) -> None:
-        if sys.stderr.isatty():
-            bar_state["bar"] = typer.progressbar(length=total, label="replaying", file=sys.stderr).__enter__()
-
-    def on_progress(n: int) -> None:
-        if "bar" in bar_state:
-            bar_state["bar"].update(n)
-
-    def on_hit(h: Hit) -> None:
-        if live:
-            sig = h.signal
-            what = (f"{sig.estimated_edge_bps} bps net" if sig.measure is None
-                    else f"{sig.measure.name} {sig.measure.value}")
-            typer.echo(f"{sig.ts:%Y-%m-%d %H:%M:%S} {sig.level} {sig.finding_class} {sig.rule_id} {what} "
-                       f"{truncate(sig.message, 80)}")
+    progress = _Progress(live)
 
     def body(ctx: Any) -> BacktestResult:
         try:
             return run_backtest(ctx, rules, t_start, t_end, sweep=sweeps, speed=speed, pnl=pnl or plot is not None,
-                                bar=bar, on_hit=on_hit, on_progress=on_progress, on_start=on_start,
+                                bar=bar, on_hit=progress.hit, on_progress=progress.advance, on_start=progress.start,
                                 indicator_shares=shares)
         except SweepError as exc:
             raise UsageError(str(exc)) from None
         finally:
-            if "bar" in bar_state:
-                bar_state["bar"].__exit__(None, None, None)
+            progress.close()
 
     res = run_job(s, Job.backtest, body, lock=False)
     if res.note:
@@ -151,15 +134,47 @@ def backtest(
     if plot is not None:
         with _writing(plot, "--plot"):
             _plot(res, plot)
+    _render(res, rows, fmt, priced=pnl or plot is not None, live=live, csv_out=csv_out)
+
+
+class _Progress:
+    """A progress bar on stderr when it is a terminal; with ``live``, each hit printed as it happens."""
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        if sys.stderr.isatty():
+            self.bar = typer.progressbar(length=total, label="replaying", file=sys.stderr).__enter__()
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def hit(self, h: Hit) -> None:
+        if self.live:
+            sig = h.signal
+            what = (f"{sig.estimated_edge_bps} bps net" if sig.measure is None
+                    else f"{sig.measure.name} {sig.measure.value}")
+            typer.echo(f"{sig.ts:%Y-%m-%d %H:%M:%S} {sig.level} {sig.finding_class} {sig.rule_id} {what} "
+                       f"{truncate(sig.message, 80)}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _render(res: BacktestResult, rows: list[dict[str, Any]], fmt: OutputFormat, *, priced: bool, live: bool,
+            csv_out: Path | None) -> None:
     if fmt is OutputFormat.table:
         typer.echo(f"backtest: {res.ticks:,} ticks over {res.steps:,} passes, {len(res.hits)} hit(s) "
                    f"(read {res.read_s:.2f} s, rules {res.rules_s:.2f} s)")
         if not live:
+            cols = ["ts", "rule_id", "variant", "level", "class", "edge_bps", "measure_value"]
             render([{**r, "message": truncate(r["message"], 70)} for r in rows], fmt,
-                   ["ts", "rule_id", "variant", "level", "class", "edge_bps", "measure_value", "pnl", "exit",
-                    "message"] if pnl or plot
-                   else ["ts", "rule_id", "variant", "level", "class", "edge_bps", "measure_value", "message"],
-                   empty="(no hits)")
+                   [*cols, "pnl", "exit", "message"] if priced else [*cols, "message"], empty="(no hits)")
         if res.summaries:
             typer.echo("")
             render([x.as_row() for x in res.summaries], fmt)
