@@ -9,12 +9,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from telegram import Bot
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
+if TYPE_CHECKING:  # python-telegram-bot is imported when a message is sent (~0.2 s an `mpx evaluate` start)
+    from telegram import Bot
 
 Outcome = Literal["sent", "retry_after", "rejected", "unavailable"]
 
@@ -48,6 +46,10 @@ class TelegramSender:
         return asyncio.run(self._send(texts))
 
     async def _send(self, texts: Sequence[str]) -> list[SendResult]:
+        from telegram import Bot
+        from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+        from telegram.request import HTTPXRequest
+
         request = HTTPXRequest(connect_timeout=self._timeout, read_timeout=self._timeout,
                                write_timeout=self._timeout, pool_timeout=self._timeout)
         results: list[SendResult] = []
@@ -67,6 +69,9 @@ class TelegramSender:
         return results
 
     async def _one(self, bot: Bot, text: str) -> SendResult:
+        from telegram.constants import ParseMode
+        from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+
         try:
             msg = await bot.send_message(chat_id=self._chat_id, text=text, parse_mode=ParseMode.HTML,
                                          disable_web_page_preview=True)

@@ -10,13 +10,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mpx.domain.durations import parse_duration
 from mpx.errors import UsageError
-from mpx.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported when first needed: `mpx --help` starts without pydantic
+    from mpx.settings import Settings
 
 
 class OutputFormat(StrEnum):
@@ -43,6 +44,8 @@ invocation = _Invocation()
 def settings() -> Settings:
     """The validated settings (ConfigError, exit 78, when invalid)."""
     if invocation.settings is None:
+        from mpx.settings import load_settings
+
         invocation.settings = load_settings()
     return invocation.settings
 
@@ -99,6 +102,8 @@ def since_option(since: str | None) -> datetime | None:
     """``--since 30m`` → the time that long ago (UTC); a bad duration is a usage error (exit 2)."""
     if since is None:
         return None
+    from mpx.domain.durations import parse_duration
+
     try:
         return datetime.now(UTC) - parse_duration(since)
     except ValueError as exc:
