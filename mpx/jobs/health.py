@@ -6,7 +6,9 @@ otherwise ``degraded`` with the reasons. Ages are in seconds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -18,13 +20,16 @@ from mpx.errors import MpxError
 from mpx.jobs import alerts
 from mpx.settings import Settings
 
+clock: Callable[[], datetime] = partial(datetime.now, UTC)
+"""The time ages are measured against (a test moves it on rather than sleeping)."""
+
 
 def _age(ts: datetime | None, now: datetime) -> float | None:
     return None if ts is None else round((now - ts).total_seconds(), 3)
 
 
 def check(settings: Settings) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = clock()
     report: dict[str, Any] = {"status": "healthy", "checked_at": now.isoformat(), "reasons": []}
     try:
         with connect(settings) as conn:
