@@ -72,7 +72,7 @@ def job(monkeypatch: pytest.MonkeyPatch, body: Callable[[Context[Any]], jobs.Int
 @pytest.fixture
 def signals(db: TestDb, mpx: Mpx) -> dict[str, int]:
     """The planted universe, ingested and evaluated: signal ids by kind. Built once and copied per test
-    while its books are under a minute old (confirm refuses books older than EXEC_MAX_BOOK_AGE, 2 min)."""
+    until it is 30 s old, then built again (confirm refuses books older than EXEC_MAX_BOOK_AGE, 2 min)."""
 
     def build() -> None:
         assert mpx("seed", "--seed", "42").code == 0
