@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 PROM = REPO / "deploy" / "prometheus"
 

@@ -8,7 +8,7 @@ import re
 import shlex
 
 from conftest import REPO, TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 RUNBOOK = REPO / "docs" / "runbook.md"
 

@@ -10,7 +10,7 @@ import pytest
 from mpx.errors import ConfigError
 from mpx.settings import Settings, load_settings
 
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 REPO = Path(__file__).resolve().parents[1]
 

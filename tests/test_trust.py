@@ -333,11 +333,16 @@ def test_10_trend_breakout_fires_from_a_flat_range_at_both_shipped_cadences(db: 
 
 @pytest.fixture
 def demo(db: TestDb) -> TestDb:
-    """The mock universe seeded, then three ingest → evaluate cycles (as `make demo` does)."""
-    assert invoke_mpx("seed", "--seed", "42", "--reset").code == 0
-    for _ in range(3):
-        assert invoke_mpx("ingest").code == 0
-        assert invoke_mpx("evaluate").code == 0
+    """The mock universe seeded, then three ingest → evaluate cycles (as `make demo` does; built once,
+    copied per test)."""
+
+    def build() -> None:
+        assert invoke_mpx("seed", "--seed", "42", "--reset").code == 0
+        for _ in range(3):
+            assert invoke_mpx("ingest").code == 0
+            assert invoke_mpx("evaluate").code == 0
+
+    db.load("seed 42 --reset, 3 × ingest, evaluate", build)
     return db
 
 

@@ -13,14 +13,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mpx.domain.durations import parse_duration
 from mpx.errors import UsageError
 from mpx.log import setup_logging
-from mpx.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported when first needed: `mpx --help` starts without pydantic
+    from mpx.settings import Settings
 
 
 class OutputFormat(StrEnum):
@@ -37,6 +38,8 @@ LimitOption = Annotated[int, typer.Option("--limit", min=1, max=100_000, help="A
 
 
 def _since(value: str) -> datetime:
+    from mpx.domain.durations import parse_duration
+
     try:
         return datetime.now(UTC) - parse_duration(value)
     except ValueError as exc:
@@ -70,6 +73,8 @@ invocation = _Invocation()
 def settings() -> Settings:
     """The validated settings (ConfigError, exit 78, when invalid)."""
     if invocation.settings is None:
+        from mpx.settings import load_settings
+
         invocation.settings = load_settings()
         # the settings may come from .env, which the logging set up before them did not read
         setup_logging(invocation.log_level or invocation.settings.mpx_log_level, invocation.settings.mpx_log_format)
@@ -136,3 +141,4 @@ def check_output_path(path: Path | None, option: str) -> None:
         raise UsageError(f"{option} {path}: directory {parent} does not exist", hint="create it first")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"{option} {path}: not writable", hint="choose a path this user may write")
+

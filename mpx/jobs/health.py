@@ -8,7 +8,9 @@ not yet) — information, not a reason to be degraded: the job's next pass start
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -27,6 +29,8 @@ from mpx.jobs.contract import Job
 from mpx.settings import Settings
 
 KILLED_WINDOW = timedelta(hours=24)
+clock: Callable[[], datetime] = partial(datetime.now, UTC)
+"""The time ages are measured against (a test moves it on rather than sleeping)."""
 
 
 def _age(ts: datetime | None, now: datetime) -> float | None:
@@ -34,7 +38,7 @@ def _age(ts: datetime | None, now: datetime) -> float | None:
 
 
 def check(settings: Settings) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = clock()
     report: dict[str, Any] = {"status": "healthy", "checked_at": now.isoformat(), "reasons": []}
     try:
         with connect(settings) as conn:

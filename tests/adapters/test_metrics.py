@@ -8,7 +8,7 @@ import json
 from mpx.adapters.db.connection import lock_key
 
 from conftest import TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 
 def test_successful_pass_puts_its_metrics_with_job_grouping_key(db: TestDb, gateway) -> None:  # type: ignore[no-untyped-def]

@@ -21,9 +21,14 @@ def mpx(*args: str, **env: str) -> CliResult:
 
 @pytest.fixture
 def history(db: TestDb) -> TestDb:
-    assert mpx("seed", "--seed", "42").code == 0
-    for _ in range(3):
-        assert mpx("ingest").code == 0 and mpx("evaluate").code == 0
+    """The mock universe (seed 42) after three ingest → evaluate cycles (built once, copied per test)."""
+
+    def build() -> None:
+        assert mpx("seed", "--seed", "42").code == 0
+        for _ in range(3):
+            assert mpx("ingest").code == 0 and mpx("evaluate").code == 0
+
+    db.load("seed 42, 3 × ingest → evaluate", build)
     return db
 
 

@@ -4,10 +4,14 @@ Pushgateway."""
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from mpx.jobs import health as health_job
 
 from conftest import TestDb
 from helpers import invoke_mpx as run_mpx
@@ -25,7 +29,18 @@ def test_one_run_puts_every_jobs_metrics_on_the_pushgateway(db: TestDb, gateway)
     assert "mpx_rule_eval_ms" in gateway.samples("mpx_evaluate")
 
 
-def test_health_is_healthy_after_a_run_and_degraded_when_evaluate_stops(db: TestDb) -> None:
+@pytest.fixture
+def wait(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """``wait(s)``: from now on `mpx health` checks ``s`` seconds later than it is (instead of sleeping them)."""
+
+    def move_on(seconds: float) -> None:
+        monkeypatch.setattr(health_job, "clock", lambda: datetime.now(UTC) + timedelta(seconds=seconds))
+
+    return move_on
+
+
+def test_health_is_healthy_after_a_run_and_degraded_when_evaluate_stops(db: TestDb,
+                                                                        wait: Callable[[float], None]) -> None:
     assert run_mpx("seed").code == 0
     assert run_mpx("run").code == 0
     ok = run_mpx("health", env={"MPX_HEARTBEAT_MAX_AGE": "10s"})
@@ -33,7 +48,7 @@ def test_health_is_healthy_after_a_run_and_degraded_when_evaluate_stops(db: Test
     assert ok.code == 0 and report["status"] == "healthy", ok.stdout
     age = report["rules_heartbeat"]["age_s"]
     assert report["db"]["ok"] and age < 10 and report["ingest"]["ok"]
-    time.sleep(10.2 - age)  # the evaluate schedule "stopped": no successful evaluate since
+    wait(10.2 - age)  # the evaluate schedule "stopped": no successful evaluate since
     bad = run_mpx("health", env={"MPX_HEARTBEAT_MAX_AGE": "10s"})
     report = json.loads(bad.stdout)
     assert bad.code == 1 and report["status"] == "degraded"

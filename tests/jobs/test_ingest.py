@@ -1,7 +1,10 @@
-"""`mpx ingest`: one pass, unchanged books not rewritten, one run at a time, nothing half-written."""
+"""`mpx ingest`: one pass, unchanged books not rewritten, one run at a time, nothing half-written.
+The commands run in-process, but for the real processes whose boundary is the point: a run that holds
+the lock while another starts, a run whose database connection is killed mid-pass."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,7 +17,8 @@ from mpx.jobs.ingest import store_snapshot
 from mpx.settings import load_settings
 
 from conftest import TestDb
-from helpers import run_mpx, spawn_mpx
+from helpers import invoke_mpx as run_mpx
+from helpers import spawn_mpx
 
 
 def test_seed_then_ingest_writes_only_changed_books(db: TestDb) -> None:
@@ -67,12 +71,26 @@ def test_one_sided_and_empty_books_are_stored_as_such(db: TestDb) -> None:
 
 def test_two_concurrent_ingests_one_runs_one_exits_75(db: TestDb) -> None:
     assert run_mpx("seed").code == 0
-    env = {"MPX_MOCK_LATENCY_MS": "1500"}
-    procs = [spawn_mpx("ingest", env=env) for _ in range(2)]
-    codes = sorted(p.wait(timeout=60) for p in procs)
-    assert codes == [0, 75], [p.stderr.read() for p in procs if p.stderr]  # type: ignore[union-attr]
+    first = spawn_mpx("ingest", env={"MPX_MOCK_LATENCY_MS": "1500"})  # a real process, 1.5 s in its pass
+    _wait_for_the_ingest_lock(db, first)
+    second = run_mpx("ingest")  # starts while the first holds the lock
+    codes = sorted([first.wait(timeout=60), second.code])
+    assert codes == [0, 75], (second.stderr, first.stderr.read() if first.stderr else "")
     statuses = sorted(r[0] for r in _runs(db))
     assert statuses.count("ok") >= 2 and "skipped" in statuses  # seed + one ingest ok, one skipped
+
+
+def _wait_for_the_ingest_lock(db: TestDb, proc: subprocess.Popen[str]) -> None:
+    """Until ``proc`` holds the ingest job's advisory lock (a second run started now finds it held)."""
+    deadline = time.monotonic() + 30
+    with db.connect(autocommit=True) as admin:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if admin.execute("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                             "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = %s",
+                             (db.name,)).fetchone() != (0,):
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"the first ingest never took its lock (exit {proc.poll()})")
 
 
 def test_database_gone_mid_pass_exits_75_and_writes_nothing(db: TestDb) -> None:

@@ -19,6 +19,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -70,10 +71,15 @@ def job(monkeypatch: pytest.MonkeyPatch, body: Callable[[Context[Any]], jobs.Int
 
 @pytest.fixture
 def signals(db: TestDb, mpx: Mpx) -> dict[str, int]:
-    """The planted universe, ingested and evaluated: signal ids by kind."""
-    assert mpx("seed", "--seed", "42").code == 0
-    assert mpx("ingest").code == 0
-    assert mpx("evaluate").code == 0
+    """The planted universe, ingested and evaluated: signal ids by kind. Built once and copied per test
+    until it is 30 s old, then built again (confirm refuses books older than EXEC_MAX_BOOK_AGE, 2 min)."""
+
+    def build() -> None:
+        assert mpx("seed", "--seed", "42").code == 0
+        assert mpx("ingest").code == 0
+        assert mpx("evaluate").code == 0
+
+    db.load("seed 42, ingest, evaluate", build, max_age=timedelta(seconds=30))
     out = {"set": int(db.scalar(SET_SQL))}  # type: ignore[arg-type]
     for key, sql in {
         "binary": "SELECT id FROM signal WHERE rule_type = 'SUM_LT_1' AND payload->>'structure' = 'binary'",

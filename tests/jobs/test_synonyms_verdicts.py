@@ -25,11 +25,15 @@ from helpers import invoke_mpx
 @pytest.fixture
 def planted(db: TestDb) -> dict[str, str]:
     """The mock universe (seed 42), refreshed: one candidate pair (the planted keyword group) and two
-    proven ladders."""
-    assert invoke_mpx("seed", "--seed", "42").code == 0
-    res = invoke_mpx("synonyms", "refresh")
-    assert res.code == 0, res.stderr
-    assert "proven: 0 group(s), 2 relation(s); 1 candidate pair(s)" in res.stdout
+    proven ladders (built once, copied per test)."""
+
+    def build() -> None:
+        assert invoke_mpx("seed", "--seed", "42").code == 0
+        res = invoke_mpx("synonyms", "refresh")
+        assert res.code == 0, res.stderr
+        assert "proven: 0 group(s), 2 relation(s); 1 candidate pair(s)" in res.stdout
+
+    db.load("seed 42, synonyms refresh", build)
     return MockSource(seed=42).planted
 
 

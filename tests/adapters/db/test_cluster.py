@@ -12,7 +12,7 @@ import pytest
 from mpx.adapters.db.cluster import LocalCluster, find_bindir
 from mpx.errors import SetupError
 
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 
 def test_db_up_status_down_on_a_fresh_directory() -> None:

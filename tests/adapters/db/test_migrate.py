@@ -12,7 +12,7 @@ from mpx.adapters.db import migrate
 from mpx.errors import ConfigError, MpxError
 
 from conftest import REPO, TestDb
-from helpers import run_mpx
+from helpers import invoke_mpx as run_mpx
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import pytest
 from mpx.adapters.db.cluster import LocalCluster
 
 from conftest import TEMPLATE, TestDb
-from helpers import CliResult, run_mpx
+from helpers import CliResult
+from helpers import invoke_mpx as run_mpx
 from stubs.polymarket import PolymarketStandIn, load_recorded_events
 
 
