@@ -133,8 +133,7 @@ def _root(
     invocation.traceback = traceback
     invocation.settings = None
     invocation.log_level = log_level
-    if metrics_textfile is not None:
-        os.environ["MPX_METRICS_TEXTFILE"] = str(metrics_textfile)
+    invocation.metrics_textfile = metrics_textfile
     setup_logging(log_level or os.environ.get("MPX_LOG_LEVEL") or "INFO", os.environ.get("MPX_LOG_FORMAT"))
 
 

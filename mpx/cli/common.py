@@ -65,6 +65,9 @@ class _Invocation:
     settings: Settings | None = None
     log_level: str | None = None
     """``--log-level``, which wins over MPX_LOG_LEVEL."""
+    metrics_textfile: Path | None = None
+    """``--metrics-textfile``, which wins over MPX_METRICS_TEXTFILE (never written into the environment:
+    one invocation's option must not leak into the next in the same process)."""
 
 
 invocation = _Invocation()
@@ -75,7 +78,8 @@ def settings() -> Settings:
     if invocation.settings is None:
         from mpx.settings import load_settings
 
-        invocation.settings = load_settings()
+        overrides = {} if invocation.metrics_textfile is None else {"mpx_metrics_textfile": invocation.metrics_textfile}
+        invocation.settings = load_settings(**overrides)
         # the settings may come from .env, which the logging set up before them did not read
         setup_logging(invocation.log_level or invocation.settings.mpx_log_level, invocation.settings.mpx_log_format)
     return invocation.settings

@@ -83,6 +83,9 @@ def test_metrics_textfile_for_node_exporter(db: TestDb, tmp_path: Path) -> None:
     assert sample.labels == {"job": "mpx_ingest"} and sample.value == 0
     assert families["mpx_ingest_latency_ms"].samples[0].labels == {"job": "mpx_ingest", "source": "mock"}
     assert not list(tmp_path.glob(".*tmp"))  # written atomically
+    # the option belongs to its invocation: the next one in this process writes nowhere
+    out.unlink()
+    assert run_mpx("ingest").code == 0 and not out.exists()
 
 
 def test_run_keeps_going_when_ingest_fails_and_exits_with_the_worst_code(db: TestDb) -> None:
