@@ -16,7 +16,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-CONTEXT_KEYS = ("job", "ruleId", "marketId", "trace")
 LOG_FORMATS = ("auto", "text", "json")
 LogFormat = Literal["auto", "text", "json"]
 _SECRETS: set[str] = set()
