@@ -20,31 +20,3 @@ def set_state(conn: psycopg.Connection, key: str, value: Any) -> None:
            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""",
         (key, Jsonb(value)),
     )
-
-
-"Small durable state of the jobs: ``job_state`` (cursors, watermarks, counters). Runs are in
-:mod:`mpx.adapters.db.runs`."""
-
-from __future__ import annotations
-
-from typing import Any
-
-import psycopg
-from psycopg.types.json import Jsonb
-
-
-def get_state(conn: psycopg.Connection, key: str) -> Any:
-    row = conn.execute("SELECT value FROM job_state WHERE key = %s", (key,)).fetchone()
-    return row[0] if row else None
-
-
-def set_state(conn: psycopg.Connection, key: str, value: Any) -> None:
-    conn.execute(
-        """INSERT INTO job_state (key, value, updated_at) VALUES (%s, %s, now())
-           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""",
-        (key, Jsonb(value)),
-    )
-
-
-def delete_state(conn: psycopg.Connection, prefix: str) -> None:
-    conn.execute("DELETE FROM job_state WHERE key LIKE %s", (prefix + "%",))
