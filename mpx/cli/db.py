@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mpx.adapters.db import migrate as migrations
+from mpx.adapters.db import timescale
 from mpx.adapters.db.connection import connect, resolve_target
 from mpx.cli.common import FormatOption, OutputFormat, render, render_mapping, settings
 from mpx.errors import UnavailableError
@@ -19,7 +20,9 @@ def up() -> None:
     """Start the project-local PostgreSQL cluster (creating it under MPX_PG_DIR on first use).
 
     Unix socket only, no TCP port. Run as root, the server runs as the `postgres` OS user.
-    With MPX_DATABASE_URL or POSTGRES_HOST set there is nothing to start.
+    Where TimescaleDB is installed into these PostgreSQL binaries, the cluster preloads it (then
+    `mpx db migrate` makes `tick` a hypertable). With MPX_DATABASE_URL or POSTGRES_HOST set there is
+    nothing to start.
     """
     s = settings()
     target = resolve_target(s)
@@ -31,7 +34,12 @@ def up() -> None:
     started = cluster.start()
     cluster.ensure_database(s.postgres_db)
     state = "created and started" if created else ("started" if started else "already running")
-    typer.echo(f"local cluster {state}: {cluster.data_dir} (socket {cluster.socket_dir})")
+    with connect(s, autocommit=True, target=target) as conn:
+        ts = migrations.timescaledb_state(conn)
+    flavour = {"active": "TimescaleDB active", "preloaded": "TimescaleDB preloaded",
+               "not preloaded": "TimescaleDB installed but not loaded: `mpx db down && mpx db up` to load it",
+               "not installed": "plain PostgreSQL"}[ts]
+    typer.echo(f"local cluster {state}: {cluster.data_dir} (socket {cluster.socket_dir}; {flavour})")
 
 
 @app.command("down")
@@ -59,12 +67,20 @@ def status(fmt: FormatOption = OutputFormat.table) -> None:
     with connect(s, autocommit=True, target=target) as conn:
         version, data_dir = migrations.server_info(conn)
         ts = migrations.extensions(conn).get("timescaledb")
+        state = migrations.timescaledb_state(conn)
+        storage = timescale.summary(conn) if state == "active" else None
         rows = migrations.status(conn, files)
     info = [
         ("server", target.description),
         ("server_version", version),
         ("data_directory", data_dir or "(not visible to this user)"),
-        ("timescaledb", f"active ({ts})" if ts else "not active (plain PostgreSQL)"),
+        ("timescaledb", {
+            "active": f"active ({ts})",
+            "preloaded": "preloaded, extension not created yet: run `mpx db migrate`",
+            "not preloaded": f"installed but not preloaded (plain PostgreSQL): {migrations.ENABLE_HINT}",
+            "not installed": "not installed (plain PostgreSQL)",
+        }[state]),
+        *([("storage", storage)] if storage else []),
         ("migrations", f"{sum(r.state == 'applied' for r in rows)} applied, "
                        f"{sum(r.state != 'applied' for r in rows)} not applied"),
     ]

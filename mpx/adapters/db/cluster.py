@@ -56,6 +56,30 @@ def find_bindir(patterns: tuple[str, ...] = SEARCH_PATTERNS) -> Path:
     raise SetupError("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found", hint=INSTALL_HINT)
 
 
+def timescaledb_installed(bindir: Path | None = None) -> bool:
+    """TimescaleDB is installed into these PostgreSQL binaries' directories (its library in
+    ``pg_config --pkglibdir`` and its control file in ``--sharedir``/extension)."""
+    try:
+        bindir = bindir or find_bindir()
+    except SetupError:
+        return False
+    pg_config = bindir / "pg_config"
+    if pg_config.exists():
+        out = subprocess.run([str(pg_config), "--pkglibdir", "--sharedir"], capture_output=True, text=True,
+                             check=False).stdout.split()
+        if len(out) == 2:
+            return (Path(out[0]) / "timescaledb.so").exists() and \
+                (Path(out[1]) / "extension" / "timescaledb.control").exists()
+    # Debian's layout without pg_config: /usr/lib/postgresql/15/{bin,lib}, /usr/share/postgresql/15
+    major = bindir.parent.name
+    return (bindir.parent / "lib" / "timescaledb.so").exists() and \
+        Path(f"/usr/share/postgresql/{major}/extension/timescaledb.control").exists()
+
+
+TIMESCALEDB_OPTIONS = {"shared_preload_libraries": "'timescaledb'", "timescaledb.telemetry_level": "off"}
+"""What a cluster needs to load TimescaleDB (telemetry off: nothing leaves the machine)."""
+
+
 def _version_key(path: str) -> tuple[int, ...]:
     digits = "".join(ch if ch.isdigit() else " " for ch in path).split()
     return tuple(int(d) for d in digits)
@@ -79,6 +103,8 @@ def _postgres_user() -> pwd.struct_passwd:
 class LocalCluster:
     configured_dir: Path
     server_options: dict[str, str] = field(default_factory=dict)
+    timescaledb: bool | None = None
+    """Preload TimescaleDB: ``None`` whenever it is installed, ``True`` always, ``False`` never."""
 
     def __post_init__(self) -> None:
         self.configured_dir = self.configured_dir.expanduser().absolute()
@@ -155,6 +181,8 @@ class LocalCluster:
         bindir = find_bindir()
         opts = {"listen_addresses": "''", "unix_socket_directories": f"'{self.socket_dir}'",
                 "port": str(PORT), **self.server_options}
+        if self.timescaledb or (self.timescaledb is None and timescaledb_installed(bindir)):
+            opts.update(TIMESCALEDB_OPTIONS)
         optstr = " ".join(f"-c {k}={v}" for k, v in opts.items())
         self._run([bindir / "pg_ctl", "start", "-D", self.data_dir, "-l", self.log_file,
                    "-w", "-t", "60", "-o", optstr])

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 
@@ -96,20 +97,44 @@ def timescaledb_active(conn: psycopg.Connection) -> bool:
     return "timescaledb" in extensions(conn)
 
 
-def try_enable_timescaledb(conn: psycopg.Connection) -> bool:
-    """Create the extension when the server has it (and preloads it). Never required."""
+TimescaleState = Literal["active", "preloaded", "not preloaded", "not installed"]
+ENABLE_HINT = ("add shared_preload_libraries = 'timescaledb' to the server's postgresql.conf and restart it "
+               "(`mpx db up` does it for the local cluster), then `mpx db migrate`")
+
+
+def timescaledb_state(conn: psycopg.Connection) -> TimescaleState:
+    """Where TimescaleDB stands on this server: the extension created in this database (``active``),
+    its library loaded at server start but the extension not created yet (``preloaded``), installed
+    but not loaded (``not preloaded``: CREATE EXTENSION would fail), or absent."""
     if timescaledb_active(conn):
+        return "active"
+    if not conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone():
+        return "not installed"
+    row = conn.execute("SELECT current_setting('shared_preload_libraries', true)").fetchone()
+    loaded = [lib.strip().strip('"') for lib in (row[0] if row and row[0] else "").split(",")]
+    return "preloaded" if "timescaledb" in loaded else "not preloaded"
+
+
+def try_enable_timescaledb(conn: psycopg.Connection) -> bool:
+    """Create the extension when the server has it and preloads it. Never required: otherwise one
+    warning says how to enable it, and mpx goes on with plain PostgreSQL on ``conn`` untouched — the
+    extension is created on a connection of its own, so that a failure (it can end the session)
+    never spoils the caller's."""
+    state = timescaledb_state(conn)
+    if state == "active":
         return True
-    available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-    if not available:
+    if state == "not installed":
+        return False
+    if state == "not preloaded":
+        log.warning(f"timescaledb is installed but not preloaded; using plain PostgreSQL. To enable it: {ENABLE_HINT}")
         return False
     try:
-        with conn.transaction():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as own:
+            own.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         return True
     except psycopg.Error as exc:
-        log.warning("timescaledb is installed but could not be enabled; using plain PostgreSQL",
-                    extra={"error": str(exc).strip().splitlines()[0]})
+        log.warning("timescaledb is preloaded but could not be created; using plain PostgreSQL",
+                    extra={"error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})
         return False
 
 
