@@ -5,7 +5,15 @@ operator's environment (MPX_*/POSTGRES_*/TELEGRAM_*/EXEC_* variables, .env in th
 
 A test whose data takes commands to build (seed, ingest → evaluate cycles…) gets it with
 ``db.load(key, build)``: ``build()`` runs once per session into a database of its own, and every test
-that asks for ``key`` gets a copy of that database (CREATE DATABASE … TEMPLATE), ids and all."""
+that asks for ``key`` gets a copy of that database (CREATE DATABASE … TEMPLATE), ids and all.
+
+**The TimescaleDB lane.** Where TimescaleDB is installed into the machine's PostgreSQL — or
+``../shared/timescaledb/install.sh`` exists and this run may install it (root) — a second cluster
+preloads it, and every test of the modules in ``STORAGE`` that uses ``db`` runs twice: on plain
+PostgreSQL (``[postgres]``) and on TimescaleDB (``[timescaledb]``, where ``sql/002`` makes ``tick`` a
+hypertable). The plain cluster never preloads it (so the "installed but not preloaded" fallback runs
+there). The run ends with one line saying how many tests ran on TimescaleDB, or why the lane was
+skipped. The product never needs ``../shared``: only the tests use it."""
 
 from __future__ import annotations
 
@@ -23,13 +31,91 @@ import psycopg
 import pytest
 
 from mpx.adapters.db import migrate
-from mpx.adapters.db.cluster import LocalCluster
+from mpx.adapters.db.cluster import LocalCluster, timescaledb_installed
 
 REPO = Path(__file__).resolve().parents[1]
 ENV_PREFIXES = ("MPX_", "POSTGRES_", "TELEGRAM_", "EXEC_", "PUSHGATEWAY_", "DATA_SOURCE")
 TEMPLATE = "mpx_template"
 _counter = itertools.count()
-_built: dict[str, tuple[str, datetime]] = {}  # key → (template database, built at)
+_built: dict[str, tuple[str, datetime]] = {}  # cluster + key → (template database, built at)
+
+TS_INSTALL = REPO.parent / "shared" / "timescaledb" / "install.sh"
+STORAGE = frozenset({
+    "tests/adapters/db/test_migrate.py", "tests/adapters/db/test_timescale.py", "tests/adapters/test_metrics.py",
+    "tests/jobs/test_ingest.py", "tests/jobs/test_evaluate.py", "tests/jobs/test_backtest.py",
+    "tests/jobs/test_intents.py", "tests/jobs/test_health_run.py", "tests/test_trust.py",
+})
+"""Modules whose tests touch storage (migrations, ingest, evaluate, backtest, kpi, intents, health,
+metrics): on both lanes."""
+
+
+def _timescaledb_lane() -> tuple[bool, str]:
+    """(on?, why not): installed, else installed now when the run may, else skipped."""
+    if timescaledb_installed():
+        return True, ""
+    if not TS_INSTALL.exists():
+        return False, f"TimescaleDB is not installed and {TS_INSTALL} does not exist"
+    if os.geteuid() != 0:
+        return False, f"TimescaleDB is not installed and this run may not install it (not root): {TS_INSTALL}"
+    import subprocess
+
+    proc = subprocess.run(["bash", str(TS_INSTALL)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not timescaledb_installed():
+        return False, f"{TS_INSTALL} failed: {(proc.stderr or proc.stdout).strip()[-300:]}"
+    return True, ""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the controller installed it (or said why not)
+        config.stash[_LANE] = (timescaledb_installed(), os.environ.get("MPX_TEST_TS_SKIPPED", ""))
+        return
+    on, why = _timescaledb_lane()
+    if not on:
+        os.environ["MPX_TEST_TS_SKIPPED"] = why  # the workers inherit it
+    config.stash[_LANE] = (on, why)
+    config.stash[_TS_RAN] = [0, 0]
+
+
+_LANE = pytest.StashKey[tuple[bool, str]]()
+_TS_RAN = pytest.StashKey[list[int]]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db" not in metafunc.fixturenames:
+        return
+    module = str(Path(metafunc.definition.fspath).relative_to(REPO))
+    on, _ = metafunc.config.stash[_LANE]
+    lanes = ["postgres", "timescaledb"] if module in STORAGE and on else ["postgres"]
+    metafunc.parametrize("backend", lanes, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``postgres`` or ``timescaledb``: the cluster ``db`` lives in."""
+    return str(getattr(request, "param", "postgres"))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    ran = getattr(pytest_runtest_logreport, "counter", None)
+    if report.when == "call" and "timescaledb" in report.keywords and ran is not None:
+        ran[0 if report.passed else 1] += 1
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest_runtest_logreport.counter = session.config.stash[_TS_RAN]  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    on, why = config.stash[_LANE]
+    if on:
+        passed, failed = config.stash[_TS_RAN]
+        terminalreporter.write_line(f"TimescaleDB lane: {passed + failed} test(s) ran on TimescaleDB "
+                                    f"({passed} passed, {failed} failed), the same tests on plain PostgreSQL too")
+    else:
+        terminalreporter.write_line(f"TimescaleDB lane skipped: {why}")
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +129,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[LocalCluster]:
-    base = Path(tempfile.mkdtemp(prefix="mpx-test-pg-"))
+def _test_cluster(prefix: str, timescaledb: bool) -> Iterator[LocalCluster]:
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(base, 0o755)
     cluster = LocalCluster(base / "data", server_options={
         "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
-    })
+    }, timescaledb=timescaledb)
     cluster.start()
     cluster.ensure_database(TEMPLATE)
     with psycopg.connect(cluster.conninfo(TEMPLATE), autocommit=True) as conn:
@@ -57,6 +142,18 @@ def pg_cluster() -> Iterator[LocalCluster]:
     yield cluster
     cluster.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[LocalCluster]:
+    """Plain PostgreSQL (TimescaleDB never preloaded, installed or not)."""
+    yield from _test_cluster("mpx-test-pg-", False)
+
+
+@pytest.fixture(scope="session")
+def ts_cluster() -> Iterator[LocalCluster]:
+    """PostgreSQL with TimescaleDB preloaded; its template has ``tick`` as a hypertable."""
+    yield from _test_cluster("mpx-test-ts-", True)
 
 
 @dataclass
@@ -84,6 +181,7 @@ class TestDb:
         again on a new UTC day (KPIs count days) or once older than ``max_age`` (for data that must be
         recent, e.g. books a confirm requires fresh)."""
         now = datetime.now(UTC)
+        key = f"{self.cluster.data_dir}:{key}"  # one template per cluster (lane)
         template, built_at = _built.get(key, ("", now))
         if not template or built_at.date() != now.date() or (max_age is not None and now - built_at > max_age):
             template = f"tpl_{os.getpid()}_{next(_counter)}"
@@ -112,13 +210,14 @@ def _drop(cluster: LocalCluster, name: str) -> None:
 
 
 @pytest.fixture
-def db(pg_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestDb]:
-    """A fresh, migrated database; MPX_DATABASE_URL points at it."""
+def db(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestDb]:
+    """A fresh, migrated database on the test's lane; MPX_DATABASE_URL points at it."""
+    cluster: LocalCluster = request.getfixturevalue("ts_cluster" if backend == "timescaledb" else "pg_cluster")
     name = f"t_{os.getpid()}_{next(_counter)}"
-    _create(pg_cluster, name, TEMPLATE)
-    monkeypatch.setenv("MPX_DATABASE_URL", pg_cluster.conninfo(name))
-    yield TestDb(pg_cluster, name)
-    _drop(pg_cluster, name)
+    _create(cluster, name, TEMPLATE)
+    monkeypatch.setenv("MPX_DATABASE_URL", cluster.conninfo(name))
+    yield TestDb(cluster, name)
+    _drop(cluster, name)
 
 
 @pytest.fixture(scope="session")

@@ -41,18 +41,43 @@ def test_migrate_applies_in_order_and_records_checksums(empty_db: TestDb) -> Non
         assert migrate.migrate(conn) == []  # idempotent
 
 
-def test_plain_postgres_gets_the_same_tables_without_timescaledb(empty_db: TestDb) -> None:
+def test_both_lanes_get_the_same_tables_and_status_says_which(empty_db: TestDb, backend: str) -> None:
     with empty_db.connect(autocommit=True) as conn:
         migrate.migrate(conn)
         active = migrate.timescaledb_active(conn)
         tables = {r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
     assert {"event", "market", "outcome", "tick", "signal", "job_run", "job_state", "ingest_pass"} <= tables
-    if not active:
-        status = run_mpx("db", "status")
-        assert status.code == 0, status.stderr
-        assert "not active (plain PostgreSQL)" in status.stdout
-        assert "waiting for timescaledb" in status.stdout
+    assert active == (backend == "timescaledb")
+    status = run_mpx("db", "status")
+    assert status.code == 0, status.stderr
+    if active:
+        assert "active (2." in status.stdout and "tick: hypertable" in status.stdout
+        assert "waiting for timescaledb" not in status.stdout
+    else:
+        assert "(plain PostgreSQL)" in status.stdout and "waiting for timescaledb" in status.stdout
+
+
+def test_installed_but_not_preloaded_falls_back_with_one_line_on_a_sound_connection(
+        empty_db: TestDb, backend: str, caplog: pytest.LogCaptureFixture) -> None:
+    # The plain lane's server has TimescaleDB installed (where the lane runs) but never preloads it:
+    # the most common mistake. Before, the failed CREATE EXTENSION ended the session and the fallback
+    # reused the dead connection ("internal error: the connection is closed").
+    if backend == "timescaledb":
+        with empty_db.connect(autocommit=True) as conn:
+            assert migrate.timescaledb_state(conn) in ("preloaded", "active")
+        return
+    with empty_db.connect(autocommit=True) as conn:
+        state = migrate.timescaledb_state(conn)
+        assert state in ("not preloaded", "not installed")
+        done = migrate.migrate(conn)
+        assert "001_core.sql" in done and "002_timescaledb.sql" not in done
+        assert conn.execute("SELECT 1").fetchone() == (1,)  # the caller's connection is sound
+    if state == "not preloaded":
+        [line] = [r.getMessage() for r in caplog.records if "timescaledb" in r.getMessage()]
+        assert "installed but not preloaded" in line and "shared_preload_libraries = 'timescaledb'" in line
+    res = run_mpx("db", "migrate")
+    assert res.code == 0, res.stderr
 
 
 def test_changed_applied_migration_refuses_to_run(empty_db: TestDb, tmp_path: Path) -> None:
