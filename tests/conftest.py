@@ -21,6 +21,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,6 +140,8 @@ def _test_cluster(prefix: str, timescaledb: bool) -> Iterator[LocalCluster]:
     cluster.ensure_database(TEMPLATE)
     with psycopg.connect(cluster.conninfo(TEMPLATE), autocommit=True) as conn:
         migrate.migrate(conn, migrate.discover(REPO / "sql"))
+    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
+        _seal(conn, TEMPLATE)
     yield cluster
     cluster.stop()
     shutil.rmtree(base, ignore_errors=True)
@@ -192,6 +195,8 @@ class TestDb:
                 build()
             finally:
                 os.environ["MPX_DATABASE_URL"] = url or self.url
+            with psycopg.connect(self.cluster.conninfo("postgres"), autocommit=True) as conn:
+                _seal(conn, template)
             if key in _built:
                 _drop(self.cluster, _built.pop(key)[0])
             _built[key] = (template, now)
@@ -201,7 +206,24 @@ class TestDb:
 
 def _create(cluster: LocalCluster, name: str, template: str) -> None:
     with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        for attempt in range(5):
+            try:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                # TimescaleDB's background workers visit every database with the extension: keep them
+                # out of the templates (they no longer accept connections) and end a visit in progress
+                if attempt == 4:
+                    raise
+                _seal(conn, template)
+                time.sleep(0.05 * (attempt + 1))  # a terminated backend takes a moment to leave
+
+
+def _seal(conn: psycopg.Connection, template: str) -> None:
+    """Make ``template`` a database nobody connects to any more (what is copied stays as it is)."""
+    conn.execute(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false')
+    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                 "pg_backend_pid()", (template,))
 
 
 def _drop(cluster: LocalCluster, name: str) -> None:
