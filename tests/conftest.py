@@ -42,12 +42,14 @@ _built: dict[str, tuple[str, datetime]] = {}  # cluster + key → (template data
 
 TS_INSTALL = REPO.parent / "shared" / "timescaledb" / "install.sh"
 STORAGE = frozenset({
-    "tests/adapters/db/test_migrate.py", "tests/adapters/db/test_timescale.py", "tests/adapters/test_metrics.py",
+    "tests/adapters/db/test_migrate.py", "tests/adapters/test_metrics.py",
     "tests/jobs/test_ingest.py", "tests/jobs/test_evaluate.py", "tests/jobs/test_backtest.py",
     "tests/jobs/test_intents.py", "tests/jobs/test_health_run.py", "tests/test_trust.py",
 })
 """Modules whose tests touch storage (migrations, ingest, evaluate, backtest, kpi, intents, health,
 metrics): on both lanes."""
+TIMESCALEDB_ONLY = frozenset({"tests/adapters/db/test_timescale.py"})
+"""Modules about what TimescaleDB adds: on its lane only (skipped, with the lane's reason, without it)."""
 
 
 def _timescaledb_lane() -> tuple[bool, str]:
@@ -85,8 +87,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db" not in metafunc.fixturenames:
         return
     module = str(Path(metafunc.definition.fspath).relative_to(REPO))
-    on, _ = metafunc.config.stash[_LANE]
-    lanes = ["postgres", "timescaledb"] if module in STORAGE and on else ["postgres"]
+    on, why = metafunc.config.stash[_LANE]
+    lanes: list[Any]
+    if module in TIMESCALEDB_ONLY:
+        lanes = ["timescaledb"] if on else [pytest.param("timescaledb", marks=pytest.mark.skip(
+            reason=f"TimescaleDB lane skipped: {why}"))]
+    else:
+        lanes = ["postgres", "timescaledb"] if module in STORAGE and on else ["postgres"]
     metafunc.parametrize("backend", lanes, indirect=True)
 
 
@@ -114,7 +121,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if on:
         passed, failed = config.stash[_TS_RAN]
         terminalreporter.write_line(f"TimescaleDB lane: {passed + failed} test(s) ran on TimescaleDB "
-                                    f"({passed} passed, {failed} failed), the same tests on plain PostgreSQL too")
+                                    f"({passed} passed, {failed} failed), the storage tests on plain PostgreSQL too")
     else:
         terminalreporter.write_line(f"TimescaleDB lane skipped: {why}")
 
@@ -202,6 +209,13 @@ class TestDb:
             _built[key] = (template, now)
         _drop(self.cluster, self.name)
         _create(self.cluster, self.name, template)
+
+
+def new_database(cluster: LocalCluster) -> TestDb:
+    """Another fresh, migrated database in ``cluster`` (dropped with the cluster)."""
+    db = TestDb(cluster, f"t_{os.getpid()}_{next(_counter)}")
+    _create(cluster, db.name, TEMPLATE)
+    return db
 
 
 def _create(cluster: LocalCluster, name: str, template: str) -> None:

@@ -81,7 +81,8 @@ def collect(conn: psycopg.Connection) -> CollectorRegistry:
     g = Gauge("mpx_signals_total", "Signals stored, by rule", ("rule",), registry=reg)
     for rule, n in db_signals.counts_by_rule(conn).items():
         g.labels(rule).set(n)
-    Gauge("mpx_ingest_ticks_total", "Ticks stored", registry=reg).set(ticks.count_ticks(conn))
+    Gauge("mpx_ingest_ticks_total", "Ticks written since the database was created", registry=reg).set(
+        ticks.written_total(conn))
     last = ticks.last_pass(conn)
     if last is not None:
         Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(last.timestamp())

@@ -17,7 +17,6 @@ from mpx.log import get_logger
 log = get_logger(__name__)
 
 LAST_TS_KEY = "ingest:last_ts"
-TICKS_TOTAL_KEY = "ingest:ticks_total"
 COUNTERS_KEY = "ingest:counters"
 
 
@@ -58,7 +57,7 @@ def _metrics(ctx: Context[IngestResult], source_name: str) -> None:
     """Totals from the counters kept in PostgreSQL, so they stay monotonic across runs."""
     conn = ctx.conn
     ctx.metrics.gauge("mpx_ingest_ticks_total", "Ticks written since the database was created").set(
-        state.get_state(conn, TICKS_TOTAL_KEY) or 0)
+        ticks.written_total(conn))
     counters: dict[str, int] = state.get_state(conn, COUNTERS_KEY) or {}
     requests = ctx.metrics.gauge("mpx_source_requests_total", "Source HTTP requests by endpoint and status",
                                  ("source", "endpoint", "status"))
@@ -90,8 +89,7 @@ def store_snapshot(ctx: Context[IngestResult], source_name: str, snapshot: Snaps
     missing = sorted(asked - observed)
     ticks.record_pass(conn, ts, source_name, len(snapshot.books), wr.written, missing)
     state.set_state(conn, LAST_TS_KEY, ts.isoformat())
-    total = int(state.get_state(conn, TICKS_TOTAL_KEY) or 0) + wr.written
-    state.set_state(conn, TICKS_TOTAL_KEY, total)
+    state.set_state(conn, ticks.TICKS_TOTAL_KEY, ticks.written_total(conn) + wr.written)
     if snapshot.stats:
         counters: dict[str, int] = state.get_state(conn, COUNTERS_KEY) or {}
         for key, n in snapshot.stats.items():

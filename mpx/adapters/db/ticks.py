@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import psycopg
 
+from mpx.adapters.db import state
 from mpx.domain.models import Book, Level, PricePoint
 
 TICK_COLUMNS = ("ts", "token_id", "market_id", "last_trade", "bid_px", "bid_sz", "ask_px", "ask_sz", "book_digest")
@@ -201,9 +202,14 @@ def ticks_at(conn: psycopg.Connection, ts_from: datetime, ts_to: datetime) -> It
         yield ts, token, market, Book(token, _levels(bpx, bsz), _levels(apx, asz), ts, last)
 
 
-def count_ticks(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM tick").fetchone()
-    return int(row[0]) if row else 0
+TICKS_TOTAL_KEY = "ingest:ticks_total"
+"""The ``job_state`` counter of ticks ever written, kept by ingest in the transaction of each pass."""
+
+
+def written_total(conn: psycopg.Connection) -> int:
+    """Ticks written since the database was created: a counter, so it never falls when old ticks go
+    (TimescaleDB's retention drops whole chunks; ``count(*)`` would fall with them)."""
+    return int(state.get_state(conn, TICKS_TOTAL_KEY) or 0)
 
 
 def record_pass(

@@ -5,7 +5,7 @@ and the tests. Nothing here is needed on plain PostgreSQL."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -74,8 +74,9 @@ def policies(conn: psycopg.Connection) -> list[Policy]:
     return [Policy(_POLICY_KINDS[proc], target, schedule, dict(config)) for proc, target, schedule, config in rows]
 
 
-def compress_all(conn: psycopg.Connection, name: str = "tick", older_than: timedelta | None = None) -> int:
-    """Compress every (or every older) chunk of ``name`` now; returns how many were compressed."""
+def compress_all(conn: psycopg.Connection, name: str = "tick", older_than: timedelta | datetime | None = None) -> int:
+    """Compress every chunk of ``name`` now, or those ending before ``older_than`` (a time, or an age);
+    returns how many chunks that covered."""
     rows = conn.execute(
         "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s) c",
         (name, older_than)).fetchall()
