@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mpx.adapters.db.cluster import TESTED_TIMESCALEDB
+
 from conftest import REPO
 from helpers import invoke_mpx as run_mpx
 
@@ -71,7 +73,8 @@ def test_compose_services_and_mounts_exist() -> None:
     compose = yaml.safe_load((REPO / "compose.yaml").read_text())
     services = compose["services"]
     assert {"timescaledb", "pushgateway", "prometheus", "grafana", "migrate", "ingest", "evaluate"} <= set(services)
-    assert services["timescaledb"]["image"].startswith("timescale/timescaledb")
+    # the release the TimescaleDB test lane runs, never a moving tag
+    assert services["timescaledb"]["image"] == f"timescale/timescaledb:{TESTED_TIMESCALEDB}-pg15"
     for name in ("ingest", "evaluate", "synonyms"):
         svc = services[name]
         assert svc["entrypoint"][0] == "/opt/mpx/scripts/every.sh" and svc["environment"]["PUSHGATEWAY_URL"]

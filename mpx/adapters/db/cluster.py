@@ -76,6 +76,9 @@ def timescaledb_installed(bindir: Path | None = None) -> bool:
         Path(f"/usr/share/postgresql/{major}/extension/timescaledb.control").exists()
 
 
+TESTED_TIMESCALEDB = "2.22.1"
+"""The TimescaleDB release the test lane runs (``compose.yaml`` pins its image to it)."""
+
 TIMESCALEDB_OPTIONS = {"shared_preload_libraries": "'timescaledb'", "timescaledb.telemetry_level": "off"}
 """What a cluster needs to load TimescaleDB (telemetry off: nothing leaves the machine)."""
 

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg.types.json import Jsonb
 
 from mpx.adapters.db import timescale
-from mpx.adapters.db.cluster import LocalCluster
+from mpx.adapters.db.cluster import TESTED_TIMESCALEDB, LocalCluster
 from mpx.adapters.sources import SOURCES
 from mpx.adapters.sources.mock import MockSource
 
@@ -117,6 +117,8 @@ def test_hypertable_and_policies_after_migrate_and_in_db_status(db: TestDb) -> N
         kinds = {p.kind: p for p in timescale.policies(conn)}
         segmentby = conn.execute("SELECT attname FROM timescaledb_information.compression_settings "
                                  "WHERE hypertable_name = 'tick' AND segmentby_column_index IS NOT NULL").fetchall()
+        version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    assert version == (TESTED_TIMESCALEDB,)  # the release compose.yaml pins
     assert ht is not None and ht.chunks == 0 and ht.chunk_interval is not None
     assert set(kinds) == {"compression", "retention", "refresh"}
     assert kinds["compression"].config["compress_after"] == "7 days"
