@@ -77,7 +77,7 @@ def policies(conn: psycopg.Connection) -> list[Policy]:
 def compress_all(conn: psycopg.Connection, name: str = "tick", older_than: timedelta | None = None) -> int:
     """Compress every (or every older) chunk of ``name`` now; returns how many were compressed."""
     rows = conn.execute(
-        "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s) c",
+        "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s::interval) c",
         (name, older_than)).fetchall()
     return len(rows)
 
