@@ -35,11 +35,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import psycopg
 
@@ -53,9 +54,9 @@ from mpx.adapters.db import markets as db_markets  # noqa: E402
 from mpx.adapters.db import migrate, replay, ticks, timescale  # noqa: E402
 from mpx.adapters.db.cluster import LocalCluster, timescaledb_installed  # noqa: E402
 from mpx.adapters.metrics import JobMetrics  # noqa: E402
-from mpx.jobs.backtest import run_backtest, select_rules  # noqa: E402
+from mpx.jobs.backtest import BacktestResult, run_backtest, select_rules  # noqa: E402
 from mpx.jobs.contract import Context  # noqa: E402
-from mpx.settings import load_settings  # noqa: E402
+from mpx.settings import Settings, load_settings  # noqa: E402
 
 T0 = datetime(2027, 3, 1, tzinfo=UTC)
 """First pass (a chunk boundary for every interval measured; after now, so no policy would touch it
@@ -135,14 +136,15 @@ def _arr(items: list[str]) -> str:
 def generate(conn: psycopg.Connection, tokens: list[_Token], markets: dict[str, _Market], passes: int,
              changing: float, depth: int, rng: random.Random) -> int:
     """COPY the hour into the staging table ``bench_src`` (one row per changed book per pass)."""
-    conn.execute(f"""CREATE UNLOGGED TABLE bench_src (ts timestamptz, token_id text, market_id text,
+    conn.execute("""CREATE UNLOGGED TABLE bench_src (ts timestamptz, token_id text, market_id text,
         last_trade numeric, bid_px numeric[], bid_sz numeric[], ask_px numeric[], ask_sz numeric[],
         book_digest bigint, pass int)""")
     rows = 0
 
     def tick(ts: str, t: _Token, p: int, buf: io.StringIO) -> None:
         m = markets[t.market_id]
-        yb, ya = m.bid, m.bid + m.spread
+        yb = min(m.bid, 99 - m.spread)
+        ya = yb + m.spread
         bid, ask = (yb, ya) if t.idx == 0 else (100 - ya, 100 - yb)  # NO mirrors YES
         old_bid, old_ask = t.top
         if t.top != (0, 0) and (bid, ask) != t.top:   # the book moved: sizes follow their prices
@@ -233,16 +235,16 @@ class Result:
     packed: Reads = field(default_factory=Reads)
 
 
-def _one(conn: psycopg.Connection, sql: str, params: tuple[object, ...] = ()) -> object:
+def _one(conn: psycopg.Connection, sql: str, params: tuple[object, ...] = ()) -> Any:
     row = conn.execute(sql, params or None).fetchone()
     return row[0] if row else None
 
 
 def table_bytes(conn: psycopg.Connection) -> int:
-    return int(_one(conn, "SELECT total_bytes FROM hypertable_detailed_size('tick')") or 0)  # type: ignore[call-overload]
+    return int(_one(conn, "SELECT total_bytes FROM hypertable_detailed_size('tick')") or 0)
 
 
-def measure_reads(conn: psycopg.Connection, settings: object, rule: str, passes: int, budget: float) -> Reads:
+def measure_reads(conn: psycopg.Connection, settings: Settings, rule: str, passes: int, budget: float) -> Reads:
     r = Reads()
     start, end = T0 - timedelta(seconds=10), T0 + timedelta(seconds=10 * passes)
     replay.raw_copy_seconds(conn, start, end)  # warm the cache: every read below finds it as warm
@@ -250,7 +252,7 @@ def measure_reads(conn: psycopg.Connection, settings: object, rule: str, passes:
     r.raw_mb = nbytes / 1e6
     steps = [s for s, _ in replay.passes(conn, start, end)]
     t = time.perf_counter()
-    it = replay.stream(conn, steps, start)
+    it = cast(Generator[tuple[datetime, replay.PassTicks], None, None], replay.stream(conn, steps, start))
     try:
         for _, pt in it:
             r.stream_ticks += len(pt.tokens)
@@ -268,8 +270,8 @@ def measure_reads(conn: psycopg.Connection, settings: object, rule: str, passes:
     # the backtest from the first pass (its books come from the chunk) over as many passes as the
     # stream read within the budget
     bt_end = steps[r.stream_steps - 1] if r.stream_steps else end
-    rules = select_rules(settings, rule)  # type: ignore[arg-type]
-    ctx = Context(settings, conn, JobMetrics("backtest"))  # type: ignore[arg-type]
+    rules = select_rules(settings, rule)
+    ctx: Context[BacktestResult] = Context(settings, conn, JobMetrics("backtest"))
     t = time.perf_counter()
     res = run_backtest(ctx, rules, T0, bt_end)
     r.bt_s = time.perf_counter() - t
@@ -295,14 +297,14 @@ def apply_layout(conn: psycopg.Connection, lay: Layout) -> None:
     conn.autocommit = False
 
 
-def run_layout(conn: psycopg.Connection, settings: object, lay: Layout, args: argparse.Namespace,
+def run_layout(conn: psycopg.Connection, settings: Settings, lay: Layout, args: argparse.Namespace,
                prepared: bool) -> Result:
     print(f"layout {lay.name}", file=sys.stderr)
     if not prepared:
         apply_layout(conn, lay)
     res = Result(lay)
-    res.rows = int(_one(conn, "SELECT count(*) FROM tick"))  # type: ignore[call-overload]
-    res.chunks = int(_one(conn, "SELECT count(*) FROM show_chunks('tick')"))  # type: ignore[call-overload]
+    res.rows = int(_one(conn, "SELECT count(*) FROM tick"))
+    res.chunks = int(_one(conn, "SELECT count(*) FROM show_chunks('tick')"))
     res.size_before = table_bytes(conn)
     conn.commit()
     res.plain = measure_reads(conn, settings, args.rule, args.passes, args.read_budget)
@@ -317,7 +319,7 @@ def run_layout(conn: psycopg.Connection, settings: object, lay: Layout, args: ar
     chunk = _one(conn, """SELECT format('%I.%I', c.schema_name, c.table_name) FROM _timescaledb_catalog.chunk c
         JOIN _timescaledb_catalog.chunk p ON p.compressed_chunk_id = c.id LIMIT 1""")
     if chunk:
-        res.batches = int(_one(conn, f"SELECT count(*) FROM {chunk}"))  # type: ignore[call-overload]
+        res.batches = int(_one(conn, f"SELECT count(*) FROM {chunk}"))
         res.sparse = ",".join(r[0].removeprefix("_ts_meta_") for r in conn.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attname LIKE '_ts_meta%%' "
             "AND attnum > 0 ORDER BY attnum", (chunk,)))
@@ -362,6 +364,57 @@ def report(results: list[Result], args: argparse.Namespace, gen_s: float) -> Non
           f"run_backtest: {args.rule} from the first pass — its books_as_of included)")
 
 
+# --------------------------------------------------------------------------- migration check
+
+def _state(conn: psycopg.Connection) -> str:
+    seg = conn.execute("""SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc
+        FROM timescaledb_information.compression_settings WHERE hypertable_name = 'tick'
+        ORDER BY attname""").fetchall()
+    chunks = conn.execute("""SELECT count(*), count(*) FILTER (WHERE is_compressed)
+        FROM timescaledb_information.chunks WHERE hypertable_name = 'tick'""").fetchone()
+    interval = _one(conn, "SELECT time_interval FROM timescaledb_information.dimensions WHERE hypertable_name = 'tick'")
+    cagg = _one(conn, "SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name = 'tick_1m'")
+    pols = [f"{p.kind}:{p.target or '-'}:{p.config.get('compress_after') or p.config.get('drop_after') or ''}"
+            for p in timescale.policies(conn)]
+    per_chunk = conn.execute("""SELECT chunk, segmentby, orderby FROM timescaledb_information.chunk_compression_settings
+        WHERE hypertable = 'tick'::regclass ORDER BY chunk""").fetchall()
+    return (f"settings {seg}; compressed chunks' settings {per_chunk}; chunks (all, compressed) {chunks}; interval {interval}; tick_1m caggs {cagg}; "
+            f"policies {pols}")
+
+
+def check_migrations(url: str, last: int) -> None:
+    """The migrations after ``last`` on a fresh database, and on one migrated up to ``last`` holding
+    compressed (and uncompressed) chunks of tick."""
+    files = migrate.discover(ROOT / "sql")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for db in ("fresh", "used"):
+            conn.execute(f"CREATE DATABASE {db}")
+    fresh, used = url.replace("dbname=bench", "dbname=fresh"), url.replace("dbname=bench", "dbname=used")
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        print("fresh database:", migrate.migrate(conn, files)[-3:])
+        print("  ", _state(conn))
+    with psycopg.connect(used, autocommit=True) as conn:
+        migrate.migrate(conn, [f for f in files if f.version <= last])
+        conn.execute("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs "
+                     "WHERE job_id >= 1000")
+        conn.execute("""INSERT INTO tick (ts, token_id, market_id, bid_px, bid_sz, ask_px, ask_sz, book_digest)
+            SELECT now() - interval '3 days' + g * interval '10 seconds', 't' || (g % 50), 'm' || (g % 25),
+                   '{0.40,0.39}', '{10,20}', '{0.42,0.43}', '{5,6}', g
+            FROM generate_series(0, 3 * 8640) g""")  # three days and a bit: four chunks
+        conn.execute("CALL refresh_continuous_aggregate('tick_1m', NULL, NULL)")
+        n = timescale.compress_all(conn, older_than=timedelta(days=1))
+        print("used database, migrated to", last, "and compressed:", n, "chunk(s)")
+        print("  ", _state(conn))
+        before = _one(conn, "SELECT count(*) FROM tick")
+        print("then:", migrate.migrate(conn, files))
+        print("  ", _state(conn))
+        after = _one(conn, "SELECT count(*) FROM tick")
+        print(f"  rows before {before}, after {after}; recompressing every chunk:",
+              conn.execute("SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks('tick') c")
+              .fetchone())
+        print("  ", _state(conn))
+
+
 # --------------------------------------------------------------------------- main
 
 @contextmanager
@@ -394,8 +447,14 @@ def main() -> None:
     ap.add_argument("--rule", default="SUM_LT_1")
     ap.add_argument("--read-budget", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--check-migrations", type=int, metavar="LAST", default=None,
+                    help="instead: apply the migrations after LAST to a fresh database and to one migrated to LAST "
+                         "that holds compressed chunks, and print what tick's compression looks like")
     args = ap.parse_args()
     with timescale_cluster() as url:
+        if args.check_migrations is not None:
+            check_migrations(url, args.check_migrations)
+            return
         with psycopg.connect(url, autocommit=True) as conn:
             migrate.migrate(conn, migrate.discover(ROOT / "sql"))
             if not timescale.hypertable(conn):
@@ -411,15 +470,15 @@ def main() -> None:
             interval = _one(conn, "SELECT time_interval FROM timescaledb_information.dimensions "
                                   "WHERE hypertable_name = 'tick'")
             migrated = Layout(seg, orderby, {timedelta(days=1): "1 day", timedelta(hours=6): "6 hours",
-                                             timedelta(hours=1): "1 hour"}.get(interval, str(interval)))  # type: ignore[arg-type]
+                                             timedelta(hours=1): "1 hour"}.get(interval, str(interval)))
         settings = load_settings(None, mpx_database_url=url, mpx_book_depth=args.levels,
                                  mpx_rules_dir=ROOT / "rules", mpx_synonyms_file=ROOT / "synonyms.yml",
                                  mpx_max_book_age="1h")
         rng = random.Random(args.seed)
         events, markets, mids = universe(args.tokens // 2, rng)
-        state = {m.id: _Market(max(1, min(97, mids[m.yes.token_id] - 1)), rng.choice((1, 1, 2)),
+        state = {m.id: _Market(max(1, min(97, mids[m.outcomes[0].token_id] - 1)), rng.choice((1, 1, 2)),
                                [1 if rng.random() < 0.12 else 0 for _ in range(args.levels)]) for m in markets}
-        toks = [_Token(o.token_id, m.id, i) for m in markets for i, o in enumerate((m.yes, m.no))]
+        toks = [_Token(o.token_id, m.id, i) for m in markets for i, o in enumerate(m.outcomes)]
         layouts = (LAYOUTS if args.compare else []) + args.layout or [migrated]
         with psycopg.connect(url) as conn:
             g = time.perf_counter()
@@ -431,8 +490,8 @@ def main() -> None:
             results = []
             for i, lay in enumerate(layouts):
                 results.append(run_layout(conn, settings, lay, args, prepared=i == 0))
-                print(f"  {lay.name}: {results[-1].size_before / 1e6:,.0f} MB -> {results[-1].size_after / 1e6:,.0f} MB",
-                      file=sys.stderr)
+                r = results[-1]
+                print(f"  {lay.name}: {r.size_before / 1e6:,.0f} MB -> {r.size_after / 1e6:,.0f} MB", file=sys.stderr)
     report(results, args, gen_s)
 
 
