@@ -378,7 +378,8 @@ def _state(conn: psycopg.Connection) -> str:
             for p in timescale.policies(conn)]
     per_chunk = conn.execute("""SELECT chunk, segmentby, orderby FROM timescaledb_information.chunk_compression_settings
         WHERE hypertable = 'tick'::regclass ORDER BY chunk""").fetchall()
-    return (f"settings {seg}; compressed chunks' settings {per_chunk}; chunks (all, compressed) {chunks}; interval {interval}; tick_1m caggs {cagg}; "
+    return (f"settings {seg}; compressed chunks' settings {per_chunk}; chunks (all, compressed) {chunks}; "
+            f"interval {interval}; tick_1m caggs {cagg}; "
             f"policies {pols}")
 
 
