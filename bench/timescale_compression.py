@@ -19,11 +19,14 @@ hour. A read slower than --read-budget seconds stops early and its rate is repor
 
     python bench/timescale_compression.py [--tokens 10000] [--passes 360] [--changing 0.2] [--levels 10]
         [--compare | --layout 'SEGMENTBY;ORDERBY;INTERVAL' ...] [--rule SUM_LT_1] [--read-budget 60]
+    python bench/timescale_compression.py --check-migrations 12
 
 Without --compare/--layout it measures the layout the migrations give (what a migrated database
 has); --compare measures LAYOUTS (segmentby token_id / market_id / none, orderby ts DESC / ts; 1-day
 chunks: the stored hour is one chunk under any interval of an hour or more, so the interval shows
 only through bytes per row — see sql/013). SEGMENTBY may be empty (no segmentby).
+--check-migrations LAST applies the migrations after LAST to a fresh database and to one migrated
+to LAST holding compressed chunks, and prints tick's compression settings, chunks and policies.
 """
 
 from __future__ import annotations
