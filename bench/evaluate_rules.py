@@ -35,7 +35,7 @@ from mpx.adapters.db import state  # noqa: E402
 from mpx.adapters.metrics import JobMetrics  # noqa: E402
 from mpx.domain.models import Book, Event, Level, Market, Outcome, Snapshot  # noqa: E402
 from mpx.domain.rules.dsl import load_rules  # noqa: E402
-from mpx.domain.rules.registry import KNOWN_TYPES, registry  # noqa: E402
+from mpx.domain.rules.registry import kind_types, registry  # noqa: E402
 from mpx.jobs.contract import Context  # noqa: E402
 from mpx.jobs.evaluate import WATERMARK_KEY, run_evaluate  # noqa: E402
 from mpx.jobs.ingest import store_snapshot  # noqa: E402
@@ -125,7 +125,7 @@ def main() -> None:
 
     rules = load_rules([args.rules])
     kinds = sorted({r.type for r in rules if r.enabled})
-    print(f"rule kinds enabled: {', '.join(kinds)} ({len(kinds)} of {len(KNOWN_TYPES)}; registered "
+    print(f"rule kinds enabled: {', '.join(kinds)} ({len(kinds)} of {len(kind_types())}; registered "
           f"{len(registry())})", file=sys.stderr)
     with scratch_database() as url:
         settings = load_settings(None, mpx_database_url=url, mpx_book_depth=args.depth, mpx_rules_dir=args.rules,

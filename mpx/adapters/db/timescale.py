@@ -78,7 +78,7 @@ def compress_all(conn: psycopg.Connection, name: str = "tick", older_than: timed
     """Compress every chunk of ``name`` now, or those ending before ``older_than`` (a time, or an age);
     returns how many chunks that covered."""
     rows = conn.execute(
-        "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s) c",
+        "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s::interval) c",
         (name, older_than)).fetchall()
     return len(rows)
 
