@@ -77,9 +77,13 @@ def policies(conn: psycopg.Connection) -> list[Policy]:
 def compress_all(conn: psycopg.Connection, name: str = "tick", older_than: timedelta | datetime | None = None) -> int:
     """Compress every chunk of ``name`` now, or those ending before ``older_than`` (a time, or an age);
     returns how many chunks that covered."""
-    rows = conn.execute(
-        "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s::interval) c",
-        (name, older_than)).fetchall()
+    params: tuple[object, ...]
+    if older_than is None:
+        chunks, params = "show_chunks(%s)", (name,)
+    else:  # show_chunks takes either; an untyped parameter matches neither
+        cast = "interval" if isinstance(older_than, timedelta) else "timestamptz"
+        chunks, params = f"show_chunks(%s, older_than => %s::{cast})", (name, older_than)
+    rows = conn.execute(f"SELECT compress_chunk(c, if_not_compressed => true) FROM {chunks} c", params).fetchall()
     return len(rows)
 
 
