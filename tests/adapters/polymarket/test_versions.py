@@ -125,3 +125,12 @@ def test_a_pre_v2_object_with_an_explicit_v2_is_still_v2() -> None:
     m.update(version="v2", positionIds=["101", "102"])
     _, markets = parse_events([event], ParseReport())
     assert [o.token_id for o in markets[0].outcomes] == ["101", "102"]
+
+
+def test_an_unusable_pre_v2_market_counts_as_dropped_not_as_read() -> None:
+    [event] = load("gamma_events_fed_decision_march_2026.json")
+    event["markets"][0]["clobTokenIds"] = '["12", "x"]'
+    report = ParseReport()
+    _, markets = parse_events([event], report)
+    assert len(markets) == 3 and report.unversioned_v1 == 3
+    assert report.dropped_by_reason == {"outcome_ids": 1}

@@ -143,12 +143,12 @@ class _Rejected(Exception):
 def _outcome_ids(m: dict[str, Any], report: ParseReport) -> tuple[str, list[str]]:
     """``(version, ids)``: the outcome ids chosen by ``version``; :class:`_Rejected` when unusable."""
     version = m.get("version")
-    if "version" not in m:
+    legacy = "version" not in m
+    if legacy:
         updated = parse_time(m.get("updatedAt"))
         if updated is None or updated >= PROTOCOL_V2_LIVE:
             raise _Rejected("version_missing", "no version (and not an object from before 2026-04-28)")
         version = "v1"
-        report.unversioned_v1 += 1
     if version is None or version == "":
         raise _Rejected("version_missing", "version is empty")
     if version not in VERSIONS:
@@ -164,6 +164,7 @@ def _outcome_ids(m: dict[str, Any], report: ParseReport) -> tuple[str, list[str]
         raise _Rejected("outcome_ids", f"{name} is not a list of decimal token ids")
     if len(set(ids)) != len(ids):
         raise _Rejected("outcome_ids", f"{name} repeats an id")
+    report.unversioned_v1 += legacy  # counted once the ids are usable (a dropped market counts as dropped)
     return str(version), [str(t) for t in ids]
 
 
