@@ -1,7 +1,8 @@
 """Benchmark: a full real-source fetch pass vs a naive baseline, through a local Polymarket
 stand-in that adds DELAY ms to every response.
 
-Ours: `PolymarketSource.fetch` — Gamma /events pages (fetched `concurrency` at a time) and CLOB
+Ours: `PolymarketSource.fetch` — Gamma /events/keyset pages (one after another: each needs the
+previous page's cursor) and CLOB
 POST /books batches under the published rate limits. Baseline: the same events pages one at a
 time, then one GET /book per token, one request at a time. Both fetch every book of the universe.
 
@@ -71,7 +72,7 @@ def main() -> None:
         snap, _ = source.fetch(None)
         ours_s = time.perf_counter() - t0
         ours_req = len(server.requests) - n0
-        by_endpoint = {ep: server.count(f"/{ep}") for ep in ("events", "books")}
+        by_endpoint = {ep: server.count(f"/{ep}") for ep in ("events", "books")}  # /events counts /events/keyset too
         print(f"universe: {len(events):,} events, {n_tokens:,} tokens; every response delayed {args.delay_ms} ms",
               file=sys.stderr)
         print(f"ours    : {ours_req:,} requests ({by_endpoint['events']} /events, {by_endpoint['books']} /books), "

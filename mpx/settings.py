@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     mpx_http_timeout: float = Field(10.0, gt=0, le=300, description="seconds per request")
     mpx_http_retries: int = Field(3, ge=0, le=10, description="retries on 429/5xx/timeouts/connection errors")
     mpx_books_batch: int = Field(100, ge=1, le=500, description="tokens per POST /books request")
-    mpx_gamma_page_size: int = Field(100, ge=1, le=500, description="events per Gamma /events page")
+    mpx_gamma_page_size: int = Field(100, ge=1, le=500,
+                                     description="events per Gamma /events/keyset (or fallback /events) page")
 
     # --- rules
     mpx_rules_dir: Path = Field(Path("rules"), description="directory of rules/*.yaml")

@@ -91,7 +91,12 @@ def show(
         loaded = db_markets.load_event(conn, m["event_id"]) if m["event_id"] else None
         group_rows = db_synonyms.groups_of_market(conn, m["id"]) if fmt is OutputFormat.json else []
     fee = "disabled" if not m["fees_enabled"] else (
-        f"rate {m['fee_rate']} exponent {m['fee_exponent']}" if m["fee_rate"] is not None else "enabled, rate unknown")
+        f"rate {m['fee_rate']} exponent {m['fee_exponent']}"
+        + ("" if m["fee_taker_only"] else ", makers pay too")
+        + (f", maker rebate {m['fee_rebate_rate']}" if m["fee_rebate_rate"] is not None else "")
+        if m["fee_rate"] is not None else "enabled, rate unknown")
+    if m["fees_enabled"] and m["fee_type"]:
+        fee += f" ({m['fee_type']})"
     rows = []
     for o in outcomes:
         spread = (o["best_ask"] - o["best_bid"]) if o["best_ask"] is not None and o["best_bid"] is not None else None
@@ -103,7 +108,8 @@ def show(
     header = [
         ("id", m["id"]), ("question", m["question"]), ("event", m["event_title"] or "-"),
         ("status", m["status"]), ("end_date", m["end_date"]), ("category", m["category"]),
-        ("neg_risk", m["neg_risk"]), ("fees", fee), ("tick_size", m["tick_size"]),
+        ("neg_risk", m["neg_risk"]), ("version", m["protocol_version"] or "-"), ("fees", fee),
+        ("tick_size", m["tick_size"]),
         ("min_order_size", m["min_order_size"]),
         ("outcome_set", _outcome_set(loaded)),
         ("resolution_source", m["resolution_source"] or "-"),

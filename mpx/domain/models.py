@@ -81,15 +81,21 @@ class Book:
 
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
-    """A market's taker fee: ``fee = shares × rate × (p × (1 − p))^exponent`` (API_NOTES §7).
+    """A market's taker fee: ``fee = shares × rate × (p × (1 − p))^exponent`` (API_NOTES §7), read
+    per market from its Gamma ``feeSchedule`` (never assumed from its category).
 
     ``enabled`` with ``rate is None`` means fees apply at an unknown rate: such a market never
-    yields a P1 signal.
+    yields a P1 signal. ``taker_only`` (makers pay nothing) and ``rebate_rate`` (the share of taker
+    fees paid back to makers) are kept as the venue states them; mpx only ever takes liquidity, so
+    neither changes what it pays — the taker fee above.
     """
 
     enabled: bool = False
     rate: Decimal | None = None
     exponent: int = 1
+    taker_only: bool = True
+    rebate_rate: Decimal | None = None
+    fee_type: str | None = None  # Gamma ``feeType``, e.g. "sports_fees_v3", "crypto_fees_v2"
 
     @property
     def known(self) -> bool:
@@ -132,6 +138,9 @@ class Market:
     """The market's resolution rules as the source states them (Gamma ``description``)."""
     resolution_source: str = ""
     """The source the rules name (Gamma ``resolutionSource``; often empty, the rules then say it)."""
+    version: str | None = None
+    """Polymarket market version ("v1", or "v2" for Protocol V2): which id field the outcome token
+    ids came from (``clobTokenIds`` or ``positionIds``); ``None`` when not from Polymarket."""
 
     @property
     def tradable(self) -> bool:

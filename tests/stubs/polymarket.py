@@ -1,13 +1,23 @@
 """A local stand-in for Polymarket's Gamma and CLOB HTTP APIs, for tests and benchmarks.
 
-It speaks the real wire shapes (API_NOTES.md §1–4): Gamma ``GET /events`` (``active``/``closed``
-filters, ``limit``/``offset`` paging) serving recorded events, CLOB ``POST /books`` (a JSON array
-of ``{"token_id": …}``) and ``GET /book?token_id=…`` (404 for an unknown token). Books are in the
+It speaks the real wire shapes (API_NOTES.md §1–4, API_NOTES_2026.md §1, §4): Gamma
+``GET /events/keyset`` (``limit`` capped at 500, ``after_cursor`` = the previous page's opaque
+``next_cursor``, which is absent on the last page; filters applied to every page as sent with it;
+``offset`` rejected with 422; a parameter named ``cursor`` is ignored, so it answers page 1 again)
+and ``GET /events`` (``active``/``closed`` filters, ``limit``/``offset`` paging, 422 beyond an
+offset of 2,000) serving recorded events — ``keyset=False`` makes ``/events/keyset`` a 404, as on a
+Gamma without it — CLOB ``POST /books`` (a JSON array of ``{"token_id": …}``) and
+``GET /book?token_id=…`` (404 for an unknown token). Books are keyed by each market's asset ids as
+the CLOB keys them: ``positionIds`` for a ``"version": "v2"`` market, ``clobTokenIds`` otherwise
+(a v1 market's ``positionIds`` have no book). Books are in the
 CLOB's own order — bids ascending, asks descending, best level *last* — with prices and sizes as
 strings, synthesised deterministically per token around the market's ``outcomePrices`` for every
 market that has a live order book (``set_book`` overrides or removes one).
 
-Faults are injected per endpoint (``"events"``, ``"books"``, ``"book"``) and consumed one request
+``on_events`` (a callable, given the number of events pages served so far) runs before every
+events page is answered: a test shifts the list between pages with it (``set_events``).
+
+Faults are injected per endpoint (``"events"`` — both listing paths —, ``"books"``, ``"book"``) and consumed one request
 at a time, in the order they were added: ``fail`` (an HTTP status, optionally with
 ``Retry-After``), ``hang`` (answer only after N seconds), ``truncate`` (a 200 with half the JSON),
 ``replace_body`` (a 200 with the given bytes).
@@ -20,6 +30,7 @@ at a time, in the order they were added: ``fail`` (an HTTP status, optionally wi
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -27,6 +38,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,12 +72,39 @@ def has_book(market: dict[str, Any]) -> bool:
             and market.get("acceptingOrders") is not False and market.get("enableOrderBook") is not False)
 
 
+KEYSET_MAX_LIMIT = 500
+OFFSET_MAX = 2000  # Gamma answers 422 for an offset beyond this
+
+
 def _tokens(market: dict[str, Any]) -> list[str]:
-    try:
-        ids = json.loads(market.get("clobTokenIds") or "[]")
-    except (TypeError, ValueError):
-        return []
+    """The market's asset ids as the CLOB knows them: ``positionIds`` (a JSON array) for a v2
+    market, ``clobTokenIds`` (JSON text) for a v1 or unversioned one."""
+    if market.get("version") == "v2":
+        ids: Any = market.get("positionIds")
+    else:
+        try:
+            ids = json.loads(market.get("clobTokenIds") or "[]")
+        except (TypeError, ValueError):
+            return []
     return [str(t) for t in ids] if isinstance(ids, list) else []
+
+
+def _event_key(event: dict[str, Any]) -> tuple[int, str]:
+    """The keyset order: numeric ids by value (Gamma ids are decimal strings), anything else after."""
+    eid = str(event.get("id"))
+    return (int(eid), "") if eid.isdigit() else (10**30, eid)
+
+
+def _cursor(key: tuple[int, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def _uncursor(text: str) -> tuple[int, str] | None:
+    try:
+        n, s = json.loads(base64.urlsafe_b64decode(text.encode()))
+        return int(n), str(s)
+    except (ValueError, TypeError):
+        return None
 
 
 def _prices(market: dict[str, Any]) -> list[Decimal]:
@@ -174,10 +213,14 @@ class PolymarketStandIn:
     being ``"hang"`` for a request held past the client's patience."""
 
     def __init__(self, events: list[dict[str, Any]], books: dict[str, dict[str, Any]] | None = None,
-                 delay_ms: int = 0, book_source: str = "synth") -> None:
+                 delay_ms: int = 0, book_source: str = "synth", keyset: bool = True) -> None:
         """``book_source``: ``"synth"`` synthesises 6-level books around ``outcomePrices``;
-        ``"quotes"`` serves one-level books at the recorded Gamma ``bestBid``/``bestAsk``."""
+        ``"quotes"`` serves one-level books at the recorded Gamma ``bestBid``/``bestAsk``.
+        ``keyset``: whether ``GET /events/keyset`` exists (False: 404, as before it did)."""
         self.delay = delay_ms / 1000
+        self.keyset = keyset
+        self.on_events: Callable[[int], None] | None = None
+        self._events_pages = 0
         self.book_source = book_source
         self.requests: list[tuple[str, str, str, int | str]] = []
         self._lock = threading.Lock()
@@ -290,18 +333,29 @@ class PolymarketStandIn:
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes
                ) -> tuple[str | None, int, Any]:
         """(endpoint, status, JSON payload) for a request, before faults."""
-        if method == "GET" and path == "/events":
+        if method == "GET" and path in ("/events", "/events/keyset"):
+            if path == "/events/keyset" and not self.keyset:
+                return None, 404, {"error": "not found"}
+            with self._lock:
+                served = self._events_pages
+                self._events_pages += 1
+            if self.on_events is not None:
+                self.on_events(served)
             with self._lock:
                 events = self._events
             if query.get("active") == ["true"]:
                 events = [e for e in events if e.get("active") is True]
             if query.get("closed") == ["false"]:
                 events = [e for e in events if e.get("closed") is not True]
+            if path == "/events/keyset":
+                return self._keyset_page(events, query)
             try:
                 limit = int(query.get("limit", ["20"])[0])
                 offset = int(query.get("offset", ["0"])[0])
             except ValueError:
                 return "events", 400, {"error": "invalid limit or offset"}
+            if offset > OFFSET_MAX:
+                return "events", 422, {"error": f"offset must be at most {OFFSET_MAX}; use /events/keyset"}
             return "events", 200, events[offset:offset + limit]
         if method == "POST" and path == "/books":
             try:
@@ -318,6 +372,32 @@ class PolymarketStandIn:
                 return "book", 404, {"error": "No orderbook exists for the requested token id"}
             return "book", 200, book
         return None, 404, {"error": "not found"}
+
+    @staticmethod
+    def _keyset_page(events: list[dict[str, Any]], query: dict[str, list[str]]) -> tuple[str, int, Any]:
+        """One ``/events/keyset`` page: events after the cursor's key, in key order. The cursor names
+        a position in the order, not an offset, so events added or removed elsewhere in the list
+        between two pages neither shift nor repeat the rest. ``cursor=`` is not a parameter here."""
+        if "offset" in query:
+            return "events", 422, {"error": "offset is not supported by keyset pagination; use after_cursor"}
+        try:
+            limit = int(query.get("limit", ["20"])[0])
+        except ValueError:
+            return "events", 400, {"error": "invalid limit"}
+        if limit < 1:
+            return "events", 400, {"error": "invalid limit"}
+        limit = min(limit, KEYSET_MAX_LIMIT)
+        ordered = sorted(events, key=_event_key)
+        if "after_cursor" in query:
+            after = _uncursor(query["after_cursor"][0])
+            if after is None:
+                return "events", 400, {"error": "invalid after_cursor"}
+            ordered = [e for e in ordered if _event_key(e) > after]
+        page = ordered[:limit]
+        body: dict[str, Any] = {"events": page}
+        if len(ordered) > limit:
+            body["next_cursor"] = _cursor(_event_key(page[-1]))
+        return "events", 200, body
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self

@@ -14,7 +14,8 @@ _EVENT_COLS = ("id", "title", "neg_risk", "neg_risk_augmented", "end_date", "cat
 _MARKET_COLS = (
     "id", "event_id", "slug", "question", "end_date", "status", "active", "accepting_orders", "category",
     "neg_risk", "neg_risk_other", "fees_enabled", "fee_rate", "fee_exponent", "tick_size", "min_order_size",
-    "liquidity", "description", "resolution_source",
+    "liquidity", "description", "resolution_source", "protocol_version", "fee_type", "fee_taker_only",
+    "fee_rebate_rate",
 )
 
 
@@ -39,6 +40,7 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
             m.id, m.event_id, m.slug, m.question, m.end_date, m.status, m.active, m.accepting_orders,
             m.category, m.neg_risk, m.neg_risk_other, m.fee.enabled, m.fee.rate, m.fee.exponent,
             m.tick_size, m.min_order_size, m.liquidity, m.description, m.resolution_source,
+            m.version, m.fee.fee_type, m.fee.taker_only, m.fee.rebate_rate,
         ))
         oc_rows.extend((o.token_id, m.id, o.label, o.index, o.settle_price) for o in m.outcomes)
     with conn.cursor() as cur:
@@ -127,10 +129,11 @@ def _market(r: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Market:
     return Market(
         id=r["id"], question=r["question"], outcomes=outcomes, event_id=r["event_id"], slug=r["slug"],
         end_date=r["end_date"], status=r["status"], accepting_orders=r["accepting_orders"], active=r["active"],
-        fee=FeeSchedule(enabled=r["fees_enabled"], rate=r["fee_rate"], exponent=r["fee_exponent"]),
+        fee=FeeSchedule(enabled=r["fees_enabled"], rate=r["fee_rate"], exponent=r["fee_exponent"],
+                        taker_only=r["fee_taker_only"], rebate_rate=r["fee_rebate_rate"], fee_type=r["fee_type"]),
         tick_size=r["tick_size"], min_order_size=r["min_order_size"], category=r["category"],
         neg_risk=r["neg_risk"], neg_risk_other=r["neg_risk_other"], liquidity=r["liquidity"],
-        description=r["description"], resolution_source=r["resolution_source"],
+        description=r["description"], resolution_source=r["resolution_source"], version=r["protocol_version"],
     )
 
 

@@ -59,8 +59,8 @@ def test_resolved_markets_carry_what_each_outcome_paid() -> None:
 
 @pytest.mark.parametrize("prices", ['["0.7", "0.4"]', '["1"]', '["x", "1"]', '["-1", "2"]', None])
 def test_a_resolution_that_does_not_add_up_is_not_trusted(prices: str | None) -> None:
-    raw = {"conditionId": "0xabc", "question": "Q?", "clobTokenIds": '["1", "2"]', "outcomes": '["Yes", "No"]',
-           "closed": True, "umaResolutionStatus": "resolved", "outcomePrices": prices}
+    raw = {"version": "v1", "conditionId": "0xabc", "question": "Q?", "clobTokenIds": '["1", "2"]',
+           "outcomes": '["Yes", "No"]', "closed": True, "umaResolutionStatus": "resolved", "outcomePrices": prices}
     m = parse_market(raw, {"id": "e1"}, ParseReport())
     assert m is not None and m.status == "resolved"
     assert [o.settle_price for o in m.outcomes] == [None, None]
@@ -70,14 +70,17 @@ def test_fee_schedule_gives_rate_and_exponent_not_the_base_fee() -> None:
     market = load("gamma_market_btc5m_feeschedule_2026-03-22.json")
     parsed = parse_market(market, {"id": "e1"}, ParseReport())
     assert parsed is not None
-    assert parsed.fee == FeeSchedule(True, Decimal("0.25"), 2)  # takerBaseFee 1000 is a bps cap, not the rate
+    # takerBaseFee 1000 is a bps cap, not the rate
+    assert parsed.fee == FeeSchedule(True, Decimal("0.25"), 2, taker_only=True, rebate_rate=Decimal("0.2"),
+                                     fee_type="crypto_fees")
 
 
 def test_fees_enabled_without_schedule_is_an_unknown_rate() -> None:
     market = load("gamma_market_btc5m_feeschedule_2026-03-22.json")
     market.pop("feeSchedule")
     parsed = parse_market(market, {"id": "e1"}, ParseReport())
-    assert parsed is not None and parsed.fee == FeeSchedule(True, None, 1) and not parsed.fee.known
+    assert parsed is not None and parsed.fee == FeeSchedule(True, None, 1, fee_type="crypto_fees")
+    assert not parsed.fee.known
 
 
 def test_book_is_normalised_best_first_from_the_apis_worst_first_order() -> None:

@@ -208,7 +208,7 @@ def test_record_then_replay_anywhere(db: TestDb, api: PolymarketStandIn, other_d
     assert run_mpx("ingest", "--record", str(record), env=real_env(api)).code == 0
     assert sorted(p.name for p in record.iterdir()) == ["pass-000001", "pass-000002"]
     manifest = json.loads((record / "pass-000001" / "manifest.json").read_text())
-    assert manifest["metadata_refreshed"] is True
+    assert manifest["metadata_refreshed"] is True and manifest["events_paging"] == "keyset"
 
     replay_env = {"DATA_SOURCE": "replay", "MPX_REPLAY_DIR": str(record), "MPX_DATABASE_URL": other_db}
     for _ in range(2):
@@ -267,3 +267,61 @@ def test_missing_and_one_sided_books_are_stored_as_such_and_flagged(db: TestDb, 
     assert flags[fed["markets"][2]["conditionId"]] == "ok"
     shown = json.loads(run_mpx("markets", "show", fed["markets"][1]["conditionId"], "--format", "json").stdout)
     assert [o["book"] for o in shown["outcomes"]] == ["no bids", "ok"]
+
+
+def _counters(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT value FROM job_state WHERE key = 'ingest:counters'").fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _record_offset_session(record: Path) -> None:
+    """One pass against a Gamma without /events/keyset: the 404, then offset pages."""
+    with PolymarketStandIn(load_recorded_events(), keyset=False) as server:
+        assert run_mpx("ingest", "--record", str(record), env=real_env(server)).code == 0
+        assert [p for _, p, _, s in server.requests if s == 404] == ["/events/keyset"]
+
+
+def test_an_offset_paged_recording_replays_offset_paged(db: TestDb, other_db: str, tmp_path: Path) -> None:
+    record = tmp_path / "session"
+    _record_offset_session(record)
+    manifest = json.loads((record / "pass-000001" / "manifest.json").read_text())
+    assert manifest["events_paging"] == "offset"
+    res = run_mpx("ingest", env={"DATA_SOURCE": "replay", "MPX_REPLAY_DIR": str(record), "MPX_DATABASE_URL": other_db})
+    assert res.code == 0, res.stderr
+    assert _ticks(other_db) == _ticks(db.url) and _ticks(db.url)
+    recorded, replayed = _counters(db.url), _counters(other_db)
+    assert recorded["events_offset_pages"] == replayed["events_offset_pages"] >= 1
+    assert recorded["events_keyset_pages"] == replayed["events_keyset_pages"] == 0
+    assert recorded["requests:events:404"] == replayed["requests:events:404"] == 1
+
+
+def test_a_recording_from_before_keyset_paging_still_replays(db: TestDb, other_db: str, tmp_path: Path) -> None:
+    """A pass recorded by an older mpx: no ``events_paging`` in its manifest and no keyset request in
+    its responses (it paged by offset only). Replay must not try keyset — nothing recorded answers it."""
+    record = tmp_path / "session"
+    _record_offset_session(record)
+    pass_dir = record / "pass-000001"
+    manifest = json.loads((pass_dir / "manifest.json").read_text())
+    del manifest["events_paging"]
+    (pass_dir / "manifest.json").write_text(json.dumps(manifest))
+    lines = (pass_dir / "responses.jsonl").read_text().splitlines()
+    kept = [ln for ln in lines if "/events/keyset" not in json.loads(ln)["key"]]
+    assert len(kept) == len(lines) - 1
+    (pass_dir / "responses.jsonl").write_text("\n".join(kept) + "\n")
+    res = run_mpx("ingest", env={"DATA_SOURCE": "replay", "MPX_REPLAY_DIR": str(record), "MPX_DATABASE_URL": other_db})
+    assert res.code == 0, res.stderr
+    assert _ticks(other_db) == _ticks(db.url)
+    assert "requests:events:404" not in _counters(other_db)
+
+
+def test_a_replay_that_cannot_page_as_recorded_says_so(db: TestDb, other_db: str, tmp_path: Path) -> None:
+    record = tmp_path / "session"
+    _record_offset_session(record)
+    pass_dir = record / "pass-000001"
+    manifest = json.loads((pass_dir / "manifest.json").read_text())
+    (pass_dir / "manifest.json").write_text(json.dumps({**manifest, "events_paging": "keyset"}))
+    res = run_mpx("ingest", env={"DATA_SOURCE": "replay", "MPX_REPLAY_DIR": str(record), "MPX_DATABASE_URL": other_db})
+    assert res.code == 75 and "was listed with keyset paging but replays with offset" in res.stderr
+    assert _ticks(other_db) == []

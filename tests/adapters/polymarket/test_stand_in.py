@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
@@ -70,3 +71,26 @@ def test_a_synthetic_universe_has_the_recorded_shape_and_unique_tokens() -> None
     recorded_keys = set(load_recorded_events()[0]["markets"][0])
     assert all(recorded_keys <= set(m) for e in events for m in e["markets"] if e["title"].startswith("Fed"))
     assert make_universe(500, seed=3) == events
+
+
+def test_books_are_keyed_by_the_asset_ids_the_market_version_names() -> None:
+    """v1 (the recorded NFL markets): the CLOB knows ``clobTokenIds`` — the recorded Lions book's
+    ``asset_id`` is ``clobTokenIds[0]`` — and not the ``positionIds`` next to them; v2: the reverse."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "polymarket"
+    for name, version in (("gamma_event_nfl-det-buf-2026-09-18_trimmed_2026-09-16.json", "v1"),
+                          ("gamma_event_nfl-det-buf_v2_BUILT_from_docs.json", "v2")):
+        events = json.loads((fixtures / name).read_text())
+        m = events[0]["markets"][0]
+        assert m["version"] == version
+        clob_ids, position_ids = json.loads(m["clobTokenIds"]), m["positionIds"]
+        served, unknown = (clob_ids, position_ids) if version == "v1" else (position_ids, clob_ids)
+        with PolymarketStandIn(events) as api:
+            for token in served:
+                assert httpx.get(f"{api.url}/book", params={"token_id": token}).json()["asset_id"] == token
+            for token in unknown:
+                assert httpx.get(f"{api.url}/book", params={"token_id": token}).status_code == 404
+            batch = httpx.post(f"{api.url}/books", json=[{"token_id": t} for t in clob_ids + position_ids]).json()
+        assert [b["asset_id"] for b in batch] == served
+    recorded = json.loads((fixtures / "clob_book_nfl-det-buf-2026-09-18_lions_2026-09-16.json").read_text())
+    v1 = json.loads((fixtures / "gamma_event_nfl-det-buf-2026-09-18_trimmed_2026-09-16.json").read_text())
+    assert recorded["asset_id"] == json.loads(v1[0]["markets"][0]["clobTokenIds"])[0]

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from aiolimiter import AsyncLimiter
@@ -30,8 +30,20 @@ WINDOW_SECONDS = 10.0
 _NO_LIMIT = contextlib.nullcontext()
 
 
+# Gamma event listing (API_NOTES §2, API_NOTES_2026 §4): keyset paging first; offset paging only
+# where the keyset endpoint does not exist (404). Every page re-sends every filter.
+EVENT_FILTERS: dict[str, str] = {"active": "true", "closed": "false"}
+KEYSET_MAX_LIMIT = 500  # /events/keyset answers at most 500 events a page
+Paging = Literal["auto", "keyset", "offset"]
+
+
 class FetchError(Exception):
-    """A request that failed after its retries (the message says how)."""
+    """A request that failed after its retries (the message says how); ``status`` is the HTTP
+    status of a non-retryable answer (a 404, a 422, …), ``None`` otherwise."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -41,10 +53,13 @@ class FetchStats:
     throttled: int = 0  # 429 answers
     failed_batches: int = 0
     fallback_requests: int = 0
+    keyset_pages: int = 0  # /events/keyset pages read
+    offset_pages: int = 0  # /events?offset= pages read (only when keyset is unavailable)
 
     def as_counters(self) -> dict[str, int]:
         out = {f"requests:{ep}:{status}": n for (ep, status), n in self.requests.items()}
-        out.update(retries=self.retries, throttled=self.throttled, failed_batches=self.failed_batches)
+        out.update(retries=self.retries, throttled=self.throttled, failed_batches=self.failed_batches,
+                   events_keyset_pages=self.keyset_pages, events_offset_pages=self.offset_pages)
         return out
 
     @property
@@ -76,6 +91,7 @@ class ClientConfig:
     backoff: float = 0.25
     page_size: int = 100
     batch_size: int = 100
+    events_paging: Paging = "auto"  # auto: keyset, offset only when /events/keyset answers 404
     limits: dict[str, int] = field(default_factory=lambda: dict(PUBLISHED_LIMITS))
 
 
@@ -97,6 +113,7 @@ class PolymarketClient:
         # A 429 with Retry-After pauses the whole endpoint, not only the request that got it:
         # the server asked *us* to slow down, and the other in-flight batches would hit it too.
         self._paused_until: dict[str, float] = {}
+        self.events_paging: Literal["keyset", "offset"] | None = None  # what the last listing used
 
     async def __aenter__(self) -> PolymarketClient:
         self._http = httpx.AsyncClient(
@@ -173,11 +190,59 @@ class PolymarketClient:
                         self._paused_until[endpoint] = max(self._paused_until.get(endpoint, 0.0),
                                                            time.monotonic() + wait)
                 return False, f"HTTP {status}", wait
-            raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}")
+            raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}", status=status)
 
     async def events(self) -> list[Any]:
-        """Every active event: Gamma ``/events`` pages fetched ``concurrency`` at a time, until a
-        short page. Raises FetchError if any page fails (metadata must be complete or not at all)."""
+        """Every active event. ``GET /events/keyset`` page after page (``after_cursor`` = the previous
+        page's ``next_cursor``, every filter re-sent) until a page has no ``next_cursor``; only when
+        that endpoint answers 404 on its first page, the offset-paged ``/events``. ``events_paging``
+        says which was used. Raises FetchError if any page fails: metadata is complete or not at all.
+        Events listed twice are kept once by the parser (``parse_events``)."""
+        mode = self.config.events_paging
+        self.events_paging = None
+        if mode != "offset":
+            try:
+                out = await self._events_keyset()
+            except FetchError as exc:
+                if exc.status != 404 or mode == "keyset" or self.stats.keyset_pages:
+                    raise
+                # an older Gamma (or a proxy in front of it) without the keyset endpoint
+            else:
+                self.events_paging = "keyset"
+                return out
+        out = await self._events_offset()
+        self.events_paging = "offset"
+        return out
+
+    async def _events_keyset(self) -> list[Any]:
+        url = f"{self.config.gamma_url.rstrip('/')}/events/keyset"
+        limit = max(1, min(self.config.page_size, KEYSET_MAX_LIMIT))
+        out: list[Any] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, str | int] = {**EVENT_FILTERS, "limit": limit}
+            if cursor is not None:
+                params["after_cursor"] = cursor  # not `cursor`: Gamma ignores that and answers page 1 again
+            page = await self.request_json("events", "GET", url, params=params)
+            if not isinstance(page, dict) or not isinstance(page.get("events"), list):
+                raise FetchError(f"events: a keyset page is a JSON {type(page).__name__} without an `events` list")
+            self.stats.keyset_pages += 1
+            out.extend(page["events"])
+            nxt = page.get("next_cursor")
+            if nxt is None or nxt == "":
+                return out
+            if not isinstance(nxt, str | int) or isinstance(nxt, bool):
+                raise FetchError(f"events: next_cursor is a JSON {type(nxt).__name__}, not a cursor")
+            cursor = str(nxt)
+            if cursor in seen:  # the server ignored the cursor: this would never end, and is not a listing
+                raise FetchError(f"events: keyset next_cursor {cursor[:40]!r} came back twice; listing incomplete")
+            seen.add(cursor)
+
+    async def _events_offset(self) -> list[Any]:
+        """``/events`` pages fetched ``concurrency`` at a time, until a short page. Gamma answers 422
+        beyond an offset of about 2,000 (a FetchError), and a list that shifts between pages skips
+        or repeats events: the fallback only."""
         size = self.config.page_size
         url = f"{self.config.gamma_url.rstrip('/')}/events"
         out: list[Any] = []
@@ -185,13 +250,15 @@ class PolymarketClient:
         while True:
             offsets = [offset + i * size for i in range(self.config.concurrency)]
             pages = await asyncio.gather(*(
-                self.request_json("events", "GET", url, params={
-                    "active": "true", "closed": "false", "limit": size, "offset": o})
+                self.request_json("events", "GET", url, params={**EVENT_FILTERS, "limit": size, "offset": o})
                 for o in offsets
-            ))
-            for page in pages:
+            ), return_exceptions=True)
+            for page in pages:  # in order: a failure after the last (short) page does not matter
+                if isinstance(page, BaseException):
+                    raise page
                 if not isinstance(page, list):
                     raise FetchError(f"events: a page is a JSON {type(page).__name__}, not a list")
+                self.stats.offset_pages += 1
                 out.extend(page)
                 if len(page) < size:
                     return out

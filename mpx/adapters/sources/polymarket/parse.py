@@ -1,12 +1,18 @@
 """Parsing of Gamma and CLOB responses into domain objects (API_NOTES.md has the traps).
 
 - ``outcomes``, ``outcomePrices`` and ``clobTokenIds`` are JSON arrays *inside strings*;
-- token ids are 75–78 digit decimal strings: kept as text, never numbers;
+- the outcome ids are chosen by the market's ``version`` (API_NOTES_2026 §1): ``"v2"`` (Polymarket
+  Protocol V2) → ``positionIds``, a real JSON array; ``"v1"`` → ``clobTokenIds``, even when
+  ``positionIds`` is present too (the recorded 2026-09 v1 markets carry both; the CLOB book is keyed
+  by the ``clobTokenIds`` value). The chosen id is the asset id of books, ticks and intents;
+- token ids are 74–78 digit decimal strings: kept as text, never numbers;
 - every field is optional; two timestamp formats; numbers arrive as strings or as floats with
   binary noise (the caller decodes JSON floats straight to ``Decimal``);
 - books list bids ascending and asks descending (best level LAST): normalised to best-first;
-- ``takerBaseFee``/``base_fee`` are basis-point caps, not the fee rate: the rate comes only from
-  ``feeSchedule``; fees enabled without a schedule → rate unknown (never P1).
+- ``takerBaseFee``/``base_fee`` are basis-point caps, not the fee rate: the rate comes only from the
+  market's own ``feeSchedule`` {rate, exponent, takerOnly, rebateRate} (never a category's published
+  rate: those changed more than once in 2026); fees enabled without a usable schedule → rate
+  unknown (never P1).
 
 Nothing is guessed: an unusable market or level is dropped and counted, with a reason.
 """
@@ -14,6 +20,8 @@ Nothing is guessed: an unusable market or level is dropped and counted, with a r
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -24,6 +32,16 @@ from mpx.domain.models import Book, Event, FeeSchedule, Level, Market, MarketSta
 DEFAULT_TICK = Decimal("0.01")
 DEFAULT_MIN_ORDER = Decimal("5")
 
+# Polymarket Protocol V2 markets exist since this date (API_NOTES_2026 §1). Gamma objects recorded
+# before it carry no ``version`` at all (every pre-2026-04 file in the shared data: 46 event-nested
+# markets, 0 with ``version``); every later recording has one (2026-09 NFL, 2026-10 elections).
+# A market object *last updated* before V2 existed cannot be a V2 market, so a missing ``version``
+# is read as "v1" only on such objects (counted as ``unversioned_v1``); on any later or undated
+# object a missing version is rejected, as the V2 migration guide asks.
+PROTOCOL_V2_LIVE = datetime(2026, 4, 28, tzinfo=UTC)
+VERSIONS = ("v1", "v2")
+_DECIMAL_ID = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²" and "٣"
+
 
 @dataclass
 class ParseReport:
@@ -33,6 +51,11 @@ class ParseReport:
     dropped_levels: int = 0
     dropped_books: int = 0
     duplicates: int = 0  # events listed twice (offset paging over a shifting list does this)
+    dropped_by_reason: Counter[str] = field(default_factory=Counter)
+    """Dropped markets by kind of problem (``version_missing``, ``version_unknown``,
+    ``outcome_ids``, ``outcome_count``, …): the ``dropped_markets`` total, broken down."""
+    unversioned_v1: int = 0  # pre-V2 objects without ``version``, read as v1 (see PROTOCOL_V2_LIVE)
+    fee_unknown: int = 0  # markets with fees enabled but no usable feeSchedule
 
     def note(self, message: str) -> None:
         if len(self.problems) < 50:  # keep logs readable on a bad day
@@ -75,22 +98,74 @@ def parse_time(value: Any) -> datetime | None:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def _fee(m: dict[str, Any]) -> FeeSchedule:
+def _fee(m: dict[str, Any], report: ParseReport | None = None, where: str = "market") -> FeeSchedule:
+    """The market's own fee schedule. Fees on with a schedule that is missing or unusable (no
+    rate, a rate outside [0, 1], a non-integer exponent) → enabled at an unknown rate: nothing is
+    guessed, and such a market never yields a P1 finding nor an executable intent."""
     enabled = m.get("feesEnabled")
     schedule = m.get("feeSchedule")
+    fee_type = m["feeType"] if isinstance(m.get("feeType"), str) and m["feeType"] else None
+
+    def unknown(why: str) -> FeeSchedule:
+        if report is not None:
+            report.fee_unknown += 1
+            report.note(f"{where}: fees enabled, {why}: fee rate unknown")
+        return FeeSchedule(True, None, 1, fee_type=fee_type)
+
     if enabled is True:
-        if isinstance(schedule, dict):
-            rate = _dec(schedule.get("rate"))
-            exponent = _dec(schedule.get("exponent"))
-            exp = int(exponent) if exponent is not None and exponent == exponent.to_integral_value() else 1
-            return FeeSchedule(True, rate if rate is not None and rate >= 0 else None, exp)
-        return FeeSchedule(True, None, 1)
+        if not isinstance(schedule, dict):
+            return unknown("no feeSchedule")
+        rate = _dec(schedule.get("rate"))
+        exponent = _dec(schedule.get("exponent"))
+        if rate is None or not Decimal(0) <= rate <= 1:
+            return unknown(f"feeSchedule.rate {schedule.get('rate')!r} is not a rate in [0, 1]")
+        if exponent is None or exponent < 0 or exponent != exponent.to_integral_value():
+            return unknown(f"feeSchedule.exponent {schedule.get('exponent')!r} is not a whole number")
+        rebate = _dec(schedule.get("rebateRate"))
+        taker_only = schedule.get("takerOnly")
+        return FeeSchedule(True, rate, int(exponent), taker_only=taker_only is not False,
+                           rebate_rate=rebate if rebate is not None and Decimal(0) <= rebate <= 1 else None,
+                           fee_type=fee_type)
     if enabled is None:
         # pre-2026 objects have no feesEnabled: a non-zero base fee (a bps cap) means "some fee, rate unknown"
         base = _dec(m.get("takerBaseFee"))
         if base is not None and base > 0:
-            return FeeSchedule(True, None, 1)
+            return unknown(f"takerBaseFee {base} bps without feesEnabled/feeSchedule")
     return FeeSchedule()
+
+
+class _Rejected(Exception):
+    def __init__(self, kind: str, why: str) -> None:
+        super().__init__(why)
+        self.kind = kind
+
+
+def _outcome_ids(m: dict[str, Any], report: ParseReport) -> tuple[str, list[str]]:
+    """``(version, ids)``: the outcome ids chosen by ``version``; :class:`_Rejected` when unusable."""
+    version = m.get("version")
+    legacy = "version" not in m
+    if legacy:
+        updated = parse_time(m.get("updatedAt"))
+        if updated is None or updated >= PROTOCOL_V2_LIVE:
+            raise _Rejected("version_missing", "no version (and not an object from before 2026-04-28)")
+        version = "v1"
+    if version is None or version == "":
+        raise _Rejected("version_missing", "version is empty")
+    if version not in VERSIONS:
+        raise _Rejected("version_unknown", f"unknown version {version!r}")
+    if version == "v2":
+        raw = m.get("positionIds")
+        if not isinstance(raw, list):  # v2 ids are a real JSON array (v1's are JSON text)
+            raise _Rejected("outcome_ids", "version v2 but positionIds is not a JSON array")
+        ids, name = raw, "positionIds"
+    else:
+        ids, name = _json_list(m.get("clobTokenIds")) or [], "clobTokenIds"
+    if len(ids) < 2 or not all(isinstance(t, str) and _DECIMAL_ID.fullmatch(t) for t in ids):
+        raise _Rejected("outcome_ids", f"{name} is not a list of decimal token ids")
+    if len(set(ids)) != len(ids):
+        raise _Rejected("outcome_ids", f"{name} repeats an id")
+    report.unversioned_v1 += legacy  # counted once the ids are usable (a dropped market counts as dropped)
+    return str(version), [str(t) for t in ids]
 
 
 def _category(event: dict[str, Any]) -> str | None:
@@ -109,8 +184,9 @@ def parse_market(m: Any, event: dict[str, Any], report: ParseReport,
     """One Gamma market object (nested in an event) → Market, or None with a reason noted (and
     appended to ``reasons`` when given: the event's own record of what it lost)."""
 
-    def drop(why: str) -> None:
+    def drop(why: str, kind: str = "malformed") -> None:
         report.dropped_markets += 1
+        report.dropped_by_reason[kind] += 1
         report.note(why)
         if reasons is not None:
             reasons.append(why)
@@ -127,12 +203,17 @@ def parse_market(m: Any, event: dict[str, Any], report: ParseReport,
     if not isinstance(question, str) or not question.strip():
         drop(f"{where}: missing question")
         return None
-    tokens = _json_list(m.get("clobTokenIds"))
-    if not tokens or len(tokens) < 2 or not all(isinstance(t, str) and t.isdigit() for t in tokens):
-        drop(f"{where}: clobTokenIds is not a list of decimal token ids")
+    try:
+        version, tokens = _outcome_ids(m, report)
+    except _Rejected as exc:
+        drop(f"{where}: {exc}", exc.kind)
         return None
-    labels = _json_list(m.get("outcomes")) or []
-    if len(labels) != len(tokens) or not all(isinstance(x, str) for x in labels):
+    labels = _json_list(m.get("outcomes"))
+    if labels is not None and len(labels) != len(tokens):
+        drop(f"{where}: {len(labels)} outcomes but {len(tokens)} outcome ids", "outcome_count")
+        return None
+    if labels is None or not all(isinstance(x, str) for x in labels):
+        # no usable ``outcomes`` text at all (never seen in a recording): the ids still say how many
         labels = ["Yes", "No"] if len(tokens) == 2 else [f"Outcome {i}" for i in range(len(tokens))]
     tick = _dec(m.get("orderPriceMinTickSize"))
     if tick is None or not Decimal(0) < tick < 1:
@@ -156,7 +237,8 @@ def parse_market(m: Any, event: dict[str, Any], report: ParseReport,
         status=status,
         accepting_orders=accepting,
         active=m.get("active") is not False,
-        fee=_fee(m),
+        fee=_fee(m, report, where),
+        version=version,
         tick_size=tick,
         min_order_size=min_size,
         category=_category(event),

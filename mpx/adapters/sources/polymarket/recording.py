@@ -106,12 +106,14 @@ def next_pass_dir(root: Path) -> Path:
 
 
 def write_manifest(pass_dir: Path, ts: datetime, metadata: bool, requests: int, *, page_size: int,
-                   batch_size: int) -> None:
-    """The pass time, whether metadata was fetched, and the request shapes (events page size, books
-    batch size) a replay must reproduce to find the recorded responses."""
+                   batch_size: int, events_paging: str | None = None) -> None:
+    """The pass time, whether metadata was fetched, how the events were paged (``"keyset"``, or
+    ``"offset"`` after the keyset endpoint answered 404; ``null`` without a listing), and the request
+    shapes (events page size, books batch size) a replay must reproduce to find the recorded
+    responses."""
     (pass_dir / "manifest.json").write_text(json.dumps(
         {"ts": ts.isoformat(), "metadata_refreshed": metadata, "requests": requests,
-         "page_size": page_size, "batch_size": batch_size}, indent=2) + "\n")
+         "page_size": page_size, "batch_size": batch_size, "events_paging": events_paging}, indent=2) + "\n")
 
 
 def recorded_passes(root: Path) -> list[Path]:

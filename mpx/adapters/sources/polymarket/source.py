@@ -57,6 +57,7 @@ class PolymarketSource:
         self._force_metadata: bool | None = None
         self._sleep: Callable[[float], Any] = asyncio.sleep
         self._paced = True
+        self.events_paging: str | None = None  # "keyset" | "offset": how the last listing was paged
 
     def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
               ) -> tuple[Snapshot, Cursor]:
@@ -84,7 +85,8 @@ class PolymarketSource:
                 sink.close()
         if pass_dir is not None:
             write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0),
-                           page_size=self.config.page_size, batch_size=self.config.batch_size)
+                           page_size=self.config.page_size, batch_size=self.config.batch_size,
+                           events_paging=self.events_paging)
             log.info("pass recorded", extra={"dir": str(pass_dir)})
         new_cursor: Cursor = dict(cursor or {})
         if refreshed:
@@ -96,6 +98,7 @@ class PolymarketSource:
         transport: httpx.AsyncBaseTransport | None,
     ) -> tuple[Snapshot, bool]:
         report = ParseReport()
+        self.events_paging = None
         events: list[Event] = []
         markets: list[Market] = []
         refreshed = False
@@ -104,7 +107,11 @@ class PolymarketSource:
                                     paced=self._paced) as client:
             if refresh:
                 try:
-                    events, markets = parse_events(await client.events(), report)
+                    try:
+                        listed = await client.events()
+                    finally:
+                        self.events_paging = client.events_paging
+                    events, markets = parse_events(listed, report)
                     refreshed = True
                 except (FetchError, ValueError) as exc:
                     report.note(f"metadata refresh failed: {exc}")
@@ -140,8 +147,9 @@ class PolymarketSource:
         counters = stats.as_counters()
         counters.update(requests=stats.total, dropped_levels=report.dropped_levels,
                         dropped_markets=report.dropped_markets, dropped_books=report.dropped_books,
-                        duplicate_events=report.duplicates,
-                        failed_tokens=len(failed))
+                        duplicate_events=report.duplicates, unversioned_v1_markets=report.unversioned_v1,
+                        fee_unknown_markets=report.fee_unknown, failed_tokens=len(failed))
+        counters.update({f"dropped_markets:{kind}": n for kind, n in report.dropped_by_reason.items()})
         snap = Snapshot(ts=now, books=books, events=events, markets=markets, errors=report.problems,
                         requested=list(tokens), stats=counters)
         return snap, refreshed
@@ -176,14 +184,23 @@ class ReplaySource:
         async def no_wait(_: float) -> None:
             return None
 
-        # the recorded request shapes, whatever this machine's MPX_BOOKS_BATCH / MPX_GAMMA_PAGE_SIZE say
+        # the recorded request shapes, whatever this machine's MPX_BOOKS_BATCH / MPX_GAMMA_PAGE_SIZE say;
+        # the events paging as recorded: a pass recorded before keyset paging (no "events_paging")
+        # listed with offset paging only, so it replays that way; a newer one replays the keyset
+        # probe (answered from the recording: its pages, or its 404 and then the offset pages)
+        recorded_paging = manifest.get("events_paging", "offset") if manifest.get("metadata_refreshed") else None
         config = replace(self.config, page_size=int(manifest.get("page_size", self.config.page_size)),
-                         batch_size=int(manifest.get("batch_size", self.config.batch_size)))
+                         batch_size=int(manifest.get("batch_size", self.config.batch_size)),
+                         events_paging="offset" if "events_paging" not in manifest else "auto")
         source = PolymarketSource(config, transport=ReplayTransport(pass_dir / "responses.jsonl"),
                                   now=lambda: ts, deadline=timedelta(hours=1))
         source._force_metadata = bool(manifest.get("metadata_refreshed"))
         source._sleep = no_wait
         source._paced = False
         snapshot, inner = source.fetch(cursor, known_tokens)
-        log.info("pass replayed", extra={"dir": str(pass_dir)})
+        if recorded_paging is not None and source.events_paging != recorded_paging:
+            raise UnavailableError(f"replay: {pass_dir} was listed with {recorded_paging} paging but replays with "
+                                   f"{source.events_paging}: the recording is incomplete",
+                                   hint="record the session again with `mpx ingest --record DIR`")
+        log.info("pass replayed", extra={"dir": str(pass_dir), "events_paging": source.events_paging})
         return snapshot, {**inner, "pass": done + 1}
