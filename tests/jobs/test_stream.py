@@ -298,3 +298,25 @@ def test_connections_are_ceil_of_assets_over_the_cap(n: int) -> None:
     s = Streamer(ctx, [str(i) for i in range(n)], timedelta(seconds=1))
     assert len(s.conns) == -(-n // 4)
     assert sorted(a for c in s.conns for a in c.assets) == sorted(str(i) for i in range(n))
+
+
+def test_health_reports_stream_freshness(db: TestDb, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mpx.jobs import health as health_job
+    from mpx.settings import load_settings
+
+    settings = load_settings(None, mpx_database_url=db.url)
+    assert health_job.check(settings)["stream"]["ok"] is None  # never ran: not a fault
+
+    async def scenario(api: WsStandIn) -> None:
+        await api.changes(20)
+
+    _run(db, scenario, seconds="1s")
+    report = health_job.check(settings)
+    assert report["stream"]["ok"] is True and report["stream"]["age_s"] < 60
+    monkeypatch.setattr(health_job, "clock", lambda: datetime.now(UTC) + timedelta(minutes=5))
+    report = health_job.check(settings)
+    assert report["stream"]["ok"] is False and report["status"] == "degraded"
+    assert any(r.startswith("stream stale") for r in report["reasons"])
+    assert "mpx_stream_last_pass_timestamp" in invoke_mpx("metrics").stdout
