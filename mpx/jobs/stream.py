@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -92,6 +93,7 @@ class Streamer:
         self.messages: Counter[str] = Counter()
         self.resnapshots: Counter[str] = Counter()
         self.lag = _Lag()
+        self.steady_lag = _Lag()  # after the first flush (which holds every book of the initial dump)
         self.report = ParseReport()
         self.want: set[str] = set()
         self.want_event = asyncio.Event()
@@ -118,8 +120,10 @@ class Streamer:
             et = ws.event_type(m)
             self.messages[et] += 1
             ts = ws.ts_ms(m.get("timestamp"))
-            if ts is not None:
+            if ts is not None and et != "book":  # a book's timestamp is its state's, not when it was sent
                 self.lag.add(arrival - ts / 1000)
+                if self.passes:
+                    self.steady_lag.add(arrival - ts / 1000)
             if et == "price_change":
                 self._deltas(m)
             elif et == "book":
@@ -351,7 +355,14 @@ def run_stream(ctx: Context[StreamResult], duration: timedelta,
         raise UnavailableError("stream: no active markets stored", hint="run `mpx ingest` first")
     started = time.monotonic()
     streamer = Streamer(ctx, tokens, duration, on_flush)
-    asyncio.run(streamer.main())
+    # The flush thread (formatting, COPY) and the event loop (frames) share the GIL: a shorter switch
+    # interval lets the loop in sooner while a big flush runs (the first one holds every book).
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        asyncio.run(streamer.main())
+    finally:
+        sys.setswitchinterval(switch)
     seconds = time.monotonic() - started
     _metrics(ctx, streamer)
     total = sum(v for k, v in streamer.messages.items() if k not in ("malformed",))
@@ -369,7 +380,12 @@ def run_stream(ctx: Context[StreamResult], duration: timedelta,
                  "dropped": streamer.stats.dropped, "connect_failures": streamer.stats.connect_failures,
                  "lag_p50_s": None if p50 is None else round(p50, 4),
                  "lag_p99_s": None if p99 is None else round(p99, 4),
+                 **{f"steady_lag_p{round(q * 100)}_s": None if v is None else round(v, 4)
+                    for q in (0.5, 0.99) for v in [streamer.steady_lag.quantile(q)]},
                  "flush_max_s": round(max(streamer.flush_seconds, default=0.0), 4),
+                 "flush_first_s": round(streamer.flush_seconds[0], 4) if streamer.flush_seconds else None,
+                 "flush_p50_s": round(sorted(streamer.flush_seconds)[len(streamer.flush_seconds) // 2], 4)
+                 if streamer.flush_seconds else None,
                  "seconds": round(seconds, 3)},
     )
 

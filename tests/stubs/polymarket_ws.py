@@ -88,6 +88,8 @@ class WsStandIn:
     def __init__(self, books: dict[str, AssetBook], *, cap: int = 500, seed: int = 0,
                  scenario: Scenario | None = None, start_after: int | None = None) -> None:
         self.books = books
+        self._assets = list(books)  # to pick from without copying 20,000 keys a change
+        self.first_subscribed_at: float | None = None  # time.monotonic() of the first subscription
         self.cap = cap
         self.rng = random.Random(seed)
         self.scenario = scenario
@@ -196,6 +198,8 @@ class WsStandIn:
             self.stats["cap_closures"] += 1
             await conn.close(1008, f"at most {self.cap} assets per connection")
             return
+        if self.first_subscribed_at is None:
+            self.first_subscribed_at = time.monotonic()
         held.update(new)
         for a in new:
             self.holder[a] = conn
@@ -255,7 +259,7 @@ class WsStandIn:
     def random_change(self, asset: str | None = None) -> tuple[str, dict[str, Any]]:
         """A random change that keeps the book uncrossed and both sides non-empty."""
         rng = self.rng
-        asset = asset or rng.choice(list(self.books))
+        asset = asset or rng.choice(self._assets)
         b = self.books[asset]
         side = rng.choice(("BUY", "SELL"))
         levels = b.bids if side == "BUY" else b.asks
@@ -319,6 +323,7 @@ class WsStandIn:
     def add_asset(self, asset: str, book: AssetBook) -> None:
         with self.lock:
             self.books[asset] = book
+            self._assets.append(asset)
 
     # ---- what tests compare ----------------------------------------------------------------
     def final_books(self, assets: Iterable[str] | None = None, depth: int = 10) -> dict[str, Any]:
