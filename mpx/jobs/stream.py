@@ -22,21 +22,24 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from mpx.adapters.db import markets as db_markets
+from mpx.adapters.db.connection import advisory_lock
 from mpx.adapters.sources import polymarket_client_config
 from mpx.adapters.sources.polymarket import ws
 from mpx.adapters.sources.polymarket.client import PolymarketClient
 from mpx.adapters.sources.polymarket.parse import ParseReport, parse_book
 from mpx.domain.models import Book, Market, Outcome, Snapshot
+from mpx.domain.rules.base import RuleSpec
 from mpx.domain.stream import BookState, Verdict
 from mpx.errors import UnavailableError
 from mpx.jobs.contract import Context, JobResult
+from mpx.jobs.evaluate import LiveEvaluator
 from mpx.jobs.ingest import IngestResult, store_snapshot
 from mpx.log import get_logger
 
@@ -80,8 +83,9 @@ class _Lag:
 
 class Streamer:
     def __init__(self, ctx: Context[Any], tokens: list[str], duration: timedelta,
-                 on_flush: Callable[[datetime], None] | None = None) -> None:
+                 on_flush: Callable[[datetime], None] | None = None, live: LiveEvaluator | None = None) -> None:
         self.ctx = ctx
+        self.live = live
         s = ctx.settings
         self.duration = duration.total_seconds()
         self.flush_every = s.mpx_stream_flush.total_seconds()
@@ -292,6 +296,8 @@ class Streamer:
                 db_markets.resolve_market(conn, *arg)
         snap = Snapshot(ts=now, books=books, requested=[b.token_id for b in books] + awaiting)
         res = store_snapshot(self.ctx, SOURCE, snap)
+        if self.live is not None and res.ts is not None:
+            self.live.step(res.ts, books, awaiting)
         conn.commit()
         return res
 
@@ -346,15 +352,26 @@ class Streamer:
         await self.flush()
 
 
-def run_stream(ctx: Context[StreamResult], duration: timedelta,
+def run_stream(ctx: Context[StreamResult], duration: timedelta, rules: Sequence[RuleSpec] | None = None,
                on_flush: Callable[[datetime], None] | None = None) -> StreamResult:
+    """The pass; with ``rules`` (``--evaluate``) the rules run on every flush in-process, under the
+    ``evaluate`` lock held for the whole pass (a scheduled ``mpx evaluate`` meanwhile exits 75)."""
+    if rules is None:
+        return _run_stream(ctx, duration, None, on_flush)
+    with advisory_lock(ctx.conn, "evaluate"):
+        live = LiveEvaluator(ctx, rules)
+        return _run_stream(ctx, duration, live, on_flush)
+
+
+def _run_stream(ctx: Context[StreamResult], duration: timedelta, live: LiveEvaluator | None,
+                on_flush: Callable[[datetime], None] | None) -> StreamResult:
     conn = ctx.conn
     tokens = db_markets.active_tokens(conn)
     conn.commit()
     if not tokens:
         raise UnavailableError("stream: no active markets stored", hint="run `mpx ingest` first")
     started = time.monotonic()
-    streamer = Streamer(ctx, tokens, duration, on_flush)
+    streamer = Streamer(ctx, tokens, duration, on_flush, live)
     # The flush thread (formatting, COPY) and the event loop (frames) share the GIL: a shorter switch
     # interval lets the loop in sooner while a big flush runs (the first one holds every book).
     switch = sys.getswitchinterval()
@@ -386,7 +403,13 @@ def run_stream(ctx: Context[StreamResult], duration: timedelta,
                  "flush_first_s": round(streamer.flush_seconds[0], 4) if streamer.flush_seconds else None,
                  "flush_p50_s": round(sorted(streamer.flush_seconds)[len(streamer.flush_seconds) // 2], 4)
                  if streamer.flush_seconds else None,
-                 "seconds": round(seconds, 3)},
+                 "seconds": round(seconds, 3),
+                 **({} if live is None else {
+                     "evaluate": {"steps": live.steps, "opened": live.opened, "closed": live.closed,
+                                  "new_signals": live.signals,
+                                  "step_p50_s": round(sorted(live.seconds)[len(live.seconds) // 2], 4)
+                                  if live.seconds else None,
+                                  "step_max_s": round(max(live.seconds, default=0.0), 4)}})},
     )
 
 

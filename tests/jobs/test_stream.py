@@ -320,3 +320,38 @@ def test_health_reports_stream_freshness(db: TestDb, monkeypatch: pytest.MonkeyP
     assert report["stream"]["ok"] is False and report["status"] == "degraded"
     assert any(r.startswith("stream stale") for r in report["reasons"])
     assert "mpx_stream_last_pass_timestamp" in invoke_mpx("metrics").stdout
+
+
+def test_stream_evaluate_tracks_an_opportunity_that_lives_under_a_second(db: TestDb) -> None:
+    markets = _universe(db)
+    m0, (yes, no) = next(iter(markets.items()))
+    books = make_books(markets)
+    for t in (yes, no):  # YES + NO asks 0.30 + 0.30: a complete set for 0.60
+        books[t] = AssetBook(m0, {Decimal("0.2"): Decimal(100)}, {Decimal("0.3"): Decimal(100),
+                                                                    Decimal("0.8"): Decimal(100)},
+                             int(time.time() * 1000) - 1000)
+    others = [t for ts in list(markets.values())[1:] for t in ts]
+
+    async def scenario(api: WsStandIn) -> None:
+        await api.changes(30, rate=100, assets=others)  # 0.3 s: two flushes or more see the set
+        await api.send_raw(yes, json.dumps(api.set_level(yes, "SELL", Decimal("0.3"), Decimal(0))))  # gone: 0.8 + 0.3
+        await api.changes(30, rate=100, assets=others)
+
+    with WsStandIn(books, cap=4, scenario=scenario) as api:
+        res = invoke_mpx("stream", "--for", "1.5s", "--evaluate", env=_env(api))
+        assert res.code == 0, res.stderr
+        assert api.scenario_done.is_set() and api.scenario_error is None
+        assert _stored(db) == api.final_books()
+    details = _details(db)
+    assert details["evaluate"]["steps"] == details["passes"] and details["evaluate"]["closed"] >= 1
+    with db.connect() as conn:
+        opened, closed = conn.execute("SELECT opened_at, closed_at FROM opportunity WHERE market_id = %s",
+                                      (m0,)).fetchone()
+        passes = [r[0] for r in conn.execute("SELECT ts FROM ingest_pass ORDER BY ts")]
+    assert closed is not None and opened in passes and closed in passes
+    assert 0 < (closed - opened).total_seconds() < 1  # flushes are 150 ms apart
+    table = invoke_mpx("opportunities", "--status", "closed")
+    assert f"{(closed - opened).total_seconds():.3f}".rstrip("0").rstrip(".") + "s" in table.stdout
+    assert opened.strftime("%H:%M:%S.%f")[:-3] in table.stdout
+    again = invoke_mpx("evaluate")  # the stream moved evaluate's watermark: nothing evaluated twice
+    assert again.code == 0 and "0 step(s)" in again.stdout, again.stdout
