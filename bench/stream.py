@@ -58,11 +58,13 @@ def main() -> None:
     markets = {f"0x{i:064x}": [f"{10**76 + 2 * i}", f"{10**76 + 2 * i + 1}"] for i in range(args.assets // 2)}
     sent = {"n": 0, "behind_max": 0.0, "seconds": 0.0}
 
-    async def generate(api: WsStandIn, seconds: float, out: dict[str, float]) -> None:
+    async def generate(api: WsStandIn, seconds: float, out: dict[str, float], after_previous: bool = True) -> None:
         """RATE changes a second once every asset is subscribed, until half a second before the
         stream's --for ends (its clock starts at its first connection, just before the first subscription)."""
+        while after_previous and api.holder:  # the previous stream's connections are gone first
+            await asyncio.sleep(0.05)
         api.first_subscribed_at = None
-        await api.wait_subscribed(timeout=120)
+        await api.wait_subscribed(timeout=180)
         assert api.first_subscribed_at is not None
         started = time.monotonic()
         until = api.first_subscribed_at + seconds - 0.5
@@ -80,7 +82,7 @@ def main() -> None:
         out["n"] = i
 
     async def scenario(api: WsStandIn) -> None:
-        await generate(api, args.seconds, sent)
+        await generate(api, args.seconds, sent, after_previous=False)
 
     with scratch_database() as url:
         with psycopg.connect(url) as conn:
@@ -89,7 +91,8 @@ def main() -> None:
                                                                    Outcome(t[1], m, "No", 1)))
                 for m, t in markets.items()])
             conn.commit()
-        with WsStandIn(make_books(markets, seed=1), cap=500, seed=2, scenario=scenario, start_after=1) as api:
+        books = make_books(markets, seed=1, complementary=True)
+        with WsStandIn(books, cap=500, seed=2, scenario=scenario, start_after=1) as api:
             env = {**os.environ, "MPX_DATABASE_URL": url, "MPX_WS_URL": api.url, "MPX_CLOB_URL": api.rest_url,
                    "MPX_LOG_LEVEL": "WARNING", "MPX_RULES_DIR": str(ROOT / "rules"),
                    "MPX_SYNONYMS_FILE": str(ROOT / "synonyms.yml"), "MPX_SQL_DIR": str(ROOT / "sql")}
@@ -133,12 +136,25 @@ def main() -> None:
                 time.sleep(max(0.0, args.eval_every - (time.monotonic() - e0)))
             gen.result(30)
             stream_b.communicate()
+            with psycopg.connect(url) as conn:
+                behind = conn.execute("""SELECT extract(epoch FROM (SELECT max(ts) FROM ingest_pass)
+                                         - (SELECT (value #>> '{}')::timestamptz FROM job_state
+                                            WHERE key = 'evaluate:watermark'))""").fetchone()[0]
+            # phase C: the same, with the rules run in-process on every flush (`mpx stream --evaluate`)
+            sent_c: dict[str, float] = {}
+            gen = asyncio.run_coroutine_threadsafe(generate(api, args.eval_seconds, sent_c), api.loop)
+            c0 = time.monotonic()
+            stream_c = subprocess.run([sys.executable, "-m", "mpx", "stream", "--for", f"{args.eval_seconds:g}s",
+                                       "--evaluate"], env=env, capture_output=True, text=True)
+            c_wall = time.monotonic() - c0
+            gen.result(30)
+            if stream_c.returncode != 0:
+                sys.exit(f"mpx stream --evaluate exited {stream_c.returncode}: {stream_c.stderr[-2000:]}")
         with psycopg.connect(url) as conn:
-            details_b: dict[str, Any] = conn.execute(
+            details_c: dict[str, Any] = conn.execute(
                 "SELECT details FROM job_run WHERE job = 'stream' ORDER BY id DESC LIMIT 1").fetchone()[0]
-            behind = conn.execute("""SELECT extract(epoch FROM (SELECT max(ts) FROM ingest_pass)
-                                     - (SELECT (value #>> '{}')::timestamptz FROM job_state
-                                        WHERE key = 'evaluate:watermark'))""").fetchone()[0]
+            details_b: dict[str, Any] = conn.execute(
+                "SELECT details FROM job_run WHERE job = 'stream' ORDER BY id DESC OFFSET 1 LIMIT 1").fetchone()[0]
 
     msgs = details["messages"]
     handled = sum(v for k, v in msgs.items() if k != "malformed")
@@ -177,6 +193,14 @@ def main() -> None:
     print(f"    {total_steps} passes evaluated in {eval_time:.1f} s of evaluate wall time = "
           f"{eval_time / max(1, total_steps):.3f} s per 1-s pass; evaluate's watermark ends "
           f"{float(behind or 0):.1f} s behind the last pass")
+    ev_c = details_c["evaluate"]
+    print(f"  phase C: a {args.eval_seconds:g}-s `mpx stream --evaluate` ({sent_c.get('n', 0)} price_change, "
+          f"{c_wall:.1f} s wall with start-up and the universe load): {details_c['passes']} passes, "
+          f"{ev_c['steps']} rule steps (p50 {ev_c['step_p50_s']:.3f} s, max {ev_c['step_max_s']:.3f} s), "
+          f"{ev_c['opened']} opened / {ev_c['closed']} closed; lag p50 {details_c['lag_p50_s'] * 1000:.1f} ms, "
+          f"p99 {details_c['lag_p99_s'] * 1000:.1f} ms "
+          f"(steady p99 {(details_c['steady_lag_p99_s'] or 0) * 1000:.1f} ms), "
+          f"flush p50 {details_c['flush_p50_s']:.3f} s")
     if wrong:
         sys.exit(1)
 

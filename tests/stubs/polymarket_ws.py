@@ -68,11 +68,26 @@ class AssetBook:
                 [(p, self.asks[p]) for p in sorted(self.asks)[:depth]])
 
 
-def make_books(markets: dict[str, list[str]], seed: int = 0, levels: int = 5) -> dict[str, AssetBook]:
-    """Books for every token of ``markets`` (market id → token ids): ``levels`` a side around a mid."""
+def make_books(markets: dict[str, list[str]], seed: int = 0, levels: int = 5,
+               complementary: bool = False) -> dict[str, AssetBook]:
+    """Books for every token of ``markets`` (market id → token ids): ``levels`` a side around a mid.
+    ``complementary``: a two-outcome market's second book mirrors its first (its bids at 1 − the
+    first's asks and the other way round), as real YES/NO books do — YES ask + NO ask > 1, so the
+    rules find nothing until the books drift apart; otherwise each book is drawn on its own."""
     rng = random.Random(seed)
     out: dict[str, AssetBook] = {}
     for market, tokens in markets.items():
+        if complementary and len(tokens) == 2:
+            mid = rng.randint(20, 80)
+            first = AssetBook(
+                market,
+                {Decimal(mid - 1 - i) / 100: Decimal(rng.randint(100, 99999)) / 100 for i in range(levels)},
+                {Decimal(mid + 1 + i) / 100: Decimal(rng.randint(100, 99999)) / 100 for i in range(levels)},
+                int(time.time() * 1000) - 60_000)
+            out[tokens[0]] = first
+            out[tokens[1]] = AssetBook(market, {1 - p: s for p, s in first.asks.items()},
+                                       {1 - p: s for p, s in first.bids.items()}, first.ts)
+            continue
         for token in tokens:
             mid = rng.randint(20, 80)
             out[token] = AssetBook(
