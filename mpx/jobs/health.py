@@ -22,12 +22,15 @@ from mpx.adapters.db import intents as intents_db
 from mpx.adapters.db import opportunities as db_opps
 from mpx.adapters.db import runs as db_runs
 from mpx.adapters.db import signals as db_signals
+from mpx.adapters.db import state as db_state
 from mpx.adapters.db import ticks
 from mpx.adapters.db.connection import connect
 from mpx.errors import MpxError
 from mpx.jobs import alerts
 from mpx.jobs.contract import Job
 from mpx.settings import Settings
+
+EVALUATE_WATERMARK = "evaluate:watermark"  # mpx.jobs.evaluate.WATERMARK_KEY (not imported: it loads the rules)
 
 KILLED_WINDOW = timedelta(hours=24)
 clock: Callable[[], datetime] = partial(datetime.now, UTC)
@@ -45,6 +48,10 @@ def check(settings: Settings) -> dict[str, Any]:
         with connect(settings) as conn:
             report["db"] = {"ok": True}
             last_eval = db_runs.last_success(conn, Job.evaluate)
+            # `mpx stream --evaluate` runs the rules on every flush: its steps move evaluate's watermark
+            live_eval = db_state.updated_at(conn, EVALUATE_WATERMARK)
+            if live_eval is not None and (last_eval is None or live_eval > last_eval):
+                last_eval = live_eval
             last_ingest = ticks.last_pass(conn)
             last_stream = ticks.last_pass_of(conn, "stream")
             outbox = db_alerts.status_counts(conn)

@@ -353,5 +353,11 @@ def test_stream_evaluate_tracks_an_opportunity_that_lives_under_a_second(db: Tes
     table = invoke_mpx("opportunities", "--status", "closed")
     assert f"{(closed - opened).total_seconds():.3f}".rstrip("0").rstrip(".") + "s" in table.stdout
     assert opened.strftime("%H:%M:%S.%f")[:-3] in table.stdout
+    from mpx.jobs import health as health_job
+    from mpx.settings import load_settings
+
+    assert db.scalar("SELECT count(*) FROM job_run WHERE job = 'evaluate'") == 0
+    beat = health_job.check(load_settings(None, mpx_database_url=db.url))["rules_heartbeat"]
+    assert beat["ok"] and beat["last_success"] is not None  # the stream's rule steps are the heartbeat
     again = invoke_mpx("evaluate")  # the stream moved evaluate's watermark: nothing evaluated twice
     assert again.code == 0 and "0 step(s)" in again.stdout, again.stdout
