@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     mpx_gamma_page_size: int = Field(100, ge=1, le=500,
                                      description="events per Gamma /events/keyset (or fallback /events) page")
 
+    # --- live stream (mpx stream)
+    mpx_ws_url: str = Field("wss://ws-subscriptions-clob.polymarket.com/ws/market",
+                            description="CLOB websocket market channel")
+    mpx_ws_assets_per_conn: int = Field(500, ge=1, le=5000, description="assets subscribed on one websocket")
+    mpx_ws_ping: Duration = Field(timedelta(seconds=10), description="send PING this often on each websocket")
+    mpx_ws_stale: Duration = Field(
+        timedelta(seconds=30), description="reconnect a websocket with no data (or no PONG) for this long")
+    mpx_ws_connect_timeout: Duration = Field(timedelta(seconds=10), description="websocket opening handshake limit")
+    mpx_stream_flush: Duration = Field(timedelta(seconds=1), description="write the changed books this often")
+    mpx_stream_max_age: Duration = Field(
+        timedelta(minutes=2), description="health: the last stream pass within (once a stream has run)")
+
     # --- rules
     mpx_rules_dir: Path = Field(Path("rules"), description="directory of rules/*.yaml")
     mpx_synonyms_file: Path = Field(Path("synonyms.yml"), description="synonym groups file")

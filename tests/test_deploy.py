@@ -54,7 +54,8 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     mpx = REPO / ".venv" / "bin" / "mpx"
     units = sorted((REPO / "jobs").iterdir())
     assert {u.name for u in units} >= {"mpx-ingest.service", "mpx-ingest.timer", "mpx-evaluate.service",
-                                       "mpx-evaluate.timer", "mpx-synonyms.service", "mpx-synonyms.timer"}
+                                       "mpx-evaluate.timer", "mpx-synonyms.service", "mpx-synonyms.timer",
+                                       "mpx-stream.service"}
     for unit in units:  # the units name /opt/mpx; point them at this checkout to verify
         (tmp_path / unit.name).write_text(unit.read_text().replace("/opt/mpx/.venv/bin/mpx", str(mpx)))
     res = subprocess.run(["systemd-analyze", "verify", *sorted(str(p) for p in tmp_path.iterdir())],
@@ -62,7 +63,12 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     assert res.returncode == 0 and res.stderr.strip() == "", res.stderr
     for svc in (u for u in units if u.suffix == ".service"):
         text = svc.read_text()
-        assert "Type=oneshot" in text and "SuccessExitStatus=75" in text and "TimeoutStartSec=" in text
+        if "Restart=always" in text:  # a long-running service of bounded passes (mpx-stream): one after another
+            assert "Type=exec" in text and "StartLimitIntervalSec=0" in text and "TimeoutStopSec=" in text
+            assert re.search(r"ExecStart=.* stream --for \S+$", text, re.M), svc.name
+        else:
+            assert "Type=oneshot" in text and "TimeoutStartSec=" in text
+        assert "SuccessExitStatus=75" in text
         assert "NoNewPrivileges=yes" in text and "ProtectSystem=strict" in text
     for timer in (u for u in units if u.suffix == ".timer"):
         text = timer.read_text()

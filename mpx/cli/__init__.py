@@ -29,6 +29,7 @@ from mpx.log import setup_logging
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "seed": ("seed", "seed", "Write the mock universe's markets and first frame of ticks."),
     "ingest": ("ingest", "ingest", "Fetch one snapshot of markets and books; store the books that changed."),
+    "stream": ("stream", "stream", "Stream order books over the websocket; store the changed books every second."),
     "evaluate": ("evaluate", "evaluate", "Run the rules over every ingest pass since the last evaluate."),
     "signals": ("signals", "signals", "Stored signals, newest first, each with its class."),
     "opportunities": ("opportunities", "opportunities", "Episodes: when each opportunity opened and closed."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -19,6 +20,14 @@ class Status(StrEnum):
     all = "all"
 
 
+def lived(td: timedelta) -> str:
+    """How long an episode lived: under a minute to the millisecond (``0.35s``, ``12.004s``: stream
+    passes are a second apart or less), longer in whole units (``5m12s``)."""
+    if td < timedelta(minutes=1):
+        return f"{td.total_seconds():.3f}".rstrip("0").rstrip(".") + "s"
+    return format_duration(td)
+
+
 def opportunities(
     status: Annotated[Status, typer.Option("--status", help="Open, closed or all opportunities.")] = Status.open,
     since: SinceOption = None,
@@ -34,7 +43,10 @@ def opportunities(
     if fmt is OutputFormat.table:
         for r in rows:
             r["message"] = truncate(r["message"], 60)
-            r["duration"] = format_duration(r["duration"]) if r["duration"] is not None else ""
+            r["duration"] = lived(r["duration"]) if r["duration"] is not None else ""
+            for key in ("opened_at", "closed_at"):  # stream passes are sub-second apart: keep the milliseconds
+                if isinstance(r.get(key), datetime):
+                    r[key] = r[key].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         render(rows, fmt, ["id", "level", "class", "rule_id", "opened_at", "closed_at", "duration", "measure",
                            "max_metric", "last_metric", "max_executable_shares", "message"],
                empty="(no opportunities)" if status is Status.all else f"(no {status.value} opportunities)")

@@ -49,6 +49,7 @@ class Job(StrEnum):
     intents = "intents"
     backtest = "backtest"
     migrate = "migrate"
+    stream = "stream"
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``mpx health`` and ``mpx metrics``: the state of the pipeline as seen from PostgreSQL.
 
 Health is ``healthy`` when the database answers, the last successful ``evaluate`` finished within
-``MPX_HEARTBEAT_MAX_AGE`` (30 s) and the last ingest pass is within ``MPX_INGEST_MAX_AGE`` (2 min);
+``MPX_HEARTBEAT_MAX_AGE`` (30 s), the last ingest pass is within ``MPX_INGEST_MAX_AGE`` (2 min)
+and — once ``mpx stream`` has stored a pass — the last stream pass is within ``MPX_STREAM_MAX_AGE``;
 otherwise ``degraded`` with the reasons. Ages are in seconds. ``runs`` lists the runs in progress and
 those killed within 24 h (their process died mid-run: marked ``killed`` by the job's next run, or
 not yet) — information, not a reason to be degraded: the job's next pass starts over."""
@@ -21,12 +22,15 @@ from mpx.adapters.db import intents as intents_db
 from mpx.adapters.db import opportunities as db_opps
 from mpx.adapters.db import runs as db_runs
 from mpx.adapters.db import signals as db_signals
+from mpx.adapters.db import state as db_state
 from mpx.adapters.db import ticks
 from mpx.adapters.db.connection import connect
 from mpx.errors import MpxError
 from mpx.jobs import alerts
 from mpx.jobs.contract import Job
 from mpx.settings import Settings
+
+EVALUATE_WATERMARK = "evaluate:watermark"  # mpx.jobs.evaluate.WATERMARK_KEY (not imported: it loads the rules)
 
 KILLED_WINDOW = timedelta(hours=24)
 clock: Callable[[], datetime] = partial(datetime.now, UTC)
@@ -44,7 +48,12 @@ def check(settings: Settings) -> dict[str, Any]:
         with connect(settings) as conn:
             report["db"] = {"ok": True}
             last_eval = db_runs.last_success(conn, Job.evaluate)
+            # `mpx stream --evaluate` runs the rules on every flush: its steps move evaluate's watermark
+            live_eval = db_state.updated_at(conn, EVALUATE_WATERMARK)
+            if live_eval is not None and (last_eval is None or live_eval > last_eval):
+                last_eval = live_eval
             last_ingest = ticks.last_pass(conn)
+            last_stream = ticks.last_pass_of(conn, "stream")
             outbox = db_alerts.status_counts(conn)
             running, killed = db_runs.running_and_killed(conn, now - KILLED_WINDOW)
     except (MpxError, psycopg.Error) as exc:
@@ -58,6 +67,10 @@ def check(settings: Settings) -> dict[str, Any]:
                                  "max_age_s": hb_max, "ok": hb_age is not None and hb_age <= hb_max}
     report["ingest"] = {"last_pass": last_ingest.isoformat() if last_ingest else None, "age_s": ingest_age,
                         "max_age_s": in_max, "ok": ingest_age is not None and ingest_age <= in_max}
+    # the stream is optional: never having run is not a fault; once it has, its passes must keep coming
+    st_age, st_max = _age(last_stream, now), settings.mpx_stream_max_age.total_seconds()
+    report["stream"] = {"last_pass": last_stream.isoformat() if last_stream else None, "age_s": st_age,
+                        "max_age_s": st_max, "ok": None if st_age is None else st_age <= st_max}
     report["alerts"] = {"pending": outbox.get("pending", 0), "failed": outbox.get("failed", 0)}
     report["runs"] = {
         "running": [{"job": r["job"], "run": r["id"], "age_s": _age(r["started_at"], now)} for r in running],
@@ -70,6 +83,8 @@ def check(settings: Settings) -> dict[str, Any]:
     if not report["ingest"]["ok"]:
         report["reasons"].append(f"ticks stale: no ingest pass within {in_max:g} s"
                                  + ("" if ingest_age is None else f" (last {ingest_age:g} s ago)"))
+    if report["stream"]["ok"] is False:
+        report["reasons"].append(f"stream stale: no stream pass within {st_max:g} s (last {st_age:g} s ago)")
     if report["reasons"]:
         report["status"] = "degraded"
     return report
@@ -86,6 +101,10 @@ def collect(conn: psycopg.Connection) -> CollectorRegistry:
     last = ticks.last_pass(conn)
     if last is not None:
         Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(last.timestamp())
+    last_stream = ticks.last_pass_of(conn, "stream")
+    if last_stream is not None:
+        Gauge("mpx_stream_last_pass_timestamp", "Time of the last stream pass", registry=reg).set(
+            last_stream.timestamp())
     Gauge("mpx_telegram_failures_total", "Telegram sends that failed", registry=reg).set(alerts.failures_total(conn))
     oi = Gauge("mpx_order_intents_total", "Order intents that entered each status (audit trail)", ("status",),
                registry=reg)

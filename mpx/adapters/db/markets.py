@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -220,3 +221,26 @@ def market_outcomes(conn: psycopg.Connection, market_id: str, history_points: in
 def count_markets(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM market").fetchone()
     return int(row[0]) if row else 0
+
+
+def set_tick_size(conn: psycopg.Connection, market_id: str, tick_size: Decimal) -> bool:
+    """A market's new price grid (websocket ``tick_size_change``); False: no such market."""
+    cur = conn.execute(
+        """UPDATE market SET tick_size = %s, updated_at = now() WHERE id = %s AND tick_size IS DISTINCT FROM %s""",
+        (tick_size, market_id, tick_size))
+    return cur.rowcount > 0
+
+
+def resolve_market(conn: psycopg.Connection, market_id: str, winning_token: str | None) -> bool:
+    """Mark a market resolved (websocket ``market_resolved``): the winning outcome settles at 1, the
+    others at 0 (when the winner is one of its outcomes). False: no such market."""
+    cur = conn.execute(
+        """UPDATE market SET status = 'resolved', accepting_orders = false, updated_at = now()
+           WHERE id = %s""", (market_id,))
+    if cur.rowcount and winning_token is not None:
+        conn.execute(
+            """UPDATE outcome SET settle_price = CASE WHEN token_id = %(win)s THEN 1 ELSE 0 END
+               WHERE market_id = %(m)s AND EXISTS (SELECT 1 FROM outcome w WHERE w.market_id = %(m)s
+                                                   AND w.token_id = %(win)s)""",
+            {"win": winning_token, "m": market_id})
+    return cur.rowcount > 0

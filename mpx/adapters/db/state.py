@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -20,3 +21,9 @@ def set_state(conn: psycopg.Connection, key: str, value: Any) -> None:
            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""",
         (key, Jsonb(value)),
     )
+
+
+def updated_at(conn: psycopg.Connection, key: str) -> datetime | None:
+    """When ``key`` was last written (None: never)."""
+    row = conn.execute("SELECT updated_at FROM job_state WHERE key = %s", (key,)).fetchone()
+    return row[0] if row else None

@@ -234,3 +234,10 @@ def passes_after(conn: psycopg.Connection, after: datetime | None, limit: int) -
 def last_pass(conn: psycopg.Connection) -> datetime | None:
     row = conn.execute("SELECT max(ts) FROM ingest_pass").fetchone()
     return row[0] if row else None
+
+
+def last_pass_of(conn: psycopg.Connection, source: str) -> datetime | None:
+    """The newest pass a source stored (``stream`` for ``mpx stream``); None: it never stored one."""
+    # newest first along the ts index: a running stream's passes are at the top
+    row = conn.execute("SELECT ts FROM ingest_pass WHERE source = %s ORDER BY ts DESC LIMIT 1", (source,)).fetchone()
+    return row[0] if row else None

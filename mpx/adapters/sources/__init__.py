@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from mpx.adapters.sources.polymarket.client import ClientConfig
     from mpx.settings import Settings
 
-__all__ = ["SOURCES", "Source", "make_source"]
+__all__ = ["SOURCES", "Source", "make_source", "polymarket_client_config"]
 
 
 def _mock(settings: Settings, record_dir: Path | None) -> Source:
@@ -24,7 +24,8 @@ def _mock(settings: Settings, record_dir: Path | None) -> Source:
     return MockSource(seed=settings.mpx_mock_seed, latency_ms=settings.mpx_mock_latency_ms)
 
 
-def _client_config(settings: Settings) -> ClientConfig:
+def polymarket_client_config(settings: Settings) -> ClientConfig:
+    """The REST client's settings (also the stream's re-snapshots over ``POST /books``)."""
     from mpx.adapters.sources.polymarket.client import ClientConfig
 
     return ClientConfig(
@@ -38,7 +39,7 @@ def _client_config(settings: Settings) -> ClientConfig:
 def _real(settings: Settings, record_dir: Path | None) -> Source:
     from mpx.adapters.sources.polymarket.source import PolymarketSource
 
-    return PolymarketSource(_client_config(settings), metadata_ttl=settings.mpx_metadata_ttl,
+    return PolymarketSource(polymarket_client_config(settings), metadata_ttl=settings.mpx_metadata_ttl,
                             deadline=settings.mpx_pass_deadline, record_dir=record_dir)
 
 
@@ -48,7 +49,7 @@ def _replay(settings: Settings, record_dir: Path | None) -> Source:
                           hint="point it at a directory written by `mpx ingest --record DIR`")
     from mpx.adapters.sources.polymarket.source import ReplaySource
 
-    return ReplaySource(settings.mpx_replay_dir, _client_config(settings))
+    return ReplaySource(settings.mpx_replay_dir, polymarket_client_config(settings))
 
 
 SOURCES: dict[str, Callable[[Settings, Path | None], Source]] = {
