@@ -40,13 +40,15 @@ demo: $(STAMP)
 	@echo "Synonym candidates (a person confirms or rejects each: mpx synonyms confirm ID / reject ID):"
 	@MPX_LOG_LEVEL=WARNING $(MPX) synonyms candidates
 
-# One pytest worker per core (pytest-xdist), each with its own PostgreSQL cluster and Pushgateway;
-# a test module stays on one worker (its seeded template databases are built once). On 2 cores:
-# pytest ~85-95 s (one worker: ~200 s); from a fresh clone, with the venv, ~2-2.5 min (README).
+# pytest-xdist workers: one per core plus one (the stream tests mostly wait on their sockets), each
+# with its own PostgreSQL clusters (plain, and TimescaleDB when installed) and Pushgateway; a test
+# module stays on one worker (its seeded template databases are built once). On 2 cores, 3 workers:
+# pytest ~190 s (2 workers: ~235 s); from a fresh clone, with the venv, under 4½ min (README).
+XDIST ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: $(STAMP)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-test-tools.sh
-	$(BIN)/pytest -q -n auto --dist loadfile
+	$(BIN)/pytest -q -n $(XDIST) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check mpx tests bench

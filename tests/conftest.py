@@ -44,7 +44,7 @@ TS_INSTALL = REPO.parent / "shared" / "timescaledb" / "install.sh"
 STORAGE = frozenset({
     "tests/adapters/db/test_migrate.py", "tests/adapters/test_metrics.py",
     "tests/jobs/test_ingest.py", "tests/jobs/test_evaluate.py", "tests/jobs/test_backtest.py",
-    "tests/jobs/test_intents.py", "tests/jobs/test_health_run.py", "tests/test_trust.py",
+    "tests/jobs/test_intents.py", "tests/jobs/test_health_run.py",
 })
 """Modules whose tests touch storage (migrations, ingest, evaluate, backtest, kpi, intents, health,
 metrics): on both lanes."""
