@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     mpx_log_format: LogFormat = Field(
         "auto", description="stderr logs: text (for people), json (for machines), auto: text on a terminal")
 
+    # --- live execution (EXEC_MODE=live, Polymarket CLOB V2 at MPX_CLOB_URL)
+    exec_key_file: Path | None = Field(
+        None, description="file (mode 0600, yours) with the wallet private_key and optional API creds/funder")
+    exec_chain_id: int = Field(137, description="chain the orders are signed for (137 = Polygon)")
+
     @field_validator("mpx_log_level", mode="before")
     @classmethod
     def _upper(cls, v: Any) -> Any:
@@ -138,7 +143,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "postgres_host", "telegram_chat_id", "pushgateway_url", "mpx_database_url",
-        "telegram_bot_token", "postgres_password", "mpx_replay_dir", "mpx_metrics_textfile", mode="before",
+        "telegram_bot_token", "postgres_password", "mpx_replay_dir", "mpx_metrics_textfile", "exec_key_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, v: Any) -> Any:

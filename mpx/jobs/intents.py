@@ -200,7 +200,7 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
     """Check, reserve, execute, record (see the module docstring). ``book_source`` / ``venue``
     replace the stored books / the ``EXEC_MODE`` venue (tests stage a book that moves between legs)."""
     conn, policy = ctx.conn, policy_from_settings(ctx.settings)
-    factory = venue_for(policy.mode)  # EXEC_MODE without an adapter: exit 78 before anything changes
+    factory = venue_for(policy.mode, ctx.settings)  # no adapter / no usable key: exit 78 before anything changes
     checked = _check_and_reserve(ctx, intent_id, policy)
     if isinstance(checked, IntentResult):  # rejected, or confirmed before: nothing to execute
         return checked
@@ -208,7 +208,7 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
     v = venue or factory(checked.markets, book_source or stored_books(conn))
     execution = execute(checked.legs, checked.order, checked.markets, v, policy.max_unwind_loss)
     conn.rollback()  # the book reads' snapshot: nothing was written
-    intent = _record(conn, intent_id, checked.intent, execution, policy)
+    intent = _record(conn, intent_id, checked.intent, execution, policy, venue_orders(v))
     log.info("intent executed", extra={"intent": intent_id, "status": execution.status})
     _set_metrics(ctx)
     return IntentResult(rows=1, intent=intent, outcome=execution.status, verdict=checked.verdict,
@@ -277,11 +277,19 @@ def _check_and_reserve(ctx: Context[Any], intent_id: int, policy: Policy) -> _Re
     return _Reserved(intent, legs, order, markets, verdict, settled)
 
 
+def venue_orders(v: Venue) -> dict[str, Any]:
+    """What a live venue says it sent (order ids, statuses, fills, fees, transaction hashes), for the
+    audit trail: ``{"venue_orders": [...]}``, or nothing for a venue that keeps no journal (paper)."""
+    journal = getattr(v, "journal", None)
+    return {"venue_orders": list(journal)} if journal else {}
+
+
 def _record(conn: psycopg.Connection, intent_id: int, intent: dict[str, Any], execution: Execution,
-            policy: Policy) -> dict[str, Any]:
+            policy: Policy, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Step 3, under the locks again: what the venue did — failed (nothing bought), filled, or an unwind
     (breaker tripped, P1 alert) — and the breaker's failure count; commit."""
     who = actor()
+    extra = extra or {}
     intent = db.lock_intent(conn, intent_id) or intent
     breaker = db.lock_risk(conn)
     done = datetime.now(UTC)
@@ -293,7 +301,7 @@ def _record(conn: psycopg.Connection, intent_id: int, intent: dict[str, Any], ex
         why = (f"leg {stop.seq} of {n_legs} ({stop.label}) {stop.outcome}: {stop.note}; nothing bought"
                if stop else "nothing bought")
         db.transition(conn, intent, IntentStatus.FAILED, f"execution failed: {why}", who,
-                      {"fills": fills, "order": execution.sent_labels()},
+                      {"fills": fills, "order": execution.sent_labels(), **extra},
                       reserved_notional=ZERO, executed_at=done, fills=fills, filled_cost=ZERO)
         _after(conn, breaker, True, False, policy, done, who, f"execution failed: {why}")
     elif execution.status == "filled":
@@ -301,7 +309,7 @@ def _record(conn: psycopg.Connection, intent_id: int, intent: dict[str, Any], ex
         db.transition(conn, intent, IntentStatus.FILLED,
                       f"{execution.venue}: {filled} shares over {len(fills)} leg(s), each fill-or-kill, "
                       f"{spent} USDC incl. fees",
-                      who, {"fills": fills, "order": execution.sent_labels()}, fills=fills, filled_cost=spent,
+                      who, {"fills": fills, "order": execution.sent_labels(), **extra}, fills=fills, filled_cost=spent,
                       reserved_notional=spent, executed_at=done)
         _after(conn, breaker, False, True, policy, done, who, "")
     else:
@@ -312,7 +320,7 @@ def _record(conn: psycopg.Connection, intent_id: int, intent: dict[str, Any], ex
                       f"leg {stop.seq if stop else '?'} of {n_legs} ({stop.label if stop else '?'}) "
                       f"{stop.outcome if stop else 'failed'} after {bought} filled: selling back", who,
                       {"fills": fills, "order": execution.sent_labels(),
-                       "stopped_at": stop.as_dict() if stop else None},
+                       "stopped_at": stop.as_dict() if stop else None, **extra},
                       fills=fills, filled_cost=spent, reserved_notional=spent, executed_at=done)
         _record_unwind(conn, intent, execution.unwind, who, done)
         _trip_breaker(conn, breaker, intent, execution.unwind, policy, done, who, execution.legs)
@@ -320,12 +328,13 @@ def _record(conn: psycopg.Connection, intent_id: int, intent: dict[str, Any], ex
     return intent
 
 
-def _record_unwind(conn: psycopg.Connection, intent: dict[str, Any], u: Unwind, who: str, now: datetime) -> None:
+def _record_unwind(conn: psycopg.Connection, intent: dict[str, Any], u: Unwind, who: str, now: datetime,
+                   extra: dict[str, Any] | None = None) -> None:
     """The end of an unwind attempt: ``unwound`` with the realised loss as the intent's PnL (closed:
     it counts in the breaker's loss window), or still ``unwinding`` with what is held."""
     sells = [s.as_dict() for s in u.sells if s.attempt == u.attempts]
     details = {"attempt": u.attempts, "unwind_sells": sells, "max_loss": str(u.max_loss),
-               "spent": str(u.spent), "recovered": str(u.recovered)}
+               "spent": str(u.spent), "recovered": str(u.recovered), **(extra or {})}
     loss = u.realised_loss
     if loss is not None:
         db.transition(conn, intent, IntentStatus.UNWOUND,
@@ -497,12 +506,12 @@ def unwind_intent(ctx: Context[Any], intent_id: int, max_loss: Decimal | None = 
         conn.rollback()
         raise IntentError(f"intent {intent_id} is {intent['status']}: only an unwinding intent holds shares to sell "
                           "back")
-    factory = venue_for(str(intent["mode"]))
+    factory = venue_for(str(intent["mode"]), ctx.settings)
     before = Unwind.from_dict(intent["unwind"])
     markets = load_markets(conn, [p.market_id for p in before.positions])
     v = venue or factory(markets, book_source or stored_books(conn))
     u = unwind(before.positions, markets, v, cap, attempt=before.attempts + 1, history=before.sells)
-    _record_unwind(conn, intent, u, who, datetime.now(UTC))
+    _record_unwind(conn, intent, u, who, datetime.now(UTC), venue_orders(v))
     conn.commit()
     log.info("unwind attempt", extra={"intent": intent_id, "status": intent["status"]})
     _set_metrics(ctx)

@@ -7,9 +7,10 @@ venue only has to execute one order at a time.
 
 * ``paper`` (default, :mod:`.paper`): orders fill against the latest stored book, read per order
   at the moment it is sent (a book that moved between legs is seen).
-* ``live``: the place for a real exchange adapter (Polymarket's CLOB V2: FOK buys, FAK sells,
-  signed orders). None ships in this build: ``EXEC_MODE=live`` is a configuration error (exit 78)
-  rather than a silent paper fill.
+* ``live`` (:mod:`.live`): Polymarket's CLOB V2 through the official SDK — FOK buys, FAK sells,
+  orders signed with the wallet key of ``EXEC_KEY_FILE`` (checked when the venue is chosen: a key
+  file missing, readable by others or owned by someone else is a configuration error, exit 78,
+  before anything changes).
 """
 
 from __future__ import annotations
@@ -19,17 +20,24 @@ from collections.abc import Callable, Mapping
 from mpx.domain.execution import Venue
 from mpx.domain.models import Book, Market
 from mpx.errors import ConfigError
+from mpx.settings import Settings
 
 BookSource = Callable[[str], Book | None]
 """The latest book of a token, read when it is called."""
 VenueFactory = Callable[[Mapping[str, Market], BookSource], Venue]
 
 
-def venue_for(mode: str) -> VenueFactory:
-    """The venue factory of ``EXEC_MODE`` (ConfigError, exit 78, for a mode without an adapter)."""
+def venue_for(mode: str, settings: Settings | None = None) -> VenueFactory:
+    """The venue factory of ``EXEC_MODE`` (ConfigError, exit 78, for a mode without an adapter, or
+    live without usable credentials)."""
     if mode == "paper":
         from mpx.adapters.execution.paper import PaperVenue
 
         return PaperVenue
+    if mode == "live" and settings is not None:
+        from mpx.adapters.execution.live import live_factory, load_credentials
+
+        load_credentials(settings.exec_key_file)  # exit 78 now, before an intent is reserved
+        return live_factory(settings)
     raise ConfigError(f"EXEC_MODE={mode}: no live execution adapter is available in this build",
                       hint="use EXEC_MODE=paper; a live adapter plugs in at mpx/adapters/execution/")
