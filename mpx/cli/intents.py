@@ -250,6 +250,22 @@ def settle(fmt: FormatOption = OutputFormat.table) -> None:
             for s in res.settled], fmt, ["id", "signal_id", "filled_cost", "pnl"], empty="(nothing to settle)")
 
 
+@app.command("reconcile")
+def reconcile(fmt: FormatOption = OutputFormat.table) -> None:
+    """Ask the CLOB what became of every order of a live intent whose outcome is not known for sure
+    (no answer came, or it was still open) and repair the record: a fill we never heard of makes a
+    failed intent unwinding (naked, breaker open); an order the CLOB does not have never executed.
+    Each finding is an audit-trail event and a P1 alert. A scheduled pass (jobs/mpx-reconcile.timer)
+    under the job contract: the `reconcile` lock, a job_run row, metrics."""
+    from mpx.jobs import reconcile as rec
+
+    res = run_job(settings(), Job.reconcile, rec.reconcile)
+    render([{"intent_id": f["intent_id"], "order_id": truncate(str(f["order_id"]), 18), "side": f["side"],
+             "status": f["status"], "note": f.get("note", "")} for f in res.findings], fmt,
+           ["intent_id", "order_id", "side", "status", "note"],
+           empty=f"(nothing to repair: {res.checked} order(s) checked)")
+
+
 @app.command("breaker")
 def breaker(
     reset: Annotated[bool, typer.Option("--reset", help="Close the breaker now, zero the failure count and "
