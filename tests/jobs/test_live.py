@@ -1,0 +1,259 @@
+"""EXEC_MODE=live end to end through the CLOB V2 stand-in (tests/stubs/clob.py): orders built and
+signed by the SDK with a throwaway wallet, checked by the stand-in (HMAC headers, EIP-712 signature
+against the wallet's address, order type, tick), filled or killed against its book.
+
+The planted binary set (see test_intents.py): YES 100 @ ≤ 0.48 + NO 100 @ ≤ 0.49, the market charging
+2 % × p(1 − p); NO (less depth to spare) is sent first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from mpx.cli import main
+
+from conftest import TestDb
+from helpers import CliResult
+from stubs.clob import ClobV2StandIn
+
+Mpx = Callable[..., CliResult]
+FEES_2PCT = "UPDATE market SET fees_enabled = true, fee_rate = 0.02, fee_exponent = 1 WHERE id = %s"
+BINARY_SQL = "SELECT id FROM signal WHERE rule_type = 'SUM_LT_1' AND payload->>'structure' = 'binary'"
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage() + " " + json.dumps(record.__dict__, default=str))
+
+
+@pytest.fixture
+def logs() -> Iterator[Collect]:
+    """Every record of mpx's and the SDK's loggers (the CLI replaces the root handlers; these stay)."""
+    h = Collect()
+    loggers = [logging.getLogger(n) for n in ("mpx", "py_clob_client_v2", "httpx", "httpcore")]
+    old = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(h)
+        lg.setLevel(logging.DEBUG)
+    yield h
+    for lg, (level, _) in zip(loggers, old, strict=True):
+        lg.removeHandler(h)
+        lg.setLevel(level)
+
+
+@pytest.fixture
+def mpx(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Mpx:
+    def run(*args: str, **env: str) -> CliResult:
+        with monkeypatch.context() as m:
+            m.setenv("MPX_LOG_LEVEL", "DEBUG")
+            for k, v in env.items():
+                m.setenv(k, v)
+            capsys.readouterr()
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def wallet(tmp_path: Path) -> dict[str, str]:
+    """A throwaway wallet and API credentials in a 0600 key file."""
+    acct = Account.create()
+    w = {"address": acct.address, "key": acct.key.hex().removeprefix("0x"),
+         "api_key": "k-" + secrets.token_hex(8), "secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+         "passphrase": secrets.token_hex(16), "file": str(tmp_path / "wallet.yaml")}
+    Path(w["file"]).write_text(f"private_key: '0x{w['key']}'\napi_key: {w['api_key']}\napi_secret: '{w['secret']}'\n"
+                               f"api_passphrase: '{w['passphrase']}'\n")
+    os.chmod(w["file"], 0o600)
+    return w
+
+
+@pytest.fixture
+def clob(wallet: dict[str, str]) -> Iterator[ClobV2StandIn]:
+    with ClobV2StandIn(wallet["address"], api_key=wallet["api_key"], api_secret=wallet["secret"],
+                       api_passphrase=wallet["passphrase"], fee_rate=Decimal("0.02")) as server:
+        yield server
+
+
+def live_env(wallet: dict[str, str], clob: ClobV2StandIn) -> dict[str, str]:
+    return {"EXEC_MODE": "live", "EXEC_KEY_FILE": wallet["file"], "MPX_CLOB_URL": clob.url,
+            "MPX_HTTP_TIMEOUT": "0.5"}
+
+
+@pytest.fixture
+def binary(db: TestDb, mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str]) -> dict[str, Any]:
+    """A live intent on the planted binary set; the stand-in's books as stored: (id, yes, no)."""
+
+    def build() -> None:
+        assert mpx("seed", "--seed", "42", MPX_LOG_LEVEL="WARNING").code == 0
+        assert mpx("ingest", MPX_LOG_LEVEL="WARNING").code == 0
+        assert mpx("evaluate", MPX_LOG_LEVEL="WARNING").code == 0
+
+    db.load("seed 42, ingest, evaluate", build, max_age=timedelta(seconds=30))
+    sid = db.scalar(BINARY_SQL)
+    market = db.scalar("SELECT market_id FROM signal WHERE id = %s", (sid,))
+    with db.connect() as conn:
+        conn.execute(FEES_2PCT, (market,))
+    res = mpx("intents", "create", "--signal", str(sid), "--format", "json", **live_env(wallet, clob))
+    assert res.code == 0, res.stderr
+    iid = int(json.loads(res.stdout)[0]["id"])
+    yes, no = row(db, iid)["legs"]
+    clob.set_book(yes["token_id"], [("0.48", "250"), ("0.50", "500")], [("0.47", "300")])
+    clob.set_book(no["token_id"], [("0.49", "220"), ("0.52", "500")], [("0.46", "300")])
+    return {"id": iid, "yes": yes, "no": no, "market": market}
+
+
+def row(db: TestDb, intent_id: int) -> dict[str, Any]:
+    with db.connect() as conn:
+        cur = conn.execute("SELECT * FROM order_intent WHERE id = %s", (intent_id,))
+        cols = [d.name for d in cur.description or []]
+        r = cur.fetchone()
+        assert r is not None
+        return dict(zip(cols, r, strict=True))
+
+
+def events(db: TestDb, intent_id: int) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return [{"to": r[0], "reason": r[1], "details": r[2]} for r in conn.execute(
+            "SELECT to_status, reason, details FROM order_intent_event WHERE intent_id = %s ORDER BY id",
+            (intent_id,))]
+
+
+def stored_text(db: TestDb) -> list[str]:
+    with db.connect() as conn:
+        out = [str(r) for r in conn.execute("SELECT text FROM alert_outbox")]
+        out += [str(r) for r in conn.execute("SELECT reason, details::text FROM order_intent_event")]
+        out += [str(r) for r in conn.execute("SELECT reason, details::text FROM risk_event")]
+        out += [str(r) for r in conn.execute("SELECT to_jsonb(i)::text FROM order_intent i")]
+        out += [str(r) for r in conn.execute("SELECT to_jsonb(j)::text FROM job_run j")]
+    return out
+
+
+def assert_no_secret(wallet: dict[str, str], texts: list[str]) -> None:
+    for secret in (wallet["key"], wallet["secret"], wallet["passphrase"]):
+        assert not any(secret in t for t in texts), "a secret leaked"
+
+
+def test_live_intent_whose_legs_all_fill_records_orders_fees_and_hashes_and_leaks_no_secret(
+        db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str],
+        logs: Collect) -> None:
+    env = live_env(wallet, clob)
+    res = mpx("intents", "confirm", str(binary["id"]), **env)
+    assert res.code == 0, res.stderr
+    assert f"intent {binary['id']}: filled" in res.stdout
+    r = row(db, binary["id"])
+    assert r["status"] == "filled" and r["mode"] == "live"
+    # NO 100 @ 0.49 (fee 100 × 0.02 × 0.49 × 0.51 = 0.4998) + YES 100 @ 0.48 (fee 0.4992)
+    assert r["filled_cost"] == Decimal("97.99900")
+    # what the stand-in received: two FOK BUYs, signed for the wallet, NO first
+    assert [(p["orderType"], p["order"]["side"], p["order"]["tokenId"]) for p in clob.received] == [
+        ("FOK", "BUY", binary["no"]["token_id"]), ("FOK", "BUY", binary["yes"]["token_id"])]
+    assert all(p["order"]["signer"] == wallet["address"] for p in clob.received)
+    filled = events(db, binary["id"])[-1]
+    assert filled["to"] == "filled"
+    orders = filled["details"]["venue_orders"]
+    assert [(o["side"], o["type"], o["status"], o["filled"], o["fee"]) for o in orders] == [
+        ("BUY", "FOK", "matched", "100", "0.49980"), ("BUY", "FOK", "matched", "100", "0.49920")]
+    assert all(o["order_id"] in clob.orders and len(o["transaction_hashes"]) == 1 for o in orders)
+    assert {o["transaction_hashes"][0] for o in orders} == {t["transaction_hash"] for t in clob.trades.values()}
+
+    # reconcile: nothing open, nothing to repair
+    rec = mpx("intents", "reconcile", **env)
+    assert rec.code == 0, rec.stderr and "nothing to repair" in rec.stdout
+    shown = mpx("config", "show", **env)
+    assert shown.code == 0
+    assert_no_secret(wallet, [res.stdout, res.stderr, rec.stdout, rec.stderr, shown.stdout, shown.stderr, *logs.lines, *stored_text(db)])
+    assert logs.lines  # the session did log (DEBUG): the check above had something to check
+
+
+def test_second_leg_killed_unwinds_the_first_with_a_fak_sell_and_trips_the_breaker(
+        db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str],
+        logs: Collect) -> None:
+    # after the first order (NO fills), the YES book thins: 50 @ 0.48 then 0.51 → YES FOK killed.
+    clob.thin_after(1, binary["yes"]["token_id"], [("0.48", "50"), ("0.51", "500")])
+    res = mpx("intents", "confirm", str(binary["id"]), **live_env(wallet, clob))
+    assert res.code == 1 and f"intent {binary['id']} unwound" in res.stderr, res.stderr
+    r = row(db, binary["id"])
+    # as on paper: cost 49.4998, sold 100 @ 0.46 = 46.00 − fee 0.4968 → loss 3.9966 (cap 5)
+    assert r["status"] == "unwound" and r["pnl"] == Decimal("-3.99660")
+    assert [(p["orderType"], p["order"]["side"]) for p in clob.received] == [
+        ("FOK", "BUY"), ("FOK", "BUY"), ("FAK", "SELL")]
+    ev = events(db, binary["id"])
+    assert [e["to"] for e in ev] == ["suggested", "sent", "unwinding", "unwound"]
+    orders = ev[2]["details"]["venue_orders"]
+    assert [(o["side"], o["type"], o["status"]) for o in orders] == [
+        ("BUY", "FOK", "matched"), ("BUY", "FOK", "killed"), ("SELL", "FAK", "matched")]
+    assert orders[2]["fee"] == "0.49680" and orders[2]["price"] == "0.45"
+    assert db.scalar("SELECT breaker FROM risk_state") == "open"
+    text = db.scalar("SELECT text FROM alert_outbox WHERE intent_id = %s", (binary["id"],))
+    assert str(text).startswith(f"intent {binary['id']} UNWOUND (live)")
+    assert_no_secret(wallet, [res.stdout, res.stderr, *logs.lines, *stored_text(db)])
+
+
+def test_a_fill_we_never_heard_of_is_found_by_reconcile(
+        db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str],
+        logs: Collect) -> None:
+    env = live_env(wallet, clob)
+    clob.timeout_after_accept(1.5)  # NO (first) fills at the CLOB; its answer comes after we gave up
+    res = mpx("intents", "confirm", str(binary["id"]), **env)
+    assert res.code == 1, res.stderr  # failed: nothing bought, as far as we know
+    r = row(db, binary["id"])
+    assert r["status"] == "failed"
+    assert len(clob.received) == 1  # YES never sent
+    [order] = events(db, binary["id"])[-1]["details"]["venue_orders"]
+    assert order["status"] == "unknown" and order["order_id"] in clob.orders
+
+    rec = mpx("intents", "reconcile", "--format", "json", **env)
+    assert rec.code == 0, rec.stderr
+    [finding] = json.loads(rec.stdout)
+    assert finding["intent_id"] == binary["id"] and finding["status"] == "matched"
+    r = row(db, binary["id"])
+    assert r["status"] == "unwinding" and r["filled_cost"] == Decimal("49.49980")
+    assert r["unwind"]["positions"][0]["bought"] == "100" and r["unwind"]["positions"][0]["label"] == "No"
+    ev = events(db, binary["id"])
+    assert [e["to"] for e in ev] == ["suggested", "sent", "failed", "unwinding"]
+    [fixed] = ev[-1]["details"]["reconciled_orders"]
+    assert fixed["transaction_hashes"] and fixed["fee"] == "0.49980"
+    assert db.scalar("SELECT breaker FROM risk_state") == "open"
+    alert = str(db.scalar("SELECT text FROM alert_outbox WHERE intent_id = %s", (binary["id"],)))
+    assert db.scalar("SELECT level FROM alert_outbox WHERE intent_id = %s", (binary["id"],)) == "P1"
+    assert alert.startswith(f"intent {binary['id']} RECONCILE") and "a fill we never heard of" in alert
+
+    # a second pass finds nothing more; the naked shares are sold back as any unwind
+    again = mpx("intents", "reconcile", **env)
+    assert again.code == 0 and "nothing to repair" in again.stdout
+    unwound = mpx("intents", "unwind", str(binary["id"]), **env)
+    assert unwound.code == 0, unwound.stderr
+    assert row(db, binary["id"])["status"] == "unwound"
+    assert_no_secret(wallet, [res.stderr, rec.stderr, unwound.stderr, *logs.lines, *stored_text(db)])
+
+
+def test_a_key_file_others_can_read_is_refused(db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn,
+                                              wallet: dict[str, str]) -> None:
+    os.chmod(wallet["file"], 0o644)
+    res = mpx("intents", "confirm", str(binary["id"]), **live_env(wallet, clob))
+    assert res.code == 78
+    assert f"chmod 600 {wallet['file']}" in res.stderr and "0644" in res.stderr
+    assert row(db, binary["id"])["status"] == "suggested" and clob.received == []
+    assert_no_secret(wallet, [res.stdout, res.stderr])
