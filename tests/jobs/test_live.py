@@ -183,7 +183,8 @@ def test_live_intent_whose_legs_all_fill_records_orders_fees_and_hashes_and_leak
     assert rec.code == 0, rec.stderr and "nothing to repair" in rec.stdout
     shown = mpx("config", "show", **env)
     assert shown.code == 0
-    assert_no_secret(wallet, [res.stdout, res.stderr, rec.stdout, rec.stderr, shown.stdout, shown.stderr, *logs.lines, *stored_text(db)])
+    assert_no_secret(wallet, [res.stdout, res.stderr, rec.stdout, rec.stderr, shown.stdout, shown.stderr,
+                              *logs.lines, *stored_text(db)])
     assert logs.lines  # the session did log (DEBUG): the check above had something to check
 
 
