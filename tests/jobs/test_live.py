@@ -180,7 +180,8 @@ def test_live_intent_whose_legs_all_fill_records_orders_fees_and_hashes_and_leak
 
     # reconcile: nothing open, nothing to repair
     rec = mpx("intents", "reconcile", **env)
-    assert rec.code == 0, rec.stderr and "nothing to repair" in rec.stdout
+    assert rec.code == 0, rec.stderr
+    assert "nothing to repair" in rec.stdout
     shown = mpx("config", "show", **env)
     assert shown.code == 0
     assert_no_secret(wallet, [res.stdout, res.stderr, rec.stdout, rec.stderr, shown.stdout, shown.stderr,
