@@ -50,6 +50,7 @@ class Job(StrEnum):
     backtest = "backtest"
     migrate = "migrate"
     stream = "stream"
+    telegram = "telegram"
 
 
 @dataclass
