@@ -21,9 +21,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from html import escape
+from typing import Any, Literal
+
+from mpx.domain.alerts import TELEGRAM_LIMIT, venue_links
 
 Action = Literal["create", "confirm", "cancel"]
 _CODES: dict[Action, str] = {"create": "c", "confirm": "f", "cancel": "x"}
@@ -87,3 +91,36 @@ def parse_callback(key: bytes, data: str) -> Tap | None:
 
 def polymarket_url(event_slug: str) -> str:
     return f"https://polymarket.com/event/{event_slug}"
+
+
+def _links(links: Sequence[Mapping[str, Any]]) -> str:
+    return "".join("\n" + line for line in venue_links(links))
+
+
+def intent_text(intent: Mapping[str, Any], links: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The intent's message (Telegram HTML): what *Confirm* would send, with its numbers."""
+    legs = "\n".join(f"• {escape(str(leg.get('side', 'buy')))} {leg.get('shares')} {escape(str(leg.get('label')))} "
+                     f"≤ {leg.get('limit_price')}" for leg in intent.get("legs") or [])
+    return (f"<b>Intent {intent['id']}: {escape(str(intent['status']))}</b> ({escape(str(intent['mode']))}) — "
+            f"{escape(str(intent['level']))} signal {intent['signal_id']} ({escape(str(intent['rule_id']))})\n"
+            f"{intent['shares']} sets · notional {intent['notional']} USDC (at most {intent['max_notional']}) · "
+            f"expected edge {intent['expected_edge_bps']} bps = {intent['expected_profit']} USDC\n{legs}"
+            + _links(links))
+
+
+def verdict_text(intent: Mapping[str, Any], outcome: str, checks: Sequence[str], who: str, at: datetime,
+                 links: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The intent's message once a button acted: the outcome, every check with its numbers, the fills."""
+    lines = [f"<b>Intent {intent['id']}: {escape(outcome.upper())}</b> ({escape(str(intent['mode']))}) — "
+             f"{escape(str(intent['level']))} signal {intent['signal_id']} ({escape(str(intent['rule_id']))})",
+             escape(str(intent.get("reason") or ""))]
+    lines += [("✅ " if c.startswith("ok") else "❌ ") + escape(c) for c in checks]
+    for f in intent.get("fills") or []:
+        lines.append(f"• leg {f.get('seq')} {escape(str(f.get('label')))}: {escape(str(f.get('outcome')))} "
+                     f"{f.get('shares')} @ {f.get('vwap')} = {f.get('cost')} USDC (fee {f.get('fee')})")
+    if intent.get("filled_cost") is not None and outcome in ("filled", "unwound", "unwinding"):
+        lines.append(f"spent {intent['filled_cost']} USDC for {intent['shares']} sets paying "
+                     f"{intent['payout_per_share']} each")
+    lines.append(f"<i>{escape(who)} at {at:%Y-%m-%d %H:%M:%S}Z</i>")
+    text = "\n".join(line for line in lines if line) + _links(links)
+    return text if len(text) <= TELEGRAM_LIMIT else text[: TELEGRAM_LIMIT - 1] + "…"
