@@ -213,7 +213,8 @@ class TelegramStandIn:
             with self._lock:
                 msg = self.messages.get(mid)
                 if msg is None or str(params.get("chat_id")) != str(msg["chat_id"]):
-                    return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"}
+                    return 400, {"ok": False, "error_code": 400,
+                                 "description": "Bad Request: message to edit not found"}
                 if not params.get("text"):
                     return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
                 if len(str(params["text"])) > 4096:
