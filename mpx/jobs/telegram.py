@@ -97,8 +97,9 @@ def run_poll(ctx: Context[PollResult], *, for_: timedelta | None = None, clock: 
     finally:
         if api is None:
             bot.close()
-    ctx.metrics.gauge("mpx_telegram_taps", "Button taps handled by this pass", ("outcome",)).labels(
-        "acted").set(res.acted)
+    taps = ctx.metrics.gauge("mpx_telegram_taps", "Button taps this pass acted on or refused", ("outcome",))
+    taps.labels("acted").set(res.acted)
+    taps.labels("refused").set(res.refused)
     res.rows = res.updates
     res.details = {"updates": res.updates, "acted": res.acted, "refused": res.refused}
     return res
