@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, description="bot token (secret)")
     telegram_chat_id: str | None = Field(None, description="chat to alert")
     telegram_api_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL")
+    telegram_allowed_users: str = Field(
+        "", description="Telegram user ids (comma-separated) whose button taps act (`mpx telegram poll`); empty: none")
     mpx_metrics_textfile: Path | None = Field(None, description="also write each job's metrics here (node_exporter)")
     mpx_heartbeat_max_age: Duration = Field(timedelta(seconds=30), description="health: last good evaluate within")
     mpx_ingest_max_age: Duration = Field(timedelta(minutes=2), description="health: the last ingest pass within")
@@ -110,6 +112,8 @@ class Settings(BaseSettings):
     exec_breaker_max_loss: Decimal = Field(Decimal("50"), gt=0, description="realised loss (USDC) within the window")
     exec_breaker_window: Duration = Field(timedelta(hours=24), description="window of the loss limit")
     exec_breaker_cooldown: Duration = Field(timedelta(minutes=30), description="how long an opened breaker stays open")
+    exec_confirm_ttl: Duration = Field(timedelta(minutes=2),
+                                       description="a Telegram button older than this has expired (one-tap)")
 
     # --- metrics and logs
     pushgateway_url: str | None = Field(None, description="Prometheus Pushgateway base URL")
@@ -149,6 +153,20 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("telegram_allowed_users")
+    @classmethod
+    def _user_ids(cls, v: str) -> str:
+        ids = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+        bad = [p for p in ids if not p.lstrip("-").isdigit()]
+        if bad:
+            raise ValueError(f"must be numeric Telegram user ids separated by commas, not {', '.join(bad)}")
+        return ",".join(ids)
+
+    @property
+    def allowed_telegram_users(self) -> frozenset[int]:
+        """TELEGRAM_ALLOWED_USERS as ids (empty: nobody may act through the buttons)."""
+        return frozenset(int(p) for p in self.telegram_allowed_users.split(",") if p)
 
     @field_validator("exec_max_unwind_loss")
     @classmethod

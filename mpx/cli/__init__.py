@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "backtest": ("backtest", "backtest", "Replay stored ticks through a rule: hits, PnL, DEPLOY / NO-DEPLOY."),
     "db": ("db", "app", "Start, stop, inspect and migrate the database."),
     "alerts": ("alerts", "app", "Telegram alerts: send a test message, flush the outbox, list what was alerted."),
+    "telegram": ("telegram", "app", "One tap in Telegram: answer the alert buttons (poll), list every tap."),
     "intents": ("intents", "app", "Order intents from P1/P2 arbitrage signals: create, confirm, unwind, list."),
     "config": ("config", "app", "Inspect the configuration."),
     "markets": ("markets", "app", "Inspect stored markets."),

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 TELEGRAM_LIMIT = 4096
 SEPARATOR = "\n\n"
@@ -47,7 +48,35 @@ def format_alert(signal: Mapping[str, Any]) -> str:
         if amp != -1 and ";" not in body[amp:]:
             body = body[:amp]  # never leave half an entity (&am…)
         body += "…"
-    return f"{head}\n{body}"
+    block = f"{head}\n{body}"
+    for line in venue_links(signal.get("links") or ()):
+        if len(block) + 1 + len(line) > TELEGRAM_LIMIT - 96:  # room left for the batch separators
+            break
+        block += "\n" + line
+    return block
+
+
+MAX_LINKS = 10
+MAX_LINK_LABEL = 80
+
+
+def venue_links(links: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per market the alert names, linked to its page on the venue (Polymarket:
+    ``https://polymarket.com/event/<event slug>``) so the trader can look before tapping; markets
+    of one event share its page. At most :data:`MAX_LINKS` lines (the block stays within a message)."""
+    lines: list[str] = []
+    for link in links:
+        slug = str(link.get("slug") or "")
+        if not slug:
+            continue
+        label = str(link.get("question") or slug)
+        if len(label) > MAX_LINK_LABEL:
+            label = label[: MAX_LINK_LABEL - 1] + "…"
+        url = "https://polymarket.com/event/" + quote(slug, safe="-_.~")
+        lines.append(f'🔗 <a href="{escape(url)}">{escape(label)}</a>')
+        if len(lines) == MAX_LINKS:
+            break
+    return lines
 
 
 def format_execution_alert(row: Mapping[str, Any]) -> str:

@@ -171,6 +171,8 @@ class Event:
     parsed, and no outcome set built from the rest covers every state of the world."""
     dropped: tuple[str, ...] = ()
     """Why listed markets were not parsed (one line each), for ``mpx markets show``."""
+    slug: str = ""
+    """The event's page on the venue: ``https://polymarket.com/event/<slug>`` (Gamma ``slug``)."""
 
     @property
     def complete_listing(self) -> bool:

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
+from typing import Any
 
 import psycopg
 
 from mpx.adapters import notify
 from mpx.adapters.db import alerts as db
 from mpx.adapters.db import state
-from mpx.adapters.notify import Notifier, SendResult
+from mpx.adapters.notify import Button, ButtonNotifier, Keyboard, Notifier, SendResult
 from mpx.domain.alerts import LEVELS, at_least, batch, format_alert, format_execution_alert, message_text
+from mpx.domain.telegram import LABELS, callback_data, key_from_token
 from mpx.errors import ConfigError, TempFailError
 from mpx.jobs.contract import Context, JobResult
 from mpx.log import get_logger, redact
@@ -87,6 +89,26 @@ def _send(notifier: Notifier, texts: list[str]) -> list[SendResult]:
         return [SendResult("unavailable", error=redact(_one_line(exc)))]
 
 
+def _send_buttons(notifier: ButtonNotifier, texts: list[str], keyboards: list[Keyboard]) -> list[SendResult]:
+    try:
+        return notifier.send_with_buttons(texts, keyboards)
+    except Exception as exc:
+        return [SendResult("unavailable", error=redact(_one_line(exc)))]
+
+
+def create_buttons(settings: Settings, rows: Sequence[dict[str, Any]], now: datetime | None = None) -> Keyboard:
+    """A *Create intent* button per P1/P2 arbitrage signal of a message (#16), when the bot token is
+    set (it keys the buttons' MAC: :mod:`mpx.domain.telegram`). Tapped, ``mpx telegram poll`` acts."""
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    if not token:
+        return []
+    key, issued = key_from_token(token), now or datetime.now(UTC)
+    return [[Button(f"{LABELS['create']} · {r['level']} {r['rule_type']} #{r['signal_id']}",
+                    callback_data(key, "create", int(r["signal_id"]), issued))]
+            for r in rows if r.get("signal_id") is not None and r.get("finding_class") == "arbitrage"
+            and r.get("level") in ("P1", "P2")]
+
+
 def _notifier(settings: Settings) -> Notifier | None:
     """The chosen channel (``None``: dry-run); one that cannot even be built is logged and counts as
     unavailable (:class:`_Broken`)."""
@@ -124,7 +146,12 @@ def flush(conn: psycopg.Connection, settings: Settings) -> FlushResult:
     if rows:
         blocks = [format_alert(r) if r["signal_id"] is not None else format_execution_alert(r) for r in rows]
         groups = batch(blocks, notifier.limit)
-        results = _send(notifier, [message_text([blocks[i] for i in g]) for g in groups])
+        texts = [message_text([blocks[i] for i in g]) for g in groups]
+        keyboards = [create_buttons(settings, [rows[i] for i in g]) for g in groups]
+        if any(keyboards) and isinstance(notifier, ButtonNotifier):
+            results = _send_buttons(notifier, texts, keyboards)
+        else:
+            results = _send(notifier, texts)
         for n, (group, result) in enumerate(zip(groups, results, strict=False)):
             ids = [rows[i]["id"] for i in group]
             if result.outcome == "sent":

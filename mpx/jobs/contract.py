@@ -51,6 +51,7 @@ class Job(StrEnum):
     migrate = "migrate"
     stream = "stream"
     reconcile = "reconcile"
+    telegram = "telegram"
 
 
 @dataclass

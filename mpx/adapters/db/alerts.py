@@ -22,6 +22,20 @@ class OutboxStatus(StrEnum):
     failed = "failed"
 
 
+SIGNAL_LINKS = """(
+    SELECT coalesce(jsonb_agg(jsonb_build_object('question', l.label, 'slug', l.slug) ORDER BY l.label), '[]')
+    FROM (SELECT CASE WHEN count(*) = 1 THEN min(m.question) ELSE min(e.title) END AS label, min(e.slug) AS slug
+          FROM market m JOIN event e ON e.id = m.event_id
+          WHERE e.slug <> '' AND m.id IN (
+              SELECT s.market_id
+              UNION SELECT jsonb_path_query(s.payload, 'lax $.**.market_id') #>> '{}'
+              UNION SELECT jsonb_path_query(s.payload, 'lax $.**.market_ids[*]') #>> '{}')
+          GROUP BY e.id) l) AS links"""
+"""The events of the markets a signal (``s``) names — its own market and every ``market_id`` in its
+payload — as ``[{question, slug}]``: the market's question, or the event's title when several of its
+markets are named. Events without a slug (stored before #16) are left out."""
+
+
 def enqueue_signals(conn: psycopg.Connection, after_id: int, levels: Sequence[str], cooldown: timedelta) -> int:
     """Rows for the signals stored after ``after_id`` at one of ``levels``, unless the same signature
     was queued within ``cooldown``. Returns rows queued."""
@@ -43,12 +57,13 @@ def mark_pending_dry_run(conn: psycopg.Connection) -> int:
 
 
 def lock_due(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
-    """The due pending rows, oldest first, with their signal's fields, locked ``FOR UPDATE SKIP
+    """The due pending rows, oldest first, with their signal's fields (and ``links``: its markets' events,
+    see :data:`SIGNAL_LINKS`), locked ``FOR UPDATE SKIP
     LOCKED`` (two flushers never take the same row)."""
     return conn.cursor(row_factory=dict_row).execute(
-        """SELECT o.id, o.signal_id, o.text, coalesce(s.level, o.level) AS level, s.rule_type, s.finding_class,
+        f"""SELECT o.id, o.signal_id, o.text, coalesce(s.level, o.level) AS level, s.rule_type, s.finding_class,
                   s.message, s.estimated_edge_bps, s.executable_shares, s.executable_notional, s.measure,
-                  s.measure_value, s.payload
+                  s.measure_value, s.payload, {SIGNAL_LINKS}
            FROM alert_outbox o LEFT JOIN signal s ON s.id = o.signal_id
            WHERE o.status = 'pending' AND o.next_attempt_at <= now()
            ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED""", (limit,)).fetchall()

@@ -11,7 +11,8 @@ from psycopg.rows import dict_row
 
 from mpx.domain.models import Event, FeeSchedule, Market, Outcome
 
-_EVENT_COLS = ("id", "title", "neg_risk", "neg_risk_augmented", "end_date", "category", "listed_markets", "dropped")
+_EVENT_COLS = ("id", "title", "neg_risk", "neg_risk_augmented", "end_date", "category", "listed_markets", "dropped",
+               "slug")
 _MARKET_COLS = (
     "id", "event_id", "slug", "question", "end_date", "status", "active", "accepting_orders", "category",
     "neg_risk", "neg_risk_other", "fees_enabled", "fee_rate", "fee_exponent", "tick_size", "min_order_size",
@@ -33,7 +34,7 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
     """Insert or update events, markets and their outcomes; rows that did not change are not touched.
     Returns the number of markets given."""
     ev_rows = [(e.id, e.title, e.neg_risk, e.neg_risk_augmented, e.end_date, e.category, e.listed_markets,
-                list(e.dropped)) for e in events]
+                list(e.dropped), e.slug) for e in events]
     mk_rows: list[tuple[Any, ...]] = []
     oc_rows: list[tuple[Any, ...]] = []
     for m in markets:
@@ -96,6 +97,7 @@ def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[st
             id=r["id"], title=r["title"], market_ids=tuple(event_markets.get(r["id"], ())),
             neg_risk=r["neg_risk"], neg_risk_augmented=r["neg_risk_augmented"], end_date=r["end_date"],
             category=r["category"], listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()),
+            slug=r["slug"],
         )
     return markets, events
 
@@ -122,7 +124,7 @@ def load_event(conn: psycopg.Connection, event_id: str) -> tuple[Event, dict[str
     ids = [row[0] for row in conn.execute("SELECT id FROM market WHERE event_id = %s ORDER BY id", (event_id,))]
     event = Event(id=r["id"], title=r["title"], market_ids=tuple(ids), neg_risk=r["neg_risk"],
                   neg_risk_augmented=r["neg_risk_augmented"], end_date=r["end_date"], category=r["category"],
-                  listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()))
+                  listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()), slug=r["slug"])
     return event, load_markets(conn, ids)
 
 

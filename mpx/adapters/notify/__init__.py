@@ -25,7 +25,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from mpx.settings import Settings
@@ -56,6 +56,27 @@ class Notifier(Protocol):
 
     def send(self, texts: Sequence[str]) -> list[SendResult]:
         """Send ``texts`` in order, stopping at the first that is not sent; one result per text tried."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button under a message: its label and the data handed back when it is tapped."""
+
+    text: str
+    data: str
+
+
+Keyboard = Sequence[Sequence[Button]]
+"""Rows of buttons under one message (empty: none)."""
+
+
+@runtime_checkable
+class ButtonNotifier(Protocol):
+    """A channel that can put buttons under a message (Telegram's inline keyboards, #16)."""
+
+    def send_with_buttons(self, texts: Sequence[str], keyboards: Sequence[Keyboard]) -> list[SendResult]:
+        """Like :meth:`Notifier.send`, the message ``i`` carrying ``keyboards[i]``."""
         ...
 
 

@@ -110,7 +110,7 @@ class MockSource:
             fee = FeeSchedule()
         tick = kw.pop("tick_size", MILLI if rng.random() < 0.2 else CENT)
         min_size = kw.pop("min_order_size", Decimal(rng.choice([5, 5, 5, 5, 5, 5, 5, 5, 1, 15])))
-        slug = "-".join("".join(ch for ch in w.lower() if ch.isalnum()) for w in question.split()[:8])
+        slug = _slugify(question)
         self._ends[mid] = end
         source = _RESOLUTION_SOURCES.get(category, "a consensus of credible reporting")
         return Market(
@@ -167,7 +167,8 @@ class MockSource:
             event_id = self._event_id()
             market = self._new_market(question, event_id=event_id, category=category, end=end, **kw)
             self._event_meta[event_id] = {"title": question, "category": category, "neg_risk": False,
-                                          "augmented": False, "end": end, "markets": [market.id]}
+                                          "augmented": False, "end": end, "markets": [market.id],
+                                          "slug": market.slug}
             return _MarketSpec(market, base, 6 + rng.randrange(3), 1 + rng.randrange(3))
 
         for i in range(n_binary):
@@ -234,7 +235,8 @@ class MockSource:
             specs.append(_MarketSpec(market, w, 6 + rng.randrange(3), 1 + rng.randrange(2)))
         total_mid = rng.uniform(1.0, 1.015)
         self._events.append((Event(event_id, title, tuple(s.market.id for s in specs), neg_risk=True,
-                                   neg_risk_augmented=augmented, category=category, listed_markets=len(specs)),
+                                   neg_risk_augmented=augmented, category=category, listed_markets=len(specs),
+                                   slug=f"{_slugify(title)}-{event_id}"),
                              specs, total_mid))
         return event_id
 
@@ -320,7 +322,7 @@ class MockSource:
             markets.append(m)
             meta = self._event_meta[m.event_id or ""]
             events.append(Event(m.event_id or "", str(meta["title"]), (m.id,), category=m.category,
-                                end_date=m.end_date, listed_markets=1))
+                                end_date=m.end_date, listed_markets=1, slug=str(meta.get("slug") or "")))
             key = planted_by_market.get(m.id)
             fixed = self._planted_books(key, [m], n) if key else None
             books.extend(fixed if fixed is not None else self._binary_books(spec, float(mids[i]), int(changed_b[i])))
@@ -354,3 +356,8 @@ class MockSource:
             frame = 0
             anchor = self._now()
         return self.frame(frame, anchor), {"frame": frame, "anchor": anchor.isoformat(), "seed": self.seed}
+
+
+def _slugify(text: str) -> str:
+    """A venue-like slug: the first eight words, lower case, alphanumerics only, joined by hyphens."""
+    return "-".join("".join(ch for ch in w.lower() if ch.isalnum()) for w in text.split()[:8])

@@ -148,3 +148,11 @@ def test_both_timestamp_forms() -> None:
     assert parse_time("2025-12-31T12:00:00Z") == datetime(2025, 12, 31, 12, tzinfo=UTC)
     assert parse_time("2025-08-21 19:44:00+00") == datetime(2025, 8, 21, 19, 44, tzinfo=UTC)
     assert parse_time("garbage") is None and parse_time(None) is None
+
+
+def test_the_event_slug_is_kept_for_its_venue_page() -> None:
+    [event], _ = parse_events(load("gamma_events_fed_decision_march_2026.json"), ParseReport())
+    assert event.slug == "fed-decision-in-march-885"  # https://polymarket.com/event/fed-decision-in-march-885
+    [no_slug], _ = parse_events([{**load("gamma_events_fed_decision_march_2026.json")[0], "slug": None}],
+                                ParseReport())
+    assert no_slug.slug == ""

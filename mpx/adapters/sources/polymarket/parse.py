@@ -287,6 +287,7 @@ def parse_events(payload: Any, report: ParseReport) -> tuple[list[Event], list[M
             category=_category(ev),
             listed_markets=len(listed),
             dropped=tuple(reasons),
+            slug=str(ev.get("slug") or "") if isinstance(ev.get("slug"), str) else "",
         )
         if event.id in by_id:  # the same event on two pages: the later copy wins
             report.duplicates += 1
