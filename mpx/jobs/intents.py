@@ -590,8 +590,17 @@ def breaker_report(conn: psycopg.Connection, settings: Settings) -> dict[str, An
         "open_intents": f"{open_n} of {policy.max_concurrent_orders}",
         "unwinding": ", ".join(str(i) for i in naked) or "none",
         "daily_notional": f"{day} of {policy.max_daily_notional} USDC ({now.date()} UTC)",
+        "daily_loss": _daily_loss_line(conn, policy, b, now),
         "recent": db.risk_events(conn, 5),
     }
+
+
+def _daily_loss_line(conn: psycopg.Connection, policy: Policy, b: Breaker, now: datetime) -> str:
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = max(day_start, b.loss_since) if b.loss_since is not None else day_start
+    day_pnl = Decimal(db.risk_usage(conn, "", now.date(), since)["day_pnl"])
+    return (f"{day_pnl} USDC realised since {since:%Y-%m-%d %H:%M:%S}Z (opens until the next UTC day at "
+            f"-{policy.max_daily_loss})")
 
 
 def reset_breaker(conn: psycopg.Connection, reason: str) -> None:

@@ -11,7 +11,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from test_intents import Mpx, copies, create, events, intent, mpx, signals  # noqa: F401  (fixtures)
+
+from mpx.jobs import intents as jobs
+from mpx.jobs.contract import run_job
+from mpx.settings import load_settings
 
 from conftest import TestDb
 
@@ -93,6 +98,8 @@ def test_daily_realised_loss_trips_the_breaker_until_the_next_utc_day(db: TestDb
     assert f"FAIL breaker: open (limit closed) — daily realised loss 30 USDC on {today:%Y-%m-%d} UTC " \
            "(limit EXEC_MAX_DAILY_LOSS=30)" in out
     rejected_by(db, mpx, second, "breaker")
+    br = json.loads(mpx("intents", "breaker", "--format", "json").stdout)
+    assert br["state"] == "open" and br["daily_loss"].startswith("-30 USDC realised since")
     with db.connect() as conn:
         row = conn.execute("SELECT breaker, open_until FROM risk_state WHERE id = 1").fetchone()
         assert row is not None
@@ -140,3 +147,42 @@ def test_no_canary_by_default(db: TestDb, signals: dict[str, int], mpx: Mpx) -> 
     iid = create(mpx, signals["set"])
     confirmed(mpx, iid, 0)
     assert intent(db, iid)["canary"] is False and intent(db, iid)["shares"] == Decimal(100)
+
+
+class NoBalance:
+    """A venue whose balance cannot be read (a live CLOB down): the confirm is rejected, nothing sent."""
+
+    name = "flaky"
+    sent = 0
+
+    def collateral(self) -> Any:
+        raise ConnectionError("GET /balance-allowance: 503")
+
+    def buy_fok(self, *a: Any) -> Any:
+        self.sent += 1
+        raise AssertionError("nothing may be sent")
+
+    sell = buy_fok
+
+    def best_bid(self, token_id: str) -> None:
+        return None
+
+
+def test_a_venue_that_cannot_report_its_balance_sends_nothing(db: TestDb, signals: dict[str, int], mpx: Mpx,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    iid = create(mpx, signals["set"])
+    venue = NoBalance()
+    with monkeypatch.context() as m:
+        m.setenv("MPX_LOG_LEVEL", "WARNING")
+        res = run_job(load_settings(), "intents", lambda ctx: jobs.confirm(ctx, iid, venue=venue), lock=False)
+    assert res.outcome == "rejected" and venue.sent == 0
+    row = rejected_by(db, mpx, iid, "collateral")
+    assert "the venue could not report its balance: ConnectionError: GET /balance-allowance: 503" in row["reason"]
+
+
+def test_config_show_lists_the_risk_settings(mpx: Mpx) -> None:
+    shown = json.loads(mpx("config", "show", "--format", "json").stdout)
+    assert {k: shown[k] for k in ("EXEC_RULE_MAX_OPEN_INTENTS", "EXEC_RULE_MAX_DAILY_NOTIONAL", "EXEC_MAX_EXPOSURE",
+                                  "EXEC_PAPER_BALANCE", "EXEC_MAX_DAILY_LOSS", "EXEC_CANARY")} == {
+        "EXEC_RULE_MAX_OPEN_INTENTS": 3, "EXEC_RULE_MAX_DAILY_NOTIONAL": "1000", "EXEC_MAX_EXPOSURE": "1000",
+        "EXEC_PAPER_BALANCE": "10000", "EXEC_MAX_DAILY_LOSS": "50", "EXEC_CANARY": False}
