@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     exec_breaker_cooldown: Duration = Field(timedelta(minutes=30), description="how long an opened breaker stays open")
     exec_confirm_ttl: Duration = Field(timedelta(minutes=2),
                                        description="a Telegram button older than this has expired (one-tap)")
+    exec_max_daily_loss: Decimal = Field(
+        Decimal("50"), gt=0, description="realised loss (USDC) per UTC day that opens the breaker until the next day")
+    exec_rule_max_daily_notional: Decimal = Field(
+        Decimal("1000"), gt=0, description="USDC per UTC day reserved by the intents of one rule (strategy level)")
+    exec_rule_max_open_intents: int = Field(3, ge=1, description="open intents of one rule at once (strategy level)")
+    exec_max_exposure: Decimal = Field(
+        Decimal("1000"), gt=0, description="USDC across every open intent (sent, filled, unwinding) (account level)")
+    exec_paper_balance: Decimal = Field(
+        Decimal("10000"), ge=0, description="the paper venue's starting USDC balance (account level, paper mode)")
+    exec_canary: bool = Field(
+        False, description="send the first intent of a UTC day, and the first after a policy change, at minimum size")
 
     # --- metrics and logs
     pushgateway_url: str | None = Field(None, description="Prometheus Pushgateway base URL")

@@ -35,7 +35,7 @@ IdArg = Annotated[int, typer.Argument(help="The intent's id (`mpx intents list`)
 
 def _summary(intent: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "signal_id", "status", "rule_id", "level", "mode", "shares", "notional", "max_notional",
-            "expected_edge_bps", "expected_profit", "filled_cost", "pnl", "policy_version", "reason")
+            "expected_edge_bps", "expected_profit", "filled_cost", "pnl", "policy_version", "canary", "reason")
     return {k: intent.get(k) for k in keys}
 
 
@@ -161,7 +161,7 @@ def list_(
             r["reason"] = truncate(r["reason"], 50)
             r["message"] = truncate(r["message"], 40)
         render(rows, fmt, ["id", "signal_id", "status", "updated_at", "rule_id", "level", "shares", "notional",
-                           "expected_edge_bps", "filled_cost", "pnl", "reason"], empty="(no intents)")
+                           "expected_edge_bps", "filled_cost", "pnl", "canary", "reason"], empty="(no intents)")
     else:
         render(rows, fmt)
 

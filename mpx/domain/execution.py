@@ -37,11 +37,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from mpx.domain.codec import from_json, to_json
 from mpx.domain.models import ONE, ZERO, FeeSchedule, Level, Market, Side
-from mpx.domain.risk import PlannedLeg, depth_at_limit
+from mpx.domain.risk import Funds, PlannedLeg, depth_at_limit
 
 TARGET_QUANTUM = Decimal("1e-12")
 
@@ -110,9 +110,22 @@ class Venue(Protocol):
         ...
 
 
-__all__ = ["EXECUTED", "HELD", "INTENT_STATUSES", "LIVE", "OPEN", "Execution", "IntentStatus", "LegFill", "Position",
-           "Unwind", "UnwindSell", "Venue", "VenueFill", "VenueRefused", "depth_at_limit", "execute", "floor_price",
-           "incident_text", "positions_of", "send_order", "settle_positions", "share_of_target", "unwind"]
+@runtime_checkable
+class ReportsFunds(Protocol):
+    """An optional venue capability (account-level risk, #16): the USDC balance and the allowance the
+    exchange may spend, asked before an intent is sent. The paper venue reports ``EXEC_PAPER_BALANCE``
+    less what its positions hold; a live CLOB venue answers from ``GET /balance-allowance`` (asset
+    type COLLATERAL). It raises when it cannot tell — the confirm is then rejected, nothing sent.
+    A venue without it is not checked (the ``collateral`` check says so)."""
+
+    def collateral(self) -> Funds:
+        ...
+
+
+__all__ = ["EXECUTED", "HELD", "INTENT_STATUSES", "LIVE", "OPEN", "Execution", "Funds", "IntentStatus", "LegFill",
+           "Position", "ReportsFunds", "Unwind", "UnwindSell", "Venue", "VenueFill", "VenueRefused",
+           "depth_at_limit", "execute", "floor_price", "incident_text", "positions_of", "send_order",
+           "settle_positions", "share_of_target", "unwind"]
 
 
 def send_order(legs: Sequence[PlannedLeg], depths: Mapping[str, Decimal]) -> tuple[int, ...]:

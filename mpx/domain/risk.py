@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
@@ -37,17 +37,24 @@ SHARE_QUANTUM = Decimal("0.01")
 USD = Decimal("0.00001")
 
 CheckName = Literal["breaker", "market_open", "fee_known", "book_fresh", "depth_at_limit", "notional_per_order",
-                    "concurrent_orders", "daily_notional", "slippage", "worst_case_edge", "edge"]
+                    "concurrent_orders", "daily_notional", "rule_open_intents", "rule_daily_notional", "exposure",
+                    "collateral", "slippage", "worst_case_edge", "edge"]
 CHECKS: tuple[CheckName, ...] = ("breaker", "market_open", "fee_known", "book_fresh", "depth_at_limit",
-                                 "notional_per_order", "concurrent_orders", "daily_notional", "slippage",
-                                 "worst_case_edge", "edge")
+                                 "notional_per_order", "concurrent_orders", "daily_notional", "rule_open_intents",
+                                 "rule_daily_notional", "exposure", "collateral", "slippage", "worst_case_edge",
+                                 "edge")
+"""The three levels of risk (issue #16): **amount** — ``notional_per_order``, ``daily_notional``
+(and ``concurrent_orders``); **strategy** — ``rule_open_intents``, ``rule_daily_notional`` (per
+rule id); **account** — ``exposure`` (every open position), ``collateral`` (the venue's balance and
+allowance less what is in flight) and the daily realised-loss limit, which trips the breaker
+(``breaker``)."""
 MARKET_CHECKS: frozenset[str] = frozenset({"market_open", "fee_known", "book_fresh", "depth_at_limit", "slippage",
                                            "edge"})
 """Rejections that say something is wrong with the market or our prices: they count towards the
 circuit breaker. Hitting a capacity limit (per-order, concurrent, daily) or the worst-case edge bar
 (the plan's limits against ``EXEC_MIN_EDGE_BPS``: it moves only when the policy or a fee changes)
 is the limits working, and a rejection by the open breaker itself must not keep it open: those do
-not count."""
+not count. The strategy and account limits are capacity limits too: they do not count."""
 
 DEFAULT_MIN_EDGE_BPS = Decimal(100)
 """``EXEC_MIN_EDGE_BPS``: what the pricing does not model must fit in it — gas to merge or redeem
@@ -59,6 +66,10 @@ longer-dated set deserves a higher bar."""
 DEFAULT_MAX_UNWIND_LOSS = Decimal(5)
 """``EXEC_MAX_UNWIND_LOSS`` (USDC): 5 % of the default per-order limit — a one-leg unwind of a
 50 USDC leg may give up 10 cents a share before the position is left naked for a trader."""
+
+
+DAILY_LOSS = "daily realised loss"
+"""How the reason of a breaker opened by ``EXEC_MAX_DAILY_LOSS`` begins (it stays open until the next UTC day)."""
 
 
 class PlanError(ValueError):
@@ -81,6 +92,11 @@ class Policy:
     breaker_max_loss: Decimal = Decimal(50)
     breaker_window: timedelta = timedelta(hours=24)
     breaker_cooldown: timedelta = timedelta(minutes=30)
+    rule_max_daily_notional: Decimal = Decimal(1000)
+    rule_max_open_intents: int = 3
+    max_exposure: Decimal = Decimal(1000)
+    max_daily_loss: Decimal = Decimal(50)
+    canary: bool = False
 
     def params(self) -> dict[str, Any]:
         """JSON-able, exact (Decimals and durations as strings / seconds)."""
@@ -237,6 +253,35 @@ class Usage:
     naked: tuple[int, ...] = ()
     """Intents ``unwinding``: shares still held after a leg was killed. The breaker stays open
     while there is one, whatever its cooldown or a reset says."""
+    rule_id: str = ""
+    rule_open_intents: int = 0
+    """Open intents (sent, filled, unwinding) of the same rule."""
+    rule_day_notional: Decimal = ZERO
+    """Notional reserved or spent today (UTC) by intents of the same rule."""
+    exposure: Decimal = ZERO
+    """Σ reserved or spent notional of every open intent (sent, filled, unwinding): what is at risk now."""
+    day_pnl: Decimal = ZERO
+    """Realised PnL of intents settled, closed or unwound since 00:00 UTC today (after a reset: since it)."""
+    funds: Funds | None = None
+    """What the venue reports it can spend; ``None``: the venue does not report a balance."""
+    funds_error: str = ""
+    """The venue was asked and could not say (the check fails: nothing is sent blind)."""
+    in_flight: Decimal = ZERO
+    """Reserved by intents ``sent`` whose fills are not recorded yet: the venue's balance may not show them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Funds:
+    """A venue's collateral (USDC): the balance, and the allowance the exchange may spend of it
+    (``None``: no allowance applies, as on paper)."""
+
+    balance: Decimal
+    allowance: Decimal | None = None
+    source: str = ""
+
+    @property
+    def spendable(self) -> Decimal:
+        return self.balance if self.allowance is None else min(self.balance, self.allowance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +369,47 @@ def breaker_check(b: Breaker, usage: Usage, policy: Policy, now: datetime) -> tu
         why = (f"realised loss {loss} USDC within {format_duration(policy.breaker_window)} "
                f"(limit {policy.breaker_max_loss})")
         return Check("breaker", False, "open", "closed", why), "open", why
+    day_loss = -usage.day_pnl
+    if day_loss >= policy.max_daily_loss:
+        why = (f"{DAILY_LOSS} {day_loss} USDC on {now:%Y-%m-%d} UTC (limit EXEC_MAX_DAILY_LOSS="
+               f"{policy.max_daily_loss}): closed until {next_utc_day(now):%Y-%m-%d} 00:00Z")
+        return Check("breaker", False, "open", "closed", why), "open", why
     return Check("breaker", True, "closed", "closed", "cooldown elapsed: closed again" if action else ""), action, (
         "cooldown elapsed" if action else "")
+
+
+def next_utc_day(now: datetime) -> datetime:
+    """00:00 UTC of the day after ``now`` (an aware datetime)."""
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start + timedelta(days=1)
+
+
+def breaker_open_until(why: str, policy: Policy, now: datetime) -> datetime:
+    """How long a breaker opened now stays open: the cooldown — or, tripped by the daily realised-loss
+    limit, until the next UTC day (whichever is later)."""
+    until = now + policy.breaker_cooldown
+    if why.startswith(DAILY_LOSS):
+        until = max(until, next_utc_day(now))
+    return until
+
+
+def canary_legs(legs: Sequence[PlannedLeg], markets: Mapping[str, Market]) -> tuple[PlannedLeg, ...]:
+    """The legs at the minimum size: the largest ``min_order_size`` among the legs' markets (shares),
+    costs scaled, each leg's most it can spend recomputed at its limit. Legs already at or below it
+    are unchanged (a plan never goes below it)."""
+    known = [markets[leg.market_id] for leg in legs if leg.market_id in markets]
+    if not known:
+        return tuple(legs)
+    size = max(m.min_order_size for m in known)
+    out = []
+    for leg in legs:
+        if leg.shares <= size:
+            out.append(leg)
+            continue
+        m = markets.get(leg.market_id)
+        max_cost = _max_cost(size, leg.limit_price, m, leg.side) if m is not None else leg.max_cost * size / leg.shares
+        out.append(replace(leg, shares=size, cost=(leg.cost * size / leg.shares).quantize(USD), max_cost=max_cost))
+    return tuple(out)
 
 
 def worst_case_cost(legs: Sequence[PlannedLeg], markets: Mapping[str, Market]) -> Decimal:
@@ -412,6 +496,20 @@ def assess(plan_legs: Sequence[PlannedLeg], payout_per_share: Decimal, markets: 
     checks.append(Check("daily_notional", day_total <= policy.max_daily_notional,
                         f"{usage.day_notional} used + {worst_cost} = {day_total} USDC",
                         f"{policy.max_daily_notional} USDC", "per UTC day"))
+    rule = usage.rule_id or "?"
+    checks.append(Check("rule_open_intents", usage.rule_open_intents + 1 <= policy.rule_max_open_intents,
+                        f"{usage.rule_open_intents} open + 1", str(policy.rule_max_open_intents),
+                        f"rule {rule}; EXEC_RULE_MAX_OPEN_INTENTS"))
+    rule_total = usage.rule_day_notional + worst_cost
+    checks.append(Check("rule_daily_notional", rule_total <= policy.rule_max_daily_notional,
+                        f"{usage.rule_day_notional} used + {worst_cost} = {rule_total} USDC",
+                        f"{policy.rule_max_daily_notional} USDC",
+                        f"rule {rule}, per UTC day; EXEC_RULE_MAX_DAILY_NOTIONAL"))
+    exposure = usage.exposure + worst_cost
+    checks.append(Check("exposure", exposure <= policy.max_exposure,
+                        f"{usage.exposure} open + {worst_cost} = {exposure} USDC", f"{policy.max_exposure} USDC",
+                        "every open intent's reserved or spent notional; EXEC_MAX_EXPOSURE"))
+    checks.append(collateral_check(usage, worst_cost))
 
     repriced = tuple(reprice(leg, books.get(leg.token_id), markets[leg.market_id]) if leg.market_id in markets
                      else Repriced(leg, walk_book((), leg.shares, NO_FEES), None) for leg in plan_legs)
@@ -443,6 +541,23 @@ def assess(plan_legs: Sequence[PlannedLeg], payout_per_share: Decimal, markets: 
                         "" if edge is None else
                         f"{filled_sets} sets pay {filled_sets * payout_per_share}, cost {cost} incl. fees"))
     return Verdict(tuple(checks), repriced, edge, action, why, worst_cost, depths)
+
+
+def collateral_check(usage: Usage, worst_cost: Decimal) -> Check:
+    """The venue's balance (and allowance) less what intents in flight reserved must cover the worst
+    case. A venue that cannot say fails it; one that does not report a balance passes, named."""
+    if usage.funds_error:
+        return Check("collateral", False, "unknown", f"{worst_cost} USDC",
+                     f"the venue could not report its balance: {usage.funds_error}")
+    f = usage.funds
+    if f is None:
+        return Check("collateral", True, "not reported by the venue", f"{worst_cost} USDC",
+                     "this venue has no balance()/collateral(): not checked")
+    available = f.spendable - usage.in_flight
+    allowance = "" if f.allowance is None else f", allowance {f.allowance}"
+    return Check("collateral", worst_cost <= available,
+                 f"{available} USDC available = balance {f.balance}{allowance} − {usage.in_flight} in flight",
+                 f"≥ {worst_cost} USDC", f"{f.source or 'venue'}: the worst case must be covered before sending")
 
 
 def breaker_after(b: Breaker, counted_failure: bool, succeeded: bool, policy: Policy, now: datetime,

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import getpass
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -46,6 +47,7 @@ from mpx.adapters.db import intents as db
 from mpx.adapters.db.markets import load_markets
 from mpx.adapters.db.ticks import books_as_of
 from mpx.adapters.execution import BookSource, venue_for
+from mpx.adapters.execution.paper import PaperVenue
 from mpx.domain.execution import (
     EXECUTED,
     HELD,
@@ -53,6 +55,7 @@ from mpx.domain.execution import (
     Execution,
     IntentStatus,
     LegFill,
+    ReportsFunds,
     Unwind,
     Venue,
     execute,
@@ -65,6 +68,7 @@ from mpx.domain.findings import Arbitrage, FindingError
 from mpx.domain.models import ZERO, Book, Market
 from mpx.domain.risk import (
     Breaker,
+    Funds,
     Plan,
     PlanError,
     PlannedLeg,
@@ -73,6 +77,8 @@ from mpx.domain.risk import (
     Verdict,
     assess,
     breaker_after,
+    breaker_open_until,
+    canary_legs,
     plan_intent,
     settle_pnl,
 )
@@ -92,6 +98,8 @@ def policy_from_settings(s: Settings) -> Policy:
         max_book_age=s.exec_max_book_age,
         breaker_max_failures=s.exec_breaker_max_failures, breaker_max_loss=s.exec_breaker_max_loss,
         breaker_window=s.exec_breaker_window, breaker_cooldown=s.exec_breaker_cooldown,
+        rule_max_daily_notional=s.exec_rule_max_daily_notional, rule_max_open_intents=s.exec_rule_max_open_intents,
+        max_exposure=s.exec_max_exposure, max_daily_loss=s.exec_max_daily_loss, canary=s.exec_canary,
     )
 
 
@@ -201,14 +209,22 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
     replace the stored books / the ``EXEC_MODE`` venue (tests stage a book that moves between legs)."""
     conn, policy = ctx.conn, policy_from_settings(ctx.settings)
     factory = venue_for(policy.mode, ctx.settings)  # no adapter / no usable key: exit 78 before anything changes
-    checked = _check_and_reserve(ctx, intent_id, policy)
+
+    def make_venue(markets: dict[str, Market], paper_wallet: Decimal) -> Venue:
+        if venue is not None:
+            return venue
+        source = book_source or stored_books(conn)
+        if factory is PaperVenue:
+            return PaperVenue(markets, source, balance=paper_wallet)
+        return factory(markets, source)
+
+    checked = _check_and_reserve(ctx, intent_id, policy, make_venue)
     if isinstance(checked, IntentResult):  # rejected, or confirmed before: nothing to execute
         return checked
     # 2. execute, holding no lock: fill-or-kill leg by leg, unwinding what filled if one is killed
-    v = venue or factory(checked.markets, book_source or stored_books(conn))
-    execution = execute(checked.legs, checked.order, checked.markets, v, policy.max_unwind_loss)
+    execution = execute(checked.legs, checked.order, checked.markets, checked.venue, policy.max_unwind_loss)
     conn.rollback()  # the book reads' snapshot: nothing was written
-    intent = _record(conn, intent_id, checked.intent, execution, policy, venue_orders(v))
+    intent = _record(conn, intent_id, checked.intent, execution, policy, venue_orders(checked.venue))
     log.info("intent executed", extra={"intent": intent_id, "status": execution.status})
     _set_metrics(ctx)
     return IntentResult(rows=1, intent=intent, outcome=execution.status, verdict=checked.verdict,
@@ -225,11 +241,25 @@ class _Reserved:
     markets: dict[str, Market]
     verdict: Verdict
     settled: list[dict[str, Any]]
+    venue: Venue
 
 
-def _check_and_reserve(ctx: Context[Any], intent_id: int, policy: Policy) -> _Reserved | IntentResult:
-    """Step 1, under the intent's row lock and the risk lock: settle what resolved, run every check,
-    then either record the rejection or mark the intent sent with its worst case reserved; commit."""
+def _funds(v: Venue) -> tuple[Funds | None, str]:
+    """The venue's collateral when it reports one (account level); an error says why it could not."""
+    if not isinstance(v, ReportsFunds):
+        return None, ""
+    try:
+        return v.collateral(), ""
+    except Exception as exc:  # a venue that cannot tell: the confirm is rejected, nothing sent
+        return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _check_and_reserve(ctx: Context[Any], intent_id: int, policy: Policy,
+                       make_venue: Callable[[dict[str, Market], Decimal], Venue]) -> _Reserved | IntentResult:
+    """Step 1, under the intent's row lock and the risk lock: settle what resolved, read the usage at
+    the three levels (amount, strategy, account — the venue's collateral included), size a canary,
+    run every check, then either record the rejection or mark the intent sent with its worst case
+    reserved; commit."""
     conn, who = ctx.conn, actor()
     intent = db.lock_intent(conn, intent_id)
     if intent is None:
@@ -248,17 +278,34 @@ def _check_and_reserve(ctx: Context[Any], intent_id: int, policy: Policy) -> _Re
     if breaker.loss_since is not None and breaker.loss_since > loss_since:
         loss_since = breaker.loss_since
     open_n, day_notional, window_pnl = db.usage(conn, now.date(), loss_since)
-    legs = [PlannedLeg.from_dict(d) for d in intent["legs"]]
-    markets = load_markets(conn, [leg.market_id for leg in legs])
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_since = max(day_start, breaker.loss_since) if breaker.loss_since is not None else day_start
+    more = db.risk_usage(conn, str(intent["rule_id"]), now.date(), day_since)
+    planned = [PlannedLeg.from_dict(d) for d in intent["legs"]]
+    markets = load_markets(conn, [leg.market_id for leg in planned])
+    canary = policy.canary and db.canary_due(conn, policy.mode, version, day_start)
+    legs = list(canary_legs(planned, markets)) if canary else planned
+    canary_note: dict[str, Any] = {}
+    if canary:
+        canary_note = {"canary": True, "planned_shares": str(min(leg.shares for leg in planned)),
+                       "canary_shares": str(min(leg.shares for leg in legs)),
+                       "why": f"first {policy.mode} intent of {now:%Y-%m-%d} UTC under policy version {version}"}
     books = books_as_of(conn, now, [leg.token_id for leg in legs])
-    usage = Usage(open_n, day_notional, window_pnl, db.naked_intents(conn))
+    # the paper wallet: EXEC_PAPER_BALANCE + realised PnL − what the positions held cost
+    v = make_venue(markets, ctx.settings.exec_paper_balance + Decimal(more["realised"]) - Decimal(more["held_cost"]))
+    funds, funds_error = _funds(v)
+    usage = Usage(open_n, day_notional, window_pnl, db.naked_intents(conn), rule_id=str(intent["rule_id"]),
+                  rule_open_intents=int(more["rule_open"]), rule_day_notional=Decimal(more["rule_day"]),
+                  exposure=Decimal(more["exposure"]), day_pnl=Decimal(more["day_pnl"]), funds=funds,
+                  funds_error=funds_error, in_flight=Decimal(more["in_flight"]))
     verdict = assess(legs, intent["payout_per_share"], markets, books, db.observed_at(conn, books), usage, breaker,
                      policy, now)
     breaker = _apply_breaker_action(conn, breaker, verdict, policy, now, who)
     common = {"verdict": verdict.as_dict(), "policy_version": version, "confirmed_at": now}
     if not verdict.ok:
-        db.transition(conn, intent, IntentStatus.REJECTED, verdict.reason, who,
-                      {"checks": verdict.as_dict()["checks"]}, **common)
+        reason = ("canary: " if canary else "") + verdict.reason
+        db.transition(conn, intent, IntentStatus.REJECTED, reason, who,
+                      {"checks": verdict.as_dict()["checks"], **canary_note}, **common)
         _after(conn, breaker, verdict.counts_for_breaker, False, policy, now, who, verdict.reason)
         conn.commit()
         log.warning("intent rejected", extra={"intent": intent_id, "reason": verdict.reason})
@@ -267,14 +314,24 @@ def _check_and_reserve(ctx: Context[Any], intent_id: int, policy: Policy) -> _Re
     today = now.date()
     order = send_order(legs, verdict.depths)
     reserve = verdict.worst_cost
+    sized: dict[str, Any] = {}
+    prefix = ""
+    if canary:
+        shares = min(leg.shares for leg in legs)
+        notional = sum((leg.cost for leg in legs), ZERO)
+        sized = {"canary": True, "legs": [leg.as_dict() for leg in legs], "shares": shares, "notional": notional,
+                 "max_notional": sum((leg.max_cost for leg in legs), ZERO),
+                 "expected_profit": shares * Decimal(intent["payout_per_share"]) - notional}
+        prefix = (f"canary ({canary_note['why']}): sent at the minimum order size {shares} instead of "
+                  f"{canary_note['planned_shares']}; ")
     db.transition(conn, intent, IntentStatus.SENT,
-                  f"every check passed; {reserve} USDC reserved against {today} "
+                  f"{prefix}every check passed; {reserve} USDC reserved against {today} "
                   f"({day_notional + reserve} of {policy.max_daily_notional})",
                   who, {"edge_bps": str(verdict.edge_bps), "worst_cost": str(reserve),
-                        "order": [legs[i].label + f" ({legs[i].token_id[:10]}…)" for i in order]},
-                  reserved_day=today, reserved_notional=reserve, **common)
+                        "order": [legs[i].label + f" ({legs[i].token_id[:10]}…)" for i in order], **canary_note},
+                  reserved_day=today, reserved_notional=reserve, **sized, **common)
     conn.commit()
-    return _Reserved(intent, legs, order, markets, verdict, settled)
+    return _Reserved(intent, legs, order, markets, verdict, settled, v)
 
 
 def venue_orders(v: Venue) -> dict[str, Any]:
@@ -375,8 +432,8 @@ def _apply_breaker_action(conn: psycopg.Connection, b: Breaker, verdict: Verdict
         db.save_breaker(conn, b)
         db.record_risk_event(conn, "closed", verdict.breaker_reason or "cooldown elapsed", who)
     elif verdict.breaker_action == "open":
-        b = Breaker("open", now, now + policy.breaker_cooldown, verdict.breaker_reason, b.consecutive_failures,
-                    b.loss_since)
+        until = breaker_open_until(verdict.breaker_reason, policy, now)
+        b = Breaker("open", now, until, verdict.breaker_reason, b.consecutive_failures, b.loss_since)
         db.save_breaker(conn, b)
         db.record_risk_event(conn, "opened", verdict.breaker_reason, who)
     return b
@@ -542,8 +599,17 @@ def breaker_report(conn: psycopg.Connection, settings: Settings) -> dict[str, An
         "open_intents": f"{open_n} of {policy.max_concurrent_orders}",
         "unwinding": ", ".join(str(i) for i in naked) or "none",
         "daily_notional": f"{day} of {policy.max_daily_notional} USDC ({now.date()} UTC)",
+        "daily_loss": _daily_loss_line(conn, policy, b, now),
         "recent": db.risk_events(conn, 5),
     }
+
+
+def _daily_loss_line(conn: psycopg.Connection, policy: Policy, b: Breaker, now: datetime) -> str:
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = max(day_start, b.loss_since) if b.loss_since is not None else day_start
+    day_pnl = Decimal(db.risk_usage(conn, "", now.date(), since)["day_pnl"])
+    return (f"{day_pnl} USDC realised since {since:%Y-%m-%d %H:%M:%S}Z (opens until the next UTC day at "
+            f"-{policy.max_daily_loss})")
 
 
 def reset_breaker(conn: psycopg.Connection, reason: str) -> None:

@@ -150,7 +150,8 @@ def test_a_clean_verdict_names_every_check_with_its_numbers() -> None:
     v = run()
     assert v.ok and [c.name for c in v.checks] == list(CHECKS) == [
         "breaker", "market_open", "fee_known", "book_fresh", "depth_at_limit", "notional_per_order",
-        "concurrent_orders", "daily_notional", "slippage", "worst_case_edge", "edge"]
+        "concurrent_orders", "daily_notional", "rule_open_intents", "rule_daily_notional", "exposure", "collateral",
+        "slippage", "worst_case_edge", "edge"]
     by = {c.name: c for c in v.checks}
     assert by["edge"].value == "526.31 bps" and by["edge"].limit == "> 100 bps"
     assert by["daily_notional"].value == "0 used + 95.00 = 95.00 USDC"

@@ -259,3 +259,14 @@ def test_a_key_file_others_can_read_is_refused(db: TestDb, binary: dict[str, Any
     assert f"chmod 600 {wallet['file']}" in res.stderr and "0644" in res.stderr
     assert row(db, binary["id"])["status"] == "suggested" and clob.received == []
     assert_no_secret(wallet, [res.stdout, res.stderr])
+
+
+def test_the_clob_balance_is_checked_before_anything_is_sent(
+        db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str]) -> None:
+    # the set costs 97.00 + fees 0.999 (worst case reserved ≈ 98); the wallet holds 50.00 pUSD
+    clob.balance = Decimal(50)
+    res = mpx("intents", "confirm", str(binary["id"]), **live_env(wallet, clob))
+    assert res.code == 1, res.stdout + res.stderr
+    assert "collateral" in res.stdout + res.stderr
+    assert row(db, binary["id"])["status"] == "rejected"
+    assert clob.received == []  # no order left the machine

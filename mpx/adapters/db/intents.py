@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from mpx.adapters.db.connection import lock_key
-from mpx.domain.execution import HELD, LIVE, OPEN, IntentStatus
+from mpx.domain.execution import EXECUTED, HELD, LIVE, OPEN, IntentStatus
 from mpx.domain.models import Book
 from mpx.domain.risk import Breaker, Policy
 
@@ -150,6 +150,37 @@ def usage(conn: psycopg.Connection, day: date, loss_since: datetime) -> tuple[in
     return int(row[0]), Decimal(row[1]), Decimal(row[2])
 
 
+def risk_usage(conn: psycopg.Connection, rule_id: str, day: date, day_since: datetime) -> dict[str, Decimal | int]:
+    """The strategy and account usage (#16): open intents and today's notional of ``rule_id``; the
+    exposure of every open intent; what intents in flight (``sent``) reserved; the cost of the
+    positions held; realised PnL since ``day_since`` (00:00 UTC, or a later reset) and in all."""
+    row = conn.execute(
+        """SELECT count(*) FILTER (WHERE status = ANY(%(open)s) AND rule_id = %(rule)s),
+                  coalesce(sum(reserved_notional) FILTER (WHERE reserved_day = %(day)s AND rule_id = %(rule)s), 0),
+                  coalesce(sum(reserved_notional) FILTER (WHERE status = ANY(%(open)s)), 0),
+                  coalesce(sum(reserved_notional) FILTER (WHERE status = 'sent'), 0),
+                  coalesce(sum(reserved_notional) FILTER (WHERE status = ANY(%(held)s)), 0),
+                  coalesce(sum(pnl) FILTER (WHERE closed_at >= %(since)s), 0),
+                  coalesce(sum(pnl), 0)
+           FROM order_intent""",
+        {"open": list(OPEN), "held": list(HELD), "rule": rule_id, "day": day, "since": day_since}).fetchone()
+    assert row is not None
+    return {"rule_open": int(row[0]), "rule_day": Decimal(row[1]), "exposure": Decimal(row[2]),
+            "in_flight": Decimal(row[3]), "held_cost": Decimal(row[4]), "day_pnl": Decimal(row[5]),
+            "realised": Decimal(row[6])}
+
+
+def canary_due(conn: psycopg.Connection, mode: str, policy_version: int, day_start: datetime) -> bool:
+    """No intent of ``mode`` was executed (sent, filled, settled, …; not failed, rejected or cancelled)
+    under ``policy_version`` since ``day_start``: the next one is a canary."""
+    row = conn.execute(
+        """SELECT NOT EXISTS (SELECT 1 FROM order_intent WHERE mode = %s AND policy_version = %s
+                                 AND confirmed_at >= %s AND status = ANY(%s))""",
+        (mode, policy_version, day_start, list(EXECUTED))).fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
 def observed_at(conn: psycopg.Connection, books: dict[str, Book]) -> dict[str, datetime | None]:
     """When each token's book was last observed: the latest ingest pass unless it missed the token
     (an unchanged book is not rewritten, so the tick's own time is when it last *changed*)."""
@@ -194,7 +225,7 @@ def list_intents(conn: psycopg.Connection, status: Sequence[str] | None, limit: 
     return conn.cursor(row_factory=dict_row).execute(
         """SELECT i.id, i.signal_id, i.status, i.created_at, i.updated_at, i.rule_id, i.level, i.mode, i.shares,
                   i.notional, i.max_notional, i.expected_edge_bps, i.expected_profit, i.filled_cost, i.pnl,
-                  i.policy_version, i.reason, i.legs, i.fills, i.unwind, i.verdict, s.message
+                  i.policy_version, i.canary, i.reason, i.legs, i.fills, i.unwind, i.verdict, s.message
            FROM order_intent i JOIN signal s ON s.id = i.signal_id
            WHERE %(st)s::text[] IS NULL OR i.status = ANY(%(st)s)
            ORDER BY i.id DESC LIMIT %(n)s""",

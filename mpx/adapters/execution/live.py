@@ -36,9 +36,13 @@ import yaml
 from mpx.domain.execution import VenueFill, VenueRefused
 from mpx.domain.models import ZERO, Book, Level, Market
 from mpx.domain.money import taker_fee
+from mpx.domain.risk import Funds
 from mpx.errors import ConfigError
 from mpx.log import get_logger, register_secret
 from mpx.settings import Settings
+
+USDC_UNITS = Decimal(10) ** 6
+"""pUSD amounts on the wire are integers of 10⁻⁶ USDC."""
 
 log = get_logger(__name__)
 
@@ -174,6 +178,17 @@ class LiveVenue:
         from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
 
         return dict(self.client.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)))
+
+    def collateral(self) -> Funds:
+        """The account-level risk check's funds (:class:`mpx.domain.execution.ReportsFunds`): pUSD
+        balance and the smallest allowance of the exchange contracts, both in 6-decimal base units on
+        the wire. Raises when the CLOB cannot tell (the confirm is then rejected, nothing sent)."""
+        answer = self.balance()
+        balance = Decimal(str(answer["balance"])) / USDC_UNITS
+        allowances = [Decimal(str(a)) for a in (answer.get("allowances") or {}).values()]
+        if "allowance" in answer:  # the older single-allowance answer
+            allowances.append(Decimal(str(answer["allowance"])))
+        return Funds(balance, min(allowances) / USDC_UNITS if allowances else None, source="clob")
 
     def heartbeat(self) -> dict[str, Any]:
         """``POST /v1/heartbeats``: the dead-man switch (the CLOB cancels our orders if they stop)."""

@@ -6,6 +6,8 @@
 * ``sell``: the bids at or above the floor, best first, each level charged its taker fee, up to
   the shares; the rest is not sold (fill-and-kill).
 * ``best_bid``: the book's best bid.
+* ``collateral``: the paper wallet — ``balance`` (the job passes ``EXEC_PAPER_BALANCE`` + realised
+  PnL − the cost of the positions held), no allowance.
 
 The book is read from the injected ``book_source`` at each call, so a book that moved between two
 legs is the one the second leg meets. A market whose fee rate is unknown is refused: a fill it
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-from mpx.domain.execution import VenueFill, VenueRefused
+from mpx.domain.execution import Funds, VenueFill, VenueRefused
 from mpx.domain.models import ZERO, Book, Level, Market
 from mpx.domain.money import taker_fee
 
@@ -25,9 +27,17 @@ from mpx.domain.money import taker_fee
 class PaperVenue:
     name = "paper"
 
-    def __init__(self, markets: Mapping[str, Market], book_source: Callable[[str], Book | None]) -> None:
+    def __init__(self, markets: Mapping[str, Market], book_source: Callable[[str], Book | None],
+                 balance: Decimal | None = None) -> None:
         self.markets = markets
         self.book_source = book_source
+        self.balance = balance
+
+    def collateral(self) -> Funds:
+        """The paper wallet (no allowance on paper); a venue built without a balance cannot tell."""
+        if self.balance is None:
+            raise VenueRefused("the paper venue was built without a balance")
+        return Funds(self.balance, None, "paper wallet")
 
     def _market(self, market_id: str) -> Market:
         m = self.markets.get(market_id)
