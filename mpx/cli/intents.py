@@ -270,7 +270,9 @@ def reconcile(fmt: FormatOption = OutputFormat.table) -> None:
 def breaker(
     reset: Annotated[bool, typer.Option("--reset", help="Close the breaker now, zero the failure count and "
                                         "forgive the losses so far (recorded with --reason).")] = False,
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "reset by hand",
+    trip: Annotated[bool, typer.Option("--trip", help="Open the breaker now and keep it open until --reset "
+                                       "(the kill switch: no intent executes, by command or button).")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded).")] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The circuit breaker: open after EXEC_BREAKER_MAX_FAILURES consecutive market rejections /
@@ -278,8 +280,13 @@ def breaker(
     open for EXEC_BREAKER_COOLDOWN. Also shows the usage of every limit."""
     s = settings()
     with connect(s) as conn:
+        if reset and trip:
+            raise UsageError("--trip and --reset: choose one")
+        if trip:
+            jobs.trip_breaker(conn, reason or "tripped by hand")
+            typer.echo("breaker tripped: open until `mpx intents breaker --reset`")
         if reset:
-            jobs.reset_breaker(conn, reason)
+            jobs.reset_breaker(conn, reason or "reset by hand")
             typer.echo("breaker reset: closed")
         report = jobs.breaker_report(conn, s)
     recent = report.pop("recent")

@@ -358,6 +358,9 @@ def breaker_check(b: Breaker, usage: Usage, policy: Policy, now: datetime) -> tu
         return (Check("breaker", False, "open", "closed",
                       f"naked position: intent(s) {ids} unwinding — `mpx intents unwind ID` or `mpx intents close "
                       "ID --pnl X` first" + (f"; {b.reason}" if b.state == "open" and b.reason else "")), None, "")
+    if b.state == "open" and b.open_until is None:  # `mpx intents breaker --trip`: open until reset by hand
+        return (Check("breaker", False, "open", "closed",
+                      f"tripped by hand: {b.reason or '?'}; `mpx intents breaker --reset`"), None, "")
     if b.state == "open" and b.open_until is not None and now < b.open_until:
         return (Check("breaker", False, "open", "closed",
                       f"until {b.open_until:%Y-%m-%d %H:%M:%S}Z: {b.reason or '?'}; `mpx intents breaker --reset`"),

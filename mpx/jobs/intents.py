@@ -590,6 +590,8 @@ def breaker_report(conn: psycopg.Connection, settings: Settings) -> dict[str, An
     naked = db.naked_intents(conn)
     if naked:
         state = "open: naked position (unwinding intents) — nothing executes until they end"
+    elif state == "open" and b.open_until is None:
+        state = "open: tripped by hand — nothing executes until `mpx intents breaker --reset`"
     elif state == "open" and b.open_until is not None and now >= b.open_until:
         state = "open (cooldown elapsed: closes at the next confirm)"
     return {
@@ -610,6 +612,15 @@ def _daily_loss_line(conn: psycopg.Connection, policy: Policy, b: Breaker, now: 
     day_pnl = Decimal(db.risk_usage(conn, "", now.date(), since)["day_pnl"])
     return (f"{day_pnl} USDC realised since {since:%Y-%m-%d %H:%M:%S}Z (opens until the next UTC day at "
             f"-{policy.max_daily_loss})")
+
+
+def trip_breaker(conn: psycopg.Connection, reason: str) -> None:
+    """Open the breaker by hand, with no cooldown: nothing executes until ``--reset`` (the kill switch)."""
+    b = db.lock_risk(conn)
+    now = datetime.now(UTC)
+    db.save_breaker(conn, Breaker("open", now, None, reason, b.consecutive_failures, b.loss_since))
+    db.record_risk_event(conn, "opened", reason, actor(), {"was": b.state, "by_hand": True})
+    conn.commit()
 
 
 def reset_breaker(conn: psycopg.Connection, reason: str) -> None:

@@ -611,3 +611,22 @@ def test_what_cannot_become_an_intent(db: TestDb, signals: dict[str, int], mpx: 
     assert res.code == 78 and "EXEC_MAX_UNWIND_LOSS" in res.stderr
     assert db.scalar("SELECT count(*) FROM order_intent") == 2
 
+
+
+def test_the_kill_switch_stops_everything_until_reset(db: TestDb, signals: dict[str, int], mpx: Mpx) -> None:
+    iid = create(mpx, signals["set"])
+    res = mpx("intents", "breaker", "--trip", "--reason", "venue incident")
+    assert res.code == 0 and "breaker tripped" in res.stdout, res.stderr
+    br = json.loads(mpx("intents", "breaker", "--format", "json").stdout)
+    assert br["state"].startswith("open: tripped by hand") and br["reason"] == "venue incident"
+    assert br["open_until"] is None  # no cooldown ends it
+    out = mpx("intents", "confirm", str(iid))
+    assert out.code == 1, out.stdout
+    assert "FAIL breaker: open (limit closed) — tripped by hand: venue incident" in out.stdout
+    assert intent(db, iid)["status"] == "rejected"
+    assert mpx("intents", "breaker", "--trip", "--reset").code == 2  # one or the other
+    assert mpx("intents", "breaker", "--reset", "--reason", "incident over").code == 0
+    again = mpx("intents", "confirm", str(create(mpx, signals["binary"])))
+    assert "ok   breaker:" in again.stdout, again.stdout
+    actions = db.scalar("SELECT array_agg(action ORDER BY id) FROM risk_event")
+    assert actions == ["opened", "reset"]
