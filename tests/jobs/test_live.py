@@ -270,3 +270,44 @@ def test_the_clob_balance_is_checked_before_anything_is_sent(
     assert "collateral" in res.stdout + res.stderr
     assert row(db, binary["id"])["status"] == "rejected"
     assert clob.received == []  # no order left the machine
+
+
+def test_canary_the_first_live_intent_of_the_day_goes_to_the_clob_at_the_minimum_order_size(
+        db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str]) -> None:
+    env = {**live_env(wallet, clob), "EXEC_CANARY": "true", "EXEC_MAX_CONCURRENT_ORDERS": "10",
+           "EXEC_RULE_MAX_OPEN_INTENTS": "10"}
+    minimum = Decimal(str(db.scalar("SELECT min_order_size FROM market WHERE id = %s", (binary["market"],))))
+    assert 0 < minimum < 100
+    res = mpx("intents", "confirm", str(binary["id"]), **env)
+    assert res.code == 0, res.stderr
+    r = row(db, binary["id"])
+    assert r["status"] == "filled" and r["canary"] is True and r["shares"] == minimum
+    # the CLOB received both FOK BUYs at the minimum size (takerAmount: shares in 10⁻⁶ units)
+    assert [(p["order"]["side"], Decimal(p["order"]["takerAmount"]) / 10**6) for p in clob.received] == [
+        ("BUY", minimum), ("BUY", minimum)]
+    sent = next(e for e in events(db, binary["id"]) if e["to"] == "sent")
+    assert sent["reason"].startswith("canary (first live intent of ") and sent["details"]["canary"] is True
+    filled = events(db, binary["id"])[-1]["details"]["venue_orders"]
+    assert [Decimal(o["filled"]) for o in filled] == [minimum, minimum]
+
+    # the second live intent of the day (another signal of the same set): the full size
+    with db.connect() as conn:
+        sig = conn.execute(
+            """INSERT INTO signal (ts, rule_id, rule_type, level, finding_class, market_id, group_key, message,
+                                   edge_score, estimated_edge_bps, executable_shares, executable_notional, measure,
+                                   measure_value, payout_per_share, payload, signature)
+               SELECT ts, rule_id, rule_type, level, finding_class, market_id, group_key, message, edge_score,
+                      estimated_edge_bps, executable_shares, executable_notional, measure, measure_value,
+                      payout_per_share, payload, signature || '-2'
+               FROM signal WHERE id = (SELECT signal_id FROM order_intent WHERE id = %s) RETURNING id""",
+            (binary["id"],)).fetchone()
+    assert sig is not None
+    created = mpx("intents", "create", "--signal", str(sig[0]), "--format", "json", **env)
+    assert created.code == 0, created.stderr
+    second = int(json.loads(created.stdout)[0]["id"])
+    res = mpx("intents", "confirm", str(second), **env)
+    assert res.code == 0, res.stderr
+    r = row(db, second)
+    assert r["status"] == "filled" and r["canary"] is False and r["shares"] == Decimal(100)
+    assert [(p["order"]["side"], Decimal(p["order"]["takerAmount"]) / 10**6) for p in clob.received[2:]] == [
+        ("BUY", Decimal(100)), ("BUY", Decimal(100))]
