@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         Decimal("1000"), gt=0, description="USDC across every open intent (sent, filled, unwinding) (account level)")
     exec_paper_balance: Decimal = Field(
         Decimal("10000"), ge=0, description="the paper venue's starting USDC balance (account level, paper mode)")
+    exec_reconcile_grace: Duration = Field(
+        timedelta(minutes=5), description="a live intent still `sent` this long after its confirm died: reconcile "
+        "looks for its trades")
     exec_canary: bool = Field(
         False, description="send the first intent of a UTC day, and the first after a policy change, at minimum size")
 

@@ -13,6 +13,15 @@ and its trades:
 * **gone**: an order we think is live or unknown that the CLOB does not have, or cancelled with
   nothing matched: it never executed; recorded as such.
 
+An intent still ``sent`` ``EXEC_RECONCILE_GRACE`` after its confirm (a confirm that died after
+sending, before recording its orders: no order id to ask about) is looked up by its trades: ``GET
+/data/trades`` for each leg's token since the confirm (our taker BUYs, less the trades of orders
+another intent recorded), at most the leg's shares:
+
+* **no trade**: nothing executed — the intent becomes ``failed`` (nothing bought, nothing reserved).
+* **every leg filled in full**: ``filled`` with the fills found.
+* **some shares bought, not the whole set**: ``unwinding`` (naked, breaker open) like a ghost fill.
+
 Every finding is an ``order_intent_event`` (``reconciled_orders``: order id, status, fills, fees,
 transaction hashes) and a P1 alert queued in the outbox (flushed by ``mpx alerts flush``). The pass
 runs under its own lock (``reconcile``) like every scheduled job (jobs/mpx-reconcile.timer).
@@ -21,13 +30,12 @@ runs under its own lock (``reconcile``) like every scheduled job (jobs/mpx-recon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from mpx.adapters.db import intents as db
-from mpx.adapters.db.markets import load_markets
-from mpx.adapters.db.reconcile import venue_order_events
+from mpx.adapters.db.reconcile import recorded_order_ids, stuck_sent, venue_order_events
 from mpx.domain.execution import IntentStatus, Position, Unwind
 from mpx.domain.models import ZERO
 from mpx.domain.risk import Breaker
@@ -45,6 +53,8 @@ intents are past it)."""
 
 class OrderSource(Protocol):
     def order_status(self, order_id: str) -> dict[str, Any] | None: ...
+
+    def trades_since(self, token_id: str, after: datetime) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -65,18 +75,23 @@ def open_orders(conn: Any) -> dict[int, list[dict[str, Any]]]:
             for i, orders in latest.items() if any(str(o.get("status")) in OPEN_ORDER for o in orders.values())}
 
 
-def reconcile(ctx: Context[Any], venue: OrderSource | None = None) -> ReconcileResult:
+def reconcile(ctx: Context[Any], venue: OrderSource | None = None, *, grace: timedelta | None = None) \
+        -> ReconcileResult:
+    """One pass. ``venue`` replaces the live venue, ``grace`` ``EXEC_RECONCILE_GRACE`` (tests)."""
     conn = ctx.conn
     todo = open_orders(conn)
+    grace = ctx.settings.exec_reconcile_grace if grace is None else grace
+    stuck = stuck_sent(conn, datetime.now(UTC) - grace)
     conn.rollback()
     res = ReconcileResult()
-    if not todo:
+    if not todo and not stuck:
         return res
     if venue is None:
         from mpx.adapters.execution.live import LiveVenue
 
-        markets = load_markets(conn, sorted({str(o["market_id"]) for os in todo.values() for o in os}))
-        venue = LiveVenue(markets, ctx.settings)
+        venue = LiveVenue({}, ctx.settings)
+    for s in stuck:
+        res.findings += _stuck(ctx, venue, int(s["id"]), s["sent_at"], res)
     for intent_id, orders in todo.items():
         checked = []
         for o in orders:
@@ -90,6 +105,7 @@ def reconcile(ctx: Context[Any], venue: OrderSource | None = None) -> ReconcileR
         if checked:
             res.findings += _repair(ctx, intent_id, checked)
     res.rows = len(res.findings)
+    log.debug("reconcile pass", extra={"checked": res.checked, "stuck_sent": len(stuck)})
     ctx.metrics.gauge("mpx_reconcile_findings", "Discrepancies the last reconcile pass found").set(len(res.findings))
     return res
 
@@ -187,3 +203,96 @@ def _ghost_position(ctx: Context[Any], intent: dict[str, Any], ghosts: list[dict
                                   b.loss_since))
     db.record_risk_event(conn, "opened", why, who, {"intent_id": intent["id"], "naked": [p.as_dict() for p in
                                                                                           positions]})
+
+
+def _stuck(ctx: Context[Any], venue: OrderSource, intent_id: int, sent_at: datetime, res: ReconcileResult) \
+        -> list[dict[str, Any]]:
+    """An intent still ``sent`` past the grace: what did its legs buy since the confirm? Repair it."""
+    conn, who, now = ctx.conn, actor(), datetime.now(UTC)
+    intent = db.get_intent(conn, intent_id)
+    known = recorded_order_ids(conn, sent_at)
+    conn.rollback()
+    if intent is None:
+        return []
+    legs = list(intent.get("legs") or [])
+    found: dict[str, list[dict[str, Any]]] = {}
+    for leg in legs:
+        try:
+            trades = venue.trades_since(str(leg["token_id"]), sent_at)
+        except Exception as exc:  # the CLOB could not say: ask again next pass
+            res.warnings.append(f"intent {intent_id} trades of {str(leg['token_id'])[:12]}…: {type(exc).__name__}")
+            return []
+        found[str(leg["token_id"])] = [t for t in trades if str(t.get("taker_order_id")) not in known]
+    res.checked += 1
+    intent = db.lock_intent(conn, intent_id)
+    if intent is None or intent["status"] != IntentStatus.SENT:  # its confirm recorded it meanwhile
+        conn.rollback()
+        return []
+    records, fills, positions = [], [], []
+    for seq, leg in enumerate(legs, 1):
+        token, want = str(leg["token_id"]), Decimal(str(leg["shares"]))
+        shares = cost = fee = ZERO
+        hashes: list[str] = []
+        orders: list[str] = []
+        for t in sorted(found[token], key=lambda t: (str(t.get("match_time", "")), str(t.get("id", "")))):
+            if shares >= want:
+                break
+            p, size = Decimal(str(t["price"])), min(Decimal(str(t["size"])), want - shares)
+            shares, cost = shares + size, cost + p * size
+            fee += Decimal(str(t.get("fee") or 0))
+            hashes += [str(t["transaction_hash"])] if t.get("transaction_hash") else []
+            if t.get("taker_order_id") and str(t["taker_order_id"]) not in orders:
+                orders.append(str(t["taker_order_id"]))
+        label = str(leg.get("label", "?"))
+        note = (f"{label}: {shares} of {want} shares bought since the confirm ({cost} + fee {fee})" if shares > 0 else
+                f"{label}: no trade since the confirm")
+        records.append({"order_id": ",".join(orders) or "-", "token_id": token, "market_id": leg["market_id"],
+                        "side": "BUY", "type": "FOK", "shares": str(want), "price": str(leg.get("limit_price")),
+                        "status": "matched" if shares > 0 else "no_trade", "filled": str(shares), "cost": str(cost),
+                        "fee": str(fee), "transaction_hashes": hashes, "note": note})
+        fills.append({"token_id": token, "market_id": leg["market_id"], "label": label, "side": "BUY",
+                      "requested": str(want), "shares": str(shares),
+                      "vwap": str((cost / shares).quantize(Decimal("0.000001"))) if shares > 0 else None,
+                      "cost": str(cost), "fee": str(fee), "limit_price": str(leg.get("limit_price")), "seq": seq,
+                      "outcome": "filled" if shares >= want else "killed" if shares > 0 else "not_sent",
+                      "note": "found by reconcile" + (f": order {', '.join(orders)}" if orders else "")})
+        if shares > 0:
+            positions.append(Position(token, str(leg["market_id"]), label, shares, cost + fee))
+    details = {"reconciled_orders": records, "stuck_since": sent_at.isoformat()}
+    spent = sum((p.cost for p in positions), ZERO)
+    head = f"intent {intent_id} RECONCILE (sent since {sent_at:%Y-%m-%d %H:%M:%S} UTC, live): its confirm never " \
+           "recorded its orders"
+    text = [head] + [str(r["note"]) for r in records]
+    if not positions:
+        db.transition(conn, intent, IntentStatus.FAILED,
+                      "reconcile: the confirm died before recording its orders; the CLOB has no trade of its legs "
+                      "since: it never executed, nothing bought", who, details,
+                      reserved_notional=ZERO, executed_at=now, fills=fills, filled_cost=ZERO)
+        text.append("Recorded as never executed (failed, nothing bought).")
+    elif all(Decimal(f["shares"]) >= Decimal(f["requested"]) for f in fills):
+        db.transition(conn, intent, IntentStatus.FILLED,
+                      f"reconcile: the confirm died before recording its orders; every leg filled ({spent} USDC "
+                      "incl. fees)", who, details, fills=fills, filled_cost=spent, reserved_notional=spent,
+                      executed_at=now)
+        text.append("Every leg filled: recorded as filled.")
+    else:
+        policy = policy_from_settings(ctx.settings)
+        u = Unwind(policy.max_unwind_loss, tuple(positions), (), 0)
+        held = "; ".join(f"{p.bought} {p.label}" for p in positions)
+        db.transition(conn, intent, IntentStatus.UNWINDING,
+                      f"reconcile: the confirm died before recording its orders — {held} bought ({spent} USDC incl. "
+                      f"fees), not the whole set: naked, selling back with `mpx intents unwind {intent_id}`", who,
+                      details, unwind=u.as_dict(), fills=fills, filled_cost=spent, reserved_notional=spent,
+                      executed_at=now)
+        b = db.lock_risk(conn)
+        why = f"intent {intent_id}: reconcile found {held} bought by a confirm that died: naked position"
+        db.save_breaker(conn, Breaker("open", now, now + policy.breaker_cooldown, why, b.consecutive_failures + 1,
+                                      b.loss_since))
+        db.record_risk_event(conn, "opened", why, who, {"intent_id": intent_id,
+                                                        "naked": [p.as_dict() for p in positions]})
+        text.append(f"Now UNWINDING (naked): `mpx intents unwind {intent_id}`; the breaker is open.")
+    db.enqueue_execution_alert(conn, intent_id, "P1", f"intent:{intent_id}:reconcile:{now:%Y%m%d%H%M%S}",
+                               "\n".join(text))
+    conn.commit()
+    log.warning("reconcile: intent stuck in sent repaired", extra={"intent": intent_id, "status": intent["status"]})
+    return [{"intent_id": intent_id, **r} for r in records]

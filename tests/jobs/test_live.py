@@ -311,3 +311,107 @@ def test_canary_the_first_live_intent_of_the_day_goes_to_the_clob_at_the_minimum
     assert r["status"] == "filled" and r["canary"] is False and r["shares"] == Decimal(100)
     assert [(p["order"]["side"], Decimal(p["order"]["takerAmount"]) / 10**6) for p in clob.received[2:]] == [
         ("BUY", Decimal(100)), ("BUY", Decimal(100))]
+
+
+class Died(BaseException):
+    """The confirm's process dies (kill -9, OOM, a reboot): nothing after this point runs."""
+
+
+def die_during_confirm(monkeypatch: pytest.MonkeyPatch, *, after_first_order: bool) -> None:
+    """The live venue's first leg: the process dies right after the CLOB accepted the order (its fill
+    never recorded), or right before it is sent."""
+    from mpx.adapters.execution.live import LiveVenue
+
+    real = LiveVenue.buy_fok
+
+    def buy_fok(self: LiveVenue, *args: Any) -> Any:
+        if after_first_order:
+            real(self, *args)
+        raise Died()
+
+    monkeypatch.setattr(LiveVenue, "buy_fok", buy_fok)
+
+
+def backdate(db: TestDb, intent_id: int, minutes: int) -> None:
+    with db.connect() as conn:
+        conn.execute("""UPDATE order_intent SET confirmed_at = confirmed_at - make_interval(mins => %s),
+                        updated_at = updated_at - make_interval(mins => %s) WHERE id = %s""",
+                     (minutes, minutes, intent_id))
+
+
+def test_an_intent_stuck_in_sent_whose_first_leg_filled_is_found_by_its_trades(
+        db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str],
+        logs: Collect, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = live_env(wallet, clob)
+    with monkeypatch.context() as m, pytest.raises(Died):
+        die_during_confirm(m, after_first_order=True)
+        mpx("intents", "confirm", str(binary["id"]), **env)
+    assert row(db, binary["id"])["status"] == "sent" and len(clob.received) == 1  # NO bought, never recorded
+    assert len(clob.trades) == 1
+
+    # within the grace (EXEC_RECONCILE_GRACE, 5 minutes by default) the confirm may still be running
+    young = mpx("intents", "reconcile", **env)
+    assert young.code == 0 and "nothing to repair" in young.stdout, young.stderr
+    assert row(db, binary["id"])["status"] == "sent"
+    backdate(db, binary["id"], 10)
+    assert "nothing to repair" in mpx("intents", "reconcile", **env, EXEC_RECONCILE_GRACE="15m").stdout
+
+    rec = mpx("intents", "reconcile", "--format", "json", **env)
+    assert rec.code == 0, rec.stderr
+    found = json.loads(rec.stdout)
+    assert sorted((f["intent_id"], f["status"], f["note"].split(":")[0]) for f in found) == [
+        (binary["id"], "matched", "No"), (binary["id"], "no_trade", "Yes")]
+    # the CLOB was asked for each leg's trades on its token since the confirm
+    asked = [q for q in clob.trade_queries if "asset_id" in q]
+    assert {q["asset_id"] for q in asked} == {binary["no"]["token_id"], binary["yes"]["token_id"]}
+    assert all("after" in q for q in asked)
+    r = row(db, binary["id"])
+    # NO 100 @ 0.49 + fee 0.4998
+    assert r["status"] == "unwinding" and r["filled_cost"] == Decimal("49.49980")
+    assert [(p["label"], p["bought"]) for p in r["unwind"]["positions"]] == [("No", "100")]
+    assert {f["label"]: (f["shares"], f["outcome"]) for f in r["fills"]} == {
+        "No": ("100", "filled"), "Yes": ("0", "not_sent")}
+    ev = events(db, binary["id"])
+    assert [e["to"] for e in ev] == ["suggested", "sent", "unwinding"]
+    matched = next(o for o in ev[-1]["details"]["reconciled_orders"] if o["status"] == "matched")
+    assert matched["order_id"] in clob.orders and matched["fee"] == "0.49980"
+    assert matched["transaction_hashes"] == [t["transaction_hash"] for t in clob.trades.values()]
+    assert db.scalar("SELECT breaker FROM risk_state") == "open"
+    assert db.scalar("SELECT level FROM alert_outbox WHERE intent_id = %s", (binary["id"],)) == "P1"
+    alert = str(db.scalar("SELECT text FROM alert_outbox WHERE intent_id = %s", (binary["id"],)))
+    assert alert.startswith(f"intent {binary['id']} RECONCILE") and "UNWINDING (naked)" in alert
+
+    # a second pass finds nothing more; the naked shares are sold back as any unwind
+    again = mpx("intents", "reconcile", **env)
+    assert again.code == 0 and "nothing to repair" in again.stdout
+    unwound = mpx("intents", "unwind", str(binary["id"]), **env)
+    assert unwound.code == 0, unwound.stderr
+    assert row(db, binary["id"])["status"] == "unwound"
+    assert_no_secret(wallet, [rec.stdout, rec.stderr, unwound.stderr, *logs.lines, *stored_text(db)])
+
+
+def test_an_intent_stuck_in_sent_with_no_trade_is_recorded_as_never_executed(
+        db: TestDb, binary: dict[str, Any], mpx: Mpx, clob: ClobV2StandIn, wallet: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    env = live_env(wallet, clob)
+    # an earlier intent's trade on the same token, before this confirm: not this intent's
+    clob.trades["trade-old"] = {"id": "trade-old", "taker_order_id": "0xold", "asset_id": binary["no"]["token_id"],
+                                "side": "BUY", "price": "0.49", "size": "5", "fee": "0", "status": "CONFIRMED",
+                                "transaction_hash": "0xabc", "trader_side": "TAKER", "maker_address": wallet["address"],
+                                "match_time": "1000"}
+    with monkeypatch.context() as m, pytest.raises(Died):
+        die_during_confirm(m, after_first_order=False)
+        mpx("intents", "confirm", str(binary["id"]), **env)
+    assert row(db, binary["id"])["status"] == "sent" and clob.received == []
+    backdate(db, binary["id"], 10)
+    rec = mpx("intents", "reconcile", "--format", "json", **env)
+    assert rec.code == 0, rec.stderr
+    assert {f["status"] for f in json.loads(rec.stdout)} == {"no_trade"}
+    r = row(db, binary["id"])
+    assert r["status"] == "failed" and r["filled_cost"] == 0 and r["reserved_notional"] == 0
+    assert "never executed" in r["reason"]
+    assert db.scalar("SELECT breaker FROM risk_state") != "open"
+    alert = str(db.scalar("SELECT text FROM alert_outbox WHERE intent_id = %s", (binary["id"],)))
+    assert "never executed" in alert
+    assert db.scalar("SELECT level FROM alert_outbox WHERE intent_id = %s", (binary["id"],)) == "P1"
+    assert "nothing to repair" in mpx("intents", "reconcile", **env).stdout

@@ -10,7 +10,9 @@ the book it serves: FOK all or nothing, FAK what the book holds at or better tha
 level a trade charged ``fee_rate`` × size × p(1 − p) and given a transaction hash.
 
 Also: ``GET /book``, ``/tick-size``, ``/neg-risk``, ``/version``, ``/data/order/{id}``,
-``/data/trades``, ``/balance-allowance``, ``POST /v1/heartbeats``, ``GET /auth/derive-api-key``.
+``/data/trades`` (filtered by ``id``, ``maker_address``, ``market``, ``asset_id``, ``before``, ``after``
+as the CLOB takes them; each trade with its ``match_time``), ``/balance-allowance``,
+``POST /v1/heartbeats``, ``GET /auth/derive-api-key``.
 
 Faults, consumed one order at a time: ``reject(msg)`` (400), ``timeout_after_accept(seconds)`` (the
 order fills, the answer comes after the client gave up), ``thin_after(n, token, asks)`` (after the
@@ -54,6 +56,7 @@ class ClobV2StandIn:
         self.trades: dict[str, dict[str, Any]] = {}
         self.received: list[dict[str, Any]] = []
         self.heartbeats = 0
+        self.trade_queries: list[dict[str, str]] = []
         self.balance = Decimal(1000)
         self._faults: deque[tuple[str, Any]] = deque()
         self._thin: list[tuple[int, str, Side]] = []
@@ -95,6 +98,26 @@ class ClobV2StandIn:
 
     def thin_after(self, n: int, token: str, asks: list[tuple[str, str]]) -> None:
         self._thin.append((n, token, [(Decimal(p), Decimal(s)) for p, s in asks]))
+
+    def trades_matching(self, q: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /data/trades`` filters, as the CLOB takes them: ``id``, ``maker_address``, ``market``
+        (a condition id: the stand-in books by token, so it matches no trade), ``asset_id``, ``before``
+        / ``after`` (unix seconds, on ``match_time``)."""
+        rows = list(self.trades.values())
+        if "id" in q:
+            rows = [t for t in rows if t["id"] == q["id"]]
+        if "maker_address" in q:
+            rows = [t for t in rows if t["maker_address"].lower() == q["maker_address"].lower()]
+        if "market" in q:
+            rows = [t for t in rows if t.get("market") == q["market"]]
+        if "asset_id" in q:
+            rows = [t for t in rows if t["asset_id"] == q["asset_id"]]
+        if "after" in q:
+            rows = [t for t in rows if int(t["match_time"]) >= int(q["after"])]
+        if "before" in q:
+            rows = [t for t in rows if int(t["match_time"]) <= int(q["before"])]
+        self.trade_queries.append(dict(q))
+        return rows
 
     # --- matching -------------------------------------------------------------------------------
 
@@ -151,7 +174,8 @@ class ClobV2StandIn:
                 fee = (take * self.fee_rate * p * (1 - p)).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
                 self.trades[tid] = {"id": tid, "taker_order_id": oid, "asset_id": token, "side": o["side"],
                                     "price": str(p), "size": str(take), "fee": str(fee), "status": "CONFIRMED",
-                                    "transaction_hash": tx}
+                                    "transaction_hash": tx, "trader_side": "TAKER",
+                                    "maker_address": o["maker"], "match_time": str(int(time.time()))}
                 trade_ids.append(tid)
                 hashes.append(tx)
                 left -= take
@@ -223,7 +247,7 @@ class ClobV2StandIn:
                     order = stand_in.orders.get(u.path.removeprefix("/data/order/"))
                     return self._send(200, order) if order else self._send(404, {"error": "order not found"})
                 if u.path == "/data/trades":
-                    rows = [t for t in stand_in.trades.values() if "id" not in q or t["id"] == q["id"]]
+                    rows = stand_in.trades_matching(q)
                     return self._send(200, {"data": rows, "next_cursor": "LTE=", "limit": 100, "count": len(rows)})
                 if u.path == "/balance-allowance":
                     return self._send(200, {"balance": str(int(stand_in.balance * 10**6)),

@@ -26,6 +26,7 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,18 @@ class LiveVenue:
             trades += [t for t in self.client.get_trades(TradeParams(id=tid), only_first_page=True)
                        if t.get("id") == tid]
         return {**order, "trades": trades}
+
+    def trades_since(self, token_id: str, after: datetime) -> list[dict[str, Any]]:
+        """Our taker BUY trades on ``token_id`` matched at or after ``after`` (``GET /data/trades``
+        with ``asset_id`` and ``after``, every page): what a confirm that died before recording its
+        orders may have bought. Failed trades are left out."""
+        from py_clob_client_v2.clob_types import TradeParams
+
+        trades = self.client.get_trades(TradeParams(asset_id=token_id, after=int(after.timestamp())))
+        return [t for t in trades or [] if t.get("asset_id", token_id) == token_id
+                and str(t.get("side", "")).upper() == "BUY"
+                and str(t.get("trader_side") or "TAKER").upper() == "TAKER"
+                and str(t.get("status", "")).upper() != "FAILED"]
 
     # --- one order --------------------------------------------------------------------------
 
