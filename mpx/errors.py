@@ -57,3 +57,7 @@ class NotFoundError(MpxError):
 
 class SetupError(MpxError):
     """The machine lacks something (PostgreSQL binaries, permissions); the hint says how to fix it."""
+
+
+class DataError(MpxError):
+    """A source sent data that cannot be stored as it stands (e.g. an id another venue owns)."""

@@ -15,6 +15,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 
 MarketStatus = Literal["active", "closed", "resolved"]
+POLYMARKET = "polymarket"
+"""The venue of every market that does not say otherwise (all data before #17)."""
 Side = Literal["BUY", "SELL"]
 
 
@@ -95,7 +97,11 @@ class FeeSchedule:
     exponent: int = 1
     taker_only: bool = True
     rebate_rate: Decimal | None = None
-    fee_type: str | None = None  # Gamma ``feeType``, e.g. "sports_fees_v3", "crypto_fees_v2"
+    fee_type: str | None = None  # Gamma ``feeType``, e.g. "sports_fees_v3", "crypto_fees_v2"; Kalshi's series fee_type
+    quantum: Decimal = Decimal("0.00001")
+    """The unit each fill's fee is charged in: Polymarket 0.00001 USDC (floored), Kalshi one cent."""
+    round_up: bool = False
+    """Kalshi rounds each fill's fee *up* to ``quantum`` (``ceil_to_cent``); Polymarket floors it."""
 
     @property
     def known(self) -> bool:
@@ -141,6 +147,9 @@ class Market:
     version: str | None = None
     """Polymarket market version ("v1", or "v2" for Protocol V2): which id field the outcome token
     ids came from (``clobTokenIds`` or ``positionIds``); ``None`` when not from Polymarket."""
+    venue: str = POLYMARKET
+    """Where the market trades: ``polymarket`` or ``kalshi``. Ids are the venue's own (a Kalshi market
+    id is its ticker, its outcome tokens ``<ticker>:yes`` / ``<ticker>:no``)."""
 
     @property
     def tradable(self) -> bool:
@@ -173,6 +182,7 @@ class Event:
     """Why listed markets were not parsed (one line each), for ``mpx markets show``."""
     slug: str = ""
     """The event's page on the venue: ``https://polymarket.com/event/<slug>`` (Gamma ``slug``)."""
+    venue: str = POLYMARKET
 
     @property
     def complete_listing(self) -> bool:

@@ -17,7 +17,9 @@ BPS = Decimal(10_000)
 
 
 def taker_fee(shares: Decimal, price: Decimal, fee: FeeSchedule) -> Decimal:
-    """Taker fee of one fill: ``shares × rate × (p × (1 − p))^exponent``, floored to 5 decimals.
+    """Taker fee of one fill: ``shares × rate × (p × (1 − p))^exponent``, floored to the schedule's
+    quantum (Polymarket: 0.00001 USDC), or rounded *up* to it where the venue does (Kalshi: to the
+    cent, ``ceil_to_cent(0.07 × multiplier × C × P × (1 − P))``).
 
     Zero when fees are disabled. With fees enabled at an unknown rate the fee cannot be priced:
     callers must check ``fee.known`` first (such edges are never P1); this returns zero for them.
@@ -25,7 +27,7 @@ def taker_fee(shares: Decimal, price: Decimal, fee: FeeSchedule) -> Decimal:
     if not fee.enabled or fee.rate is None or shares <= 0:
         return ZERO
     raw = shares * fee.rate * (price * (ONE - price)) ** fee.exponent
-    return raw.quantize(FEE_QUANTUM, rounding=ROUND_DOWN)
+    return raw.quantize(fee.quantum, rounding=ROUND_CEILING if fee.round_up else ROUND_DOWN)
 
 
 @dataclass(frozen=True, slots=True)

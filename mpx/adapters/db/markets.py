@@ -10,14 +10,15 @@ import psycopg
 from psycopg.rows import dict_row
 
 from mpx.domain.models import Event, FeeSchedule, Market, Outcome
+from mpx.errors import DataError
 
 _EVENT_COLS = ("id", "title", "neg_risk", "neg_risk_augmented", "end_date", "category", "listed_markets", "dropped",
-               "slug")
+               "slug", "venue")
 _MARKET_COLS = (
     "id", "event_id", "slug", "question", "end_date", "status", "active", "accepting_orders", "category",
     "neg_risk", "neg_risk_other", "fees_enabled", "fee_rate", "fee_exponent", "tick_size", "min_order_size",
     "liquidity", "description", "resolution_source", "protocol_version", "fee_type", "fee_taker_only",
-    "fee_rebate_rate",
+    "fee_rebate_rate", "venue", "fee_quantum", "fee_round_up",
 )
 
 
@@ -34,7 +35,7 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
     """Insert or update events, markets and their outcomes; rows that did not change are not touched.
     Returns the number of markets given."""
     ev_rows = [(e.id, e.title, e.neg_risk, e.neg_risk_augmented, e.end_date, e.category, e.listed_markets,
-                list(e.dropped), e.slug) for e in events]
+                list(e.dropped), e.slug, e.venue) for e in events]
     mk_rows: list[tuple[Any, ...]] = []
     oc_rows: list[tuple[Any, ...]] = []
     for m in markets:
@@ -42,9 +43,12 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
             m.id, m.event_id, m.slug, m.question, m.end_date, m.status, m.active, m.accepting_orders,
             m.category, m.neg_risk, m.neg_risk_other, m.fee.enabled, m.fee.rate, m.fee.exponent,
             m.tick_size, m.min_order_size, m.liquidity, m.description, m.resolution_source,
-            m.version, m.fee.fee_type, m.fee.taker_only, m.fee.rebate_rate,
+            m.version, m.fee.fee_type, m.fee.taker_only, m.fee.rebate_rate, m.venue, m.fee.quantum,
+            m.fee.round_up,
         ))
         oc_rows.extend((o.token_id, m.id, o.label, o.index, o.settle_price) for o in m.outcomes)
+    _refuse_venue_clash(conn, "event", [(e.id, e.venue) for e in events])
+    _refuse_venue_clash(conn, "market", [(r[0], r[_MARKET_COLS.index("venue")]) for r in mk_rows])
     with conn.cursor() as cur:
         if ev_rows:
             cur.executemany(_upsert_sql("event", _EVENT_COLS, "id"), ev_rows)
@@ -61,6 +65,23 @@ def upsert_metadata(conn: psycopg.Connection, events: Iterable[Event], markets: 
                 oc_rows,
             )
     return len(mk_rows)
+
+
+def _refuse_venue_clash(conn: psycopg.Connection, table: str, ids: Sequence[tuple[str, str]]) -> None:
+    """A venue's id already stored for another venue is never overwritten: the pass fails with both
+    venues named (ids of different venues have different shapes; a clash is a bug or a bad source)."""
+    if not ids:
+        return
+    clash = conn.execute(
+        f"""SELECT t.id, t.venue, n.venue FROM {table} t
+            JOIN unnest(%s::text[], %s::text[]) AS n(id, venue) ON n.id = t.id
+            WHERE t.venue <> n.venue LIMIT 3""",
+        ([i for i, _ in ids], [v for _, v in ids]),
+    ).fetchall()
+    if clash:
+        shown = "; ".join(f"{i} is {old}'s, not {new}'s" for i, old, new in clash)
+        raise DataError(f"{table} id(s) already stored for another venue: {shown}",
+                        hint="ids are per venue; the source sent an id another venue owns — nothing was written")
 
 
 def active_tokens(conn: psycopg.Connection) -> list[str]:
@@ -97,7 +118,7 @@ def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[st
             id=r["id"], title=r["title"], market_ids=tuple(event_markets.get(r["id"], ())),
             neg_risk=r["neg_risk"], neg_risk_augmented=r["neg_risk_augmented"], end_date=r["end_date"],
             category=r["category"], listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()),
-            slug=r["slug"],
+            slug=r["slug"], venue=r["venue"],
         )
     return markets, events
 
@@ -124,7 +145,8 @@ def load_event(conn: psycopg.Connection, event_id: str) -> tuple[Event, dict[str
     ids = [row[0] for row in conn.execute("SELECT id FROM market WHERE event_id = %s ORDER BY id", (event_id,))]
     event = Event(id=r["id"], title=r["title"], market_ids=tuple(ids), neg_risk=r["neg_risk"],
                   neg_risk_augmented=r["neg_risk_augmented"], end_date=r["end_date"], category=r["category"],
-                  listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()), slug=r["slug"])
+                  listed_markets=r["listed_markets"], dropped=tuple(r["dropped"] or ()), slug=r["slug"],
+                  venue=r["venue"])
     return event, load_markets(conn, ids)
 
 
@@ -133,10 +155,12 @@ def _market(r: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Market:
         id=r["id"], question=r["question"], outcomes=outcomes, event_id=r["event_id"], slug=r["slug"],
         end_date=r["end_date"], status=r["status"], accepting_orders=r["accepting_orders"], active=r["active"],
         fee=FeeSchedule(enabled=r["fees_enabled"], rate=r["fee_rate"], exponent=r["fee_exponent"],
-                        taker_only=r["fee_taker_only"], rebate_rate=r["fee_rebate_rate"], fee_type=r["fee_type"]),
+                        taker_only=r["fee_taker_only"], rebate_rate=r["fee_rebate_rate"], fee_type=r["fee_type"],
+                        quantum=r["fee_quantum"], round_up=r["fee_round_up"]),
         tick_size=r["tick_size"], min_order_size=r["min_order_size"], category=r["category"],
         neg_risk=r["neg_risk"], neg_risk_other=r["neg_risk_other"], liquidity=r["liquidity"],
         description=r["description"], resolution_source=r["resolution_source"], version=r["protocol_version"],
+        venue=r["venue"],
     )
 
 

@@ -31,15 +31,18 @@ def _order_hash(token_ids: Sequence[str]) -> bytes:
     return hashlib.blake2b("\x1f".join(token_ids).encode(), digest_size=16).digest()
 
 
-def previous_digests(conn: psycopg.Connection, token_ids: Sequence[str]) -> Sequence[int | None]:
+def previous_digests(conn: psycopg.Connection, token_ids: Sequence[str], venue: str = "polymarket"
+                     ) -> Sequence[int | None]:
     """The digest of each token's latest stored tick, aligned with ``token_ids`` (None: no tick).
 
-    From the packed state of the latest pass when it listed the same tokens in the same order (one
-    row); otherwise one index probe per token on ``tick (token_id, ts DESC)``.
+    From the packed state of the venue's latest pass when it listed the same tokens in the same order
+    (one row); otherwise one index probe per token on ``tick (token_id, ts DESC)``. Each venue keeps
+    its own state: its tokens are its own, so another venue's pass does not make it stale.
     """
     row = conn.execute(
         """SELECT s.order_hash, s.digests FROM ingest_digest_state s
-           WHERE s.pass_ts = (SELECT max(ts) FROM ingest_pass)"""
+           WHERE s.venue = %(v)s AND s.pass_ts = (SELECT max(ts) FROM ingest_pass WHERE venue = %(v)s)""",
+        {"v": venue},
     ).fetchone()
     if row is not None and bytes(row[0]) == _order_hash(token_ids):
         packed = array("q")
@@ -58,15 +61,16 @@ def previous_digests(conn: psycopg.Connection, token_ids: Sequence[str]) -> Sequ
     return [found.get(t) for t in token_ids]
 
 
-def save_digests(conn: psycopg.Connection, pass_ts: datetime, token_ids: Sequence[str], digests: array[int]) -> None:
+def save_digests(conn: psycopg.Connection, pass_ts: datetime, token_ids: Sequence[str], digests: array[int],
+                 venue: str = "polymarket") -> None:
     if sys.byteorder == "big":
         digests = array("q", digests)
         digests.byteswap()
     conn.execute(
-        """INSERT INTO ingest_digest_state (id, pass_ts, order_hash, digests) VALUES (1, %s, %s, %s)
-           ON CONFLICT (id) DO UPDATE SET pass_ts = EXCLUDED.pass_ts, order_hash = EXCLUDED.order_hash,
-                                          digests = EXCLUDED.digests""",
-        (pass_ts, _order_hash(token_ids), digests.tobytes()),
+        """INSERT INTO ingest_digest_state (venue, pass_ts, order_hash, digests) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (venue) DO UPDATE SET pass_ts = EXCLUDED.pass_ts, order_hash = EXCLUDED.order_hash,
+                                             digests = EXCLUDED.digests""",
+        (venue, pass_ts, _order_hash(token_ids), digests.tobytes()),
     )
 
 
@@ -109,14 +113,16 @@ def format_levels(book: Book, depth: int) -> tuple[int, str]:
 
 
 def write_ticks(
-    conn: psycopg.Connection, ts: datetime, books: Sequence[Book], market_of: Mapping[str, str], depth: int
+    conn: psycopg.Connection, ts: datetime, books: Sequence[Book], market_of: Mapping[str, str], depth: int,
+    venue: str = "polymarket",
 ) -> WriteResult:
     """Write one tick per book whose top ``depth`` levels changed since its last stored tick, with COPY.
 
-    Runs inside the caller's transaction: a pass's ticks land together or not at all.
+    Runs inside the caller's transaction: a pass's ticks land together or not at all. ``venue``: whose
+    pass this is (the change digests are kept per venue).
     """
     token_ids = [b.token_id for b in books]
-    previous = previous_digests(conn, token_ids)
+    previous = previous_digests(conn, token_ids, venue)
     current = array("q", bytes(8 * len(books)))
     ts_text = ts.isoformat()
     unknown = unchanged = written = 0
@@ -141,7 +147,7 @@ def write_ticks(
                 chunk.clear()
         if chunk:
             copy.write("".join(chunk))
-    save_digests(conn, ts, token_ids, current)
+    save_digests(conn, ts, token_ids, current, venue)
     return WriteResult(written, unchanged, unknown)
 
 
@@ -213,11 +219,12 @@ def written_total(conn: psycopg.Connection) -> int:
 
 
 def record_pass(
-    conn: psycopg.Connection, ts: datetime, source: str, books: int, written: int, missing: Sequence[str]
+    conn: psycopg.Connection, ts: datetime, source: str, books: int, written: int, missing: Sequence[str],
+    venue: str = "polymarket",
 ) -> None:
     conn.execute(
-        "INSERT INTO ingest_pass (ts, source, books, written, missing) VALUES (%s, %s, %s, %s, %s)",
-        (ts, source, books, written, list(missing)),
+        "INSERT INTO ingest_pass (ts, source, books, written, missing, venue) VALUES (%s, %s, %s, %s, %s, %s)",
+        (ts, source, books, written, list(missing), venue),
     )
 
 
