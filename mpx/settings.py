@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     mpx_rules_dir: Path = Field(Path("rules"), description="directory of rules/*.yaml")
     mpx_synonyms_file: Path = Field(Path("synonyms.yml"), description="synonym groups file")
     mpx_max_book_age: Duration = Field(timedelta(minutes=2), description="rules ignore books not observed for longer")
+    mpx_max_cross_venue_skew: Duration = Field(
+        timedelta(seconds=30), description="CROSS_VENUE: both books observed within this of each other")
+    mpx_pair_max_date_gap: Duration = Field(
+        timedelta(days=3), description="mpx pairs propose: close times of the two markets at most this far apart")
     mpx_episode_improve_bps: Decimal = Field(
         Decimal(25), ge=0, description="an open opportunity alerts again when its edge grows by this much")
 

@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "markets": ("markets", "app", "Inspect stored markets."),
     "rules": ("rules", "app", "List and validate rule files."),
     "synonyms": ("synonyms", "app", "Synonym groups, relations and candidates: refresh, list, confirm, reject."),
+    "pairs": ("pairs", "app", "Cross-venue pairs (Polymarket ↔ Kalshi): propose, confirm, reject, list."),
 }
 
 

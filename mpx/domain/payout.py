@@ -9,7 +9,9 @@ about how the markets relate, every combination is a state: two binary markets h
 * :class:`Equivalent` — two markets ask the same question (declared by market ids or confirmed
   by a person): both resolve alike;
 * :class:`Implies` — ``narrower`` YES implies ``wider`` YES (declared, confirmed, or a structural
-  ladder): the state "narrower YES, wider NO" cannot happen.
+  ladder): the state "narrower YES, wider NO" cannot happen;
+* :class:`Complementary` — one market's YES is the other's NO (a cross-venue pair a person
+  confirmed with orientation ``inverted``): exactly one of the two resolves YES.
 
 :func:`payout_table` enumerates the states that remain and sums, for each, what one share of every
 leg pays (1 for a leg whose outcome wins, 0 otherwise). A set is an *arbitrage* only when the
@@ -59,7 +61,16 @@ class Implies:
     basis: str
 
 
-Constraint = ExactlyOne | Equivalent | Implies
+@dataclass(frozen=True, slots=True)
+class Complementary:
+    """``a`` resolves YES exactly when ``b`` resolves NO (and the other way round)."""
+
+    a: str
+    b: str
+    basis: str
+
+
+Constraint = ExactlyOne | Equivalent | Implies | Complementary
 
 
 class PayoutError(ValueError):
@@ -93,6 +104,9 @@ def _consistent(assignment: Mapping[str, int], constraints: Sequence[Constraint]
         elif isinstance(c, Equivalent):
             if c.a in assignment and c.b in assignment and _yes(assignment, c.a) != _yes(assignment, c.b):
                 return False
+        elif isinstance(c, Complementary):
+            if c.a in assignment and c.b in assignment and _yes(assignment, c.a) == _yes(assignment, c.b):
+                return False
         elif c.narrower in assignment and c.wider in assignment and _yes(assignment, c.narrower) \
                 and not _yes(assignment, c.wider):
             return False
@@ -105,8 +119,8 @@ def states(markets: Sequence[Market], constraints: Sequence[Constraint] = ()) ->
     ids = [m.id for m in markets]
     known = set(ids)
     for c in constraints:
-        named = c.market_ids if isinstance(c, ExactlyOne) else (c.a, c.b) if isinstance(c, Equivalent) else (
-            c.narrower, c.wider)
+        named = c.market_ids if isinstance(c, ExactlyOne) else (c.a, c.b) if isinstance(
+            c, Equivalent | Complementary) else (c.narrower, c.wider)
         unknown = [m for m in named if m not in known]
         if unknown:
             raise PayoutError(f"constraint {c} names markets not in the set: {unknown}")

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from mpx.adapters.db import markets as db_markets
+from mpx.adapters.db import pairs as db_pairs
 from mpx.adapters.db import replay, ticks
 from mpx.adapters.db import synonyms as db_synonyms
 from mpx.domain.backtest import DEFAULT_INDICATOR_SHARES, DeployBar, Summary, Trade, summarize, trade_for, variants
@@ -89,7 +90,9 @@ def run_backtest(
     history: dict[str, list[PricePoint]] = ticks.price_history(conn, start - lookback, start) if lookback else {}
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=settings.mpx_max_book_age,
-                        groups=groups, relations=relations, ask_at=books.ask_at, observed_now=True)
+                        groups=groups, relations=relations, ask_at=books.ask_at, observed_now=True,
+                        venue_pairs=db_pairs.load_pairs(conn, markets),
+                        max_cross_venue_skew=settings.mpx_max_cross_venue_skew)
     steppers = {label: Stepper([spec], improve_bps=settings.mpx_episode_improve_bps) for label, spec in specs}
     steps = replay.passes(conn, start, end)
     result = BacktestResult(steps=len(steps))

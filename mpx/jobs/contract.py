@@ -43,6 +43,7 @@ class Job(StrEnum):
     evaluate = "evaluate"
     seed = "seed"
     synonyms = "synonyms"
+    pairs = "pairs"
     alerts = "alerts"
     kpi = "kpi"
     settle = "settle"

@@ -25,6 +25,7 @@ from mpx.domain.rules.episodes import Alert, Opportunity
 from mpx.domain.rules.stepper import Pass, Stepper, advance
 from mpx.jobs import alerts
 from mpx.jobs.contract import Context, JobResult
+from mpx.jobs.pairs import refresh_pairs
 from mpx.jobs.synonyms import refresh_synonyms
 from mpx.log import get_logger
 from mpx.settings import Settings
@@ -144,14 +145,16 @@ def _load(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec], start: dateti
     conn = ctx.conn
     markets, events = db_markets.load_reference(conn)
     links = refresh_synonyms(conn, ctx.settings, markets, events)
+    pairs, repaired = refresh_pairs(conn, markets)
     lookback = lookback_for(rules)
     books = ticks.books_as_of(conn, start)
     history = ticks.price_history(conn, start - lookback, start) if lookback else {}
     observed: dict[str, datetime] = {t: b.ts for t, b in books.items() if b.ts is not None}
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=ctx.settings.mpx_max_book_age, observed=observed, groups=links.groups,
-                        relations=links.relations)
-    return universe, set(links.relinked)
+                        relations=links.relations, venue_pairs=pairs,
+                        max_cross_venue_skew=ctx.settings.mpx_max_cross_venue_skew)
+    return universe, set(links.relinked) | repaired
 
 
 def _save(ctx: Context[EvaluateResult], opportunities: Iterable[Opportunity],

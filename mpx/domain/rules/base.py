@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from mpx.domain.findings import Arbitrage, Entry, FindingClass, FindingError, Leg, Measure
 from mpx.domain.models import Book, Event, Market, PricePoint
+
+if TYPE_CHECKING:
+    from mpx.domain.venue_pairs import VenuePair
 
 __all__ = ["Arbitrage", "Entry", "Finding", "FindingClass", "Leg", "Measure", "Relation", "RuleKind", "RuleSpec",
            "Scope", "Signal", "SynonymGroup", "Universe", "signature"]
@@ -158,6 +161,11 @@ class Universe:
     """Synonym groups (``synonyms.yml`` plus proposed candidates), refreshed each evaluate pass."""
     relations: Sequence[Relation] = ()
     """Implication relations between markets (ladders found in the questions, declared ones)."""
+    venue_pairs: Sequence[VenuePair] = ()
+    """Cross-venue pairs (``mpx pairs``): confirmed ones prove how two venues' markets relate; the
+    rest are candidates (CROSS_VENUE)."""
+    max_cross_venue_skew: timedelta = timedelta(seconds=30)
+    """Two venues' books are compared only when observed within this of each other."""
     ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] | None = None
     """Optional: a token's (book time, best ask) without building its book — the backtest's
     lazily parsed books give one; :meth:`fresh_best_ask` uses it."""

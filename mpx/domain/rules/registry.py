@@ -20,6 +20,7 @@ _KINDS: dict[str, str] = {
     "TREND_BREAKOUT": "mpx.domain.rules.trend_breakout:TrendBreakout",
     "SYNONYM_MISPRICE": "mpx.domain.rules.synonym_misprice:SynonymMisprice",
     "CROSS_MARKET_MISPRICE": "mpx.domain.rules.cross_market:CrossMarketMisprice",
+    "CROSS_VENUE": "mpx.domain.rules.cross_venue:CrossVenue",
 }
 """type → ``module:Class``."""
 

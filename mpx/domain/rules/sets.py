@@ -86,10 +86,13 @@ def is_placeholder(market: Market) -> bool:
 _PLACEHOLDER_CACHE: dict[tuple[str, str], bool] = {}
 
 
-def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(1)) -> PricedSet | None:
+def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(1),
+              step: Decimal = SHARE_QUANTUM) -> PricedSet | None:
     """The most profitable equal-share purchase of every leg, or ``None`` if none is profitable.
 
-    ``payout`` is what one share of every leg together is certain to pay at resolution.
+    ``payout`` is what one share of every leg together is certain to pay at resolution. ``step``:
+    sizes are multiples of it (0.01 share; 1 where a leg trades whole contracts only, as Kalshi's
+    markets without fractional trading).
 
     Candidate sizes: ``S = min(size, thinnest depth)`` floored to 0.01, the largest minimum order
     size of the legs, and every cumulative level boundary of any leg between the two.
@@ -97,19 +100,23 @@ def price_set(legs: Sequence[LegBook], size: Decimal, payout: Decimal = Decimal(
     """
     if not legs or any(not leg.asks for leg in legs):
         return None
-    cap = floor_shares(min(size, *(depth(leg.asks) for leg in legs)))
+    def floor(x: Decimal) -> Decimal:
+        return floor_shares(x) if step == SHARE_QUANTUM else (x / step).to_integral_value(ROUND_DOWN) * step
+
+    cap = floor(min(size, *(depth(leg.asks) for leg in legs)))
     min_size = max(leg.market.min_order_size for leg in legs)
     if cap <= 0 or cap < min_size:
         return None
     candidates = {cap}
-    smallest = min_size.quantize(SHARE_QUANTUM, rounding=ROUND_CEILING)
+    smallest = (min_size.quantize(SHARE_QUANTUM, rounding=ROUND_CEILING) if step == SHARE_QUANTUM
+                else (min_size / step).to_integral_value(ROUND_CEILING) * step)
     if 0 < smallest <= cap:
         candidates.add(smallest)  # the minimum order itself: the cheapest levels may only cover it
     for leg in legs:
         cumulative = ZERO
         for level in leg.asks:
             cumulative += level.size
-            boundary = floor_shares(cumulative)
+            boundary = floor(cumulative)
             if boundary >= cap:
                 break
             if boundary > 0 and boundary >= min_size:
