@@ -46,7 +46,7 @@ import psycopg
 from mpx.adapters.db import intents as db
 from mpx.adapters.db.markets import load_markets
 from mpx.adapters.db.ticks import books_as_of
-from mpx.adapters.execution import BookSource, venue_for
+from mpx.adapters.execution import BookSource, check_live_venues, venue_for
 from mpx.adapters.execution.paper import PaperVenue
 from mpx.domain.execution import (
     EXECUTED,
@@ -169,6 +169,8 @@ def create(ctx: Context[Any], signal_id: int) -> IntentResult:
         plan = plan_intent(arb, markets, policy)
     except PlanError as exc:
         raise IntentError(f"signal {signal_id} ({sig['rule_type']}): {exc}") from None
+    venues = sorted({markets[leg.market_id].venue for leg in plan.legs if leg.market_id in markets})
+    check_live_venues(policy.mode, venues)  # exit 78: a live order on a venue without an adapter
     version = db.current_policy(conn, policy)
     values = {
         "signal_id": signal_id, "policy_version": version, "mode": policy.mode, "rule_id": sig["rule_id"],
@@ -176,6 +178,7 @@ def create(ctx: Context[Any], signal_id: int) -> IntentResult:
         "legs": [leg.as_dict() for leg in plan.legs], "shares": plan.shares,
         "payout_per_share": plan.payout_per_share, "notional": plan.notional, "max_notional": plan.max_notional,
         "expected_edge_bps": plan.expected_edge_bps, "expected_profit": plan.expected_profit,
+        "venues": venues or ["polymarket"],
     }
     reason = f"from {sig['level']} signal {signal_id} ({sig['rule_id']})" + (f"; {plan.note}" if plan.note else "")
     values["reason"] = reason
@@ -208,6 +211,10 @@ def confirm(ctx: Context[Any], intent_id: int, *, book_source: BookSource | None
     """Check, reserve, execute, record (see the module docstring). ``book_source`` / ``venue``
     replace the stored books / the ``EXEC_MODE`` venue (tests stage a book that moves between legs)."""
     conn, policy = ctx.conn, policy_from_settings(ctx.settings)
+    stored = db.get_intent(conn, intent_id)
+    conn.rollback()
+    if stored is not None:  # a leg on a venue without a live adapter: exit 78 before anything changes
+        check_live_venues(policy.mode, stored.get("venues") or ())
     factory = venue_for(policy.mode, ctx.settings)  # no adapter / no usable key: exit 78 before anything changes
 
     def make_venue(markets: dict[str, Market], paper_wallet: Decimal) -> Venue:

@@ -62,7 +62,8 @@ def insert_intent(conn: psycopg.Connection, values: dict[str, Any], actor: str, 
     try:
         row = conn.execute(
             f"INSERT INTO order_intent ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
-            [Jsonb(v) if isinstance(v, dict | list) and c != "market_ids" else v for c, v in values.items()],
+            [Jsonb(v) if isinstance(v, dict | list) and c not in ("market_ids", "venues") else v
+             for c, v in values.items()],
         ).fetchone()
     except psycopg.errors.UniqueViolation:
         conn.rollback()

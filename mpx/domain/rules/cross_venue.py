@@ -177,5 +177,7 @@ def _candidate(pair: VenuePair, a: Market, b: Market, universe: Universe, min_ga
             f"(YES {book_b.mid}), gap {gap * 100:.1f} pts under either orientation")
     why = (f"pair {pair.id} is NOT confirmed ({pair.basis}): read both rules, then "
            f"`mpx pairs confirm {pair.id} --orientation same|inverted` or `mpx pairs reject {pair.id}`")
-    return gap_indicator(pair.key, f"{head}; {why}", gap, a.id, pair.key, payload)
+    # its own subject: confirming the pair opens a new (arbitrage) opportunity that alerts at once,
+    # not a level rise of the candidate's indicator held back by its cooldown
+    return gap_indicator(f"{pair.key}:candidate", f"{head}; {why}", gap, a.id, pair.key, payload)
 
