@@ -35,7 +35,7 @@ def throwaway(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_shipped_kinds_are_the_registry(tmp_path: Path) -> None:
     assert registry.kind_types() == ("SUM_LT_1", "SPIKE", "ENDGAME", "DUTCH_BOOK_DETECT", "TREND_BREAKOUT",
-                                     "SYNONYM_MISPRICE", "CROSS_MARKET_MISPRICE")
+                                     "SYNONYM_MISPRICE", "CROSS_MARKET_MISPRICE", "CROSS_VENUE")
     assert {t: k.type for t, k in registry.registry().items()} == {t: t for t in registry.kind_types()}
     (tmp_path / "r.yaml").write_text(RULE)
     with pytest.raises(ConfigError) as exc:  # not registered: unknown, and the message lists the known ones
