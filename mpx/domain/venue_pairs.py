@@ -176,11 +176,13 @@ def propose(markets: Mapping[str, Market], *, max_date_gap: timedelta = timedelt
         if _eligible(m):
             by_venue.setdefault(m.venue, []).append(_side(m))
     venues = sorted(by_venue)
-    found: list[PairCandidate] = []
+    found: dict[tuple[str, str], PairCandidate] = {}
     for i, va in enumerate(venues):
-        for vb in venues[i + 1:]:
-            found.extend(_match(by_venue[va], by_venue[vb], max_date_gap, known))
-    return found
+        for vb in venues[i + 1:]:  # looked up both ways: either side's words may be the other's rules
+            for c in (*_match(by_venue[va], by_venue[vb], max_date_gap, known),
+                      *_match(by_venue[vb], by_venue[va], max_date_gap, known)):
+                found.setdefault((c.market_a, c.market_b), c)
+    return sorted(found.values(), key=lambda c: (c.market_a, c.market_b))
 
 
 def _match(left: Sequence[_Side], right: Sequence[_Side], max_gap: timedelta,
