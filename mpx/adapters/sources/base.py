@@ -17,6 +17,9 @@ Cursor = dict[str, Any]
 
 class Source(Protocol):
     name: str
+    venue: str
+    """The venue whose markets it produces (``polymarket``, ``kalshi``): its passes, cursor, lock
+    and change digest are kept per venue, so one venue's outage never stalls another."""
 
     def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
               ) -> tuple[Snapshot, Cursor]:

@@ -71,6 +71,7 @@ class MockSource:
     """See the module docstring. ``fetch`` returns the frame after the cursor's."""
 
     name = "mock"
+    venue = "polymarket"  # the mock universe stands in for Polymarket
 
     def __init__(
         self,

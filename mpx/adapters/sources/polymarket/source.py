@@ -42,6 +42,7 @@ def fetchable_tokens(markets: Sequence[Market]) -> list[str]:
 
 class PolymarketSource:
     name = "real"
+    venue = "polymarket"
 
     def __init__(
         self, config: ClientConfig, *, metadata_ttl: timedelta = timedelta(minutes=5),
@@ -164,6 +165,7 @@ class ReplaySource:
     """Replays a recorded session one pass per fetch, through :class:`PolymarketSource`."""
 
     name = "replay"
+    venue = "polymarket"
 
     def __init__(self, root: Path, config: ClientConfig) -> None:
         self.root = root
