@@ -253,7 +253,7 @@ def measure_reads(conn: psycopg.Connection, settings: Settings, rule: str, passe
     replay.raw_copy_seconds(conn, start, end)  # warm the cache: every read below finds it as warm
     r.raw_s, r.raw_rows, nbytes = replay.raw_copy_seconds(conn, start, end)
     r.raw_mb = nbytes / 1e6
-    steps = [s for s, _ in replay.passes(conn, start, end)]
+    steps = [s for s, _, _ in replay.passes(conn, start, end)]
     t = time.perf_counter()
     it = cast(Generator[tuple[datetime, replay.PassTicks], None, None], replay.stream(conn, steps, start))
     try:

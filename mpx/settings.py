@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     mpx_sql_dir: Path = Field(SQL_DIR, description="directory of the sql/NNN_*.sql migrations")
 
     # --- data source
-    data_source: Literal["mock", "real", "polymarket", "replay"] = Field("mock", description="where books come from")
+    data_source: str = Field("mock", description="where books come from: a source, or a comma list of sources of "
+                             "different venues (e.g. real,kalshi); each ingests under its own lock")
     mpx_mock_seed: int = Field(42, description="seed of the simulated universe")
     mpx_mock_latency_ms: int = Field(0, ge=0, le=60_000, description="simulated network latency of the mock source")
     mpx_book_depth: int = Field(10, ge=1, le=50, description="order-book levels stored per side in each tick")
@@ -195,9 +196,38 @@ class Settings(BaseSettings):
                              "order can spend would let an unwind sell at any price")
         return v
 
+    @field_validator("data_source", mode="before")
+    @classmethod
+    def _sources(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        from mpx.adapters.sources import SOURCES, canonical  # the registry imports no source until one is made
+
+        names = [canonical(p.strip().lower()) for p in v.split(",") if p.strip()]
+        if not names:
+            raise ValueError(f"name at least one source: {', '.join(SOURCES)}")
+        unknown = [n for n in names if n not in SOURCES]
+        if unknown:
+            raise ValueError(f"no such source {', '.join(unknown)}; one or more (comma-separated) of: "
+                             f"{', '.join(SOURCES)}")
+        by_venue: dict[str, list[str]] = {}
+        for n in dict.fromkeys(names):
+            by_venue.setdefault(SOURCES[n].venue, []).append(n)
+        clash = {venue: ns for venue, ns in by_venue.items() if len(ns) > 1}
+        if clash:
+            venue, ns = next(iter(clash.items()))
+            raise ValueError(f"{' and '.join(ns)} both produce {venue} markets: name one source per venue")
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def source_names(self) -> list[str]:
+        """The configured sources (``polymarket`` read as ``real``), one per venue, in order."""
+        return self.data_source.split(",")
+
     @property
     def source_name(self) -> str:
-        return "real" if self.data_source == "polymarket" else self.data_source
+        """The first configured source (the one `mpx seed` and `--record` work with)."""
+        return self.source_names[0]
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as ``ENV_NAME -> value`` with every secret masked."""

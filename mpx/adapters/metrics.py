@@ -21,8 +21,11 @@ log = get_logger(__name__)
 
 
 class JobMetrics:
-    def __init__(self, job: str) -> None:
+    def __init__(self, job: str, group: dict[str, str] | None = None) -> None:
         self.job = job
+        self.group = dict(group or {})
+        """Extra grouping labels (``venue`` for ingest): each group is its own Pushgateway group and
+        its textfile series carry the labels, so two venues' runs never overwrite each other."""
         self.registry = CollectorRegistry()
         self.exit_code: int | None = None
         self._started = time.time()
@@ -57,7 +60,7 @@ class JobMetrics:
             return False
         push = push_to_gateway if self.exit_code == 0 else pushadd_to_gateway
         try:
-            push(url, job=f"mpx_{self.job}", registry=self.registry, timeout=timeout)
+            push(url, job=f"mpx_{self.job}", registry=self.registry, timeout=timeout, grouping_key=self.group)
             return True
         except Exception as exc:  # never fail the job because monitoring is down
             log.warning("pushgateway unavailable; metrics not pushed",
@@ -71,7 +74,7 @@ class JobMetrics:
         if path is None:
             return False
         try:
-            text = with_job_label(generate_latest(self.registry).decode(), f"mpx_{self.job}")
+            text = with_job_label(generate_latest(self.registry).decode(), f"mpx_{self.job}", self.group)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
@@ -85,8 +88,9 @@ class JobMetrics:
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?( .*)$")
 
 
-def with_job_label(text: str, job: str) -> str:
-    """Prometheus text format with ``job="…"`` added to every sample."""
+def with_job_label(text: str, job: str, extra: dict[str, str] | None = None) -> str:
+    """Prometheus text format with ``job="…"`` (and ``extra`` labels) added to every sample."""
+    added = f'job="{job}"' + "".join(f',{k}="{v}"' for k, v in (extra or {}).items())
     out = []
     for line in text.splitlines():
         m = _SAMPLE.match(line) if line and not line.startswith("#") else None
@@ -94,6 +98,6 @@ def with_job_label(text: str, job: str) -> str:
             out.append(line)
             continue
         name, labels, rest = m.group(1), m.group(2), m.group(3)
-        inner = f'job="{job}"' + ("," + labels[1:-1] if labels and labels != "{}" else "")
+        inner = added + ("," + labels[1:-1] if labels and labels != "{}" else "")
         out.append(f"{name}{{{inner}}}{rest}")
     return "\n".join(out) + "\n"

@@ -52,6 +52,16 @@ SinceOption = Annotated[datetime | None, typer.Option(
 """``--since 30m`` → the time that long ago (UTC)."""
 
 
+class Venue(StrEnum):
+    polymarket = "polymarket"
+    kalshi = "kalshi"
+
+
+VenueOption = Annotated[Venue | None, typer.Option(
+    "--venue", case_sensitive=False, help="Only rows with a market on this venue (polymarket or kalshi).")]
+"""``--venue kalshi``: rows with a market on that venue (a cross-venue row has both)."""
+
+
 class Level(StrEnum):
     P1 = "P1"
     P2 = "P2"

@@ -1,28 +1,64 @@
-"""``mpx ingest``: one pass of the source into ticks."""
+"""``mpx ingest``: one pass of each configured source into ticks."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mpx.adapters.sources import make_source
+from mpx.adapters.sources import SOURCES, make_sources
 from mpx.cli.common import settings
+from mpx.errors import MpxError
+from mpx.exit import ExitCode
 from mpx.jobs.contract import Job, run_job
-from mpx.jobs.ingest import run_ingest
+from mpx.jobs.ingest import lock_name, run_ingest
+
+_SEVERITY = {ExitCode.CONFIG: 3, ExitCode.FAILED: 2, ExitCode.TEMPFAIL: 1}
+"""When several sources fail, the exit code is the worst: a configuration error (78) before a
+failure (1) before a temporary one (75)."""
 
 
 def ingest(
+    source: Annotated[str | None, typer.Option(
+        "--source", help="Ingest only this source (one of: " + ", ".join(SOURCES) + "; `polymarket` = real), "
+        "configured in DATA_SOURCE or not — for a timer per venue.", metavar="NAME")] = None,
     record: Annotated[Path | None, typer.Option(
-        "--record", help="Keep every raw Polymarket response of this pass under DIR (DATA_SOURCE=real); "
-        "replay later with DATA_SOURCE=replay MPX_REPLAY_DIR=DIR.", metavar="DIR")] = None,
+        "--record", help="Keep every raw response of this pass under DIR (a recording source: DATA_SOURCE=real or "
+        "--source real|kalshi); replay later with DATA_SOURCE=replay (or kalshi_replay) MPX_REPLAY_DIR=DIR.",
+        metavar="DIR")] = None,
 ) -> None:
-    """Fetch one snapshot of markets and order books from DATA_SOURCE and store the books that
-    changed as ticks (COPY, one transaction). A partial fetch stores what arrived and warns; exits
-    75 when another ingest is running or nothing could be fetched, or the database is unavailable."""
+    """Fetch one snapshot of markets and order books from each source of DATA_SOURCE (a comma list,
+    one source per venue) and store the books that changed as ticks (COPY, one transaction per
+    source). Each venue ingests under its own lock and cursor: one venue that is down or busy does
+    not stop the others. A partial fetch stores what arrived and warns; exits 75 when a venue's
+    ingest is already running or nothing could be fetched from it, or the database is unavailable
+    (with several sources, the worst exit code of them: 78, then 1, then 75)."""
     s = settings()
-    source = make_source(s, record_dir=record)
-    res = run_job(s, Job.ingest, lambda ctx: run_ingest(ctx, source))
-    when = f"{res.ts:%Y-%m-%d %H:%M:%S}" if res.ts else "-"
-    typer.echo(f"ingest {when}: {res.books} books, {res.rows} written, {res.unchanged} unchanged")
+    sources = make_sources(s, only=source, record_dir=record)
+    several = len(sources) > 1
+    failures: list[MpxError] = []
+    for src in sources:
+        run_settings = s
+        if several and s.mpx_metrics_textfile is not None:  # one textfile per venue, side by side
+            path = s.mpx_metrics_textfile
+            run_settings = s.model_copy(update={"mpx_metrics_textfile": path.with_name(
+                f"{path.stem}.{src.venue}{path.suffix}")})
+        try:
+            res = run_job(run_settings, Job.ingest, lambda ctx, src=src: run_ingest(ctx, src),  # type: ignore[misc]
+                          lock=lock_name(src.venue), group={"venue": src.venue})
+        except MpxError as exc:
+            if several:
+                exc.message = f"{src.venue} ({src.name}): {exc.message}"
+            failures.append(exc)
+            continue
+        when = f"{res.ts:%Y-%m-%d %H:%M:%S}" if res.ts else "-"
+        label = f" {src.venue}" if several or src.venue != "polymarket" else ""
+        typer.echo(f"ingest{label} {when}: {res.books} books, {res.rows} written, {res.unchanged} unchanged")
+    if failures:
+        worst = max(failures, key=lambda e: _SEVERITY.get(e.exit_code, 2))
+        for exc in failures:  # the worst is reported by the CLI as it exits
+            if exc is not worst:
+                sys.stderr.write(f"mpx: error: {exc.message}\n" + (f"hint: {exc.hint}\n" if exc.hint else ""))
+        raise worst

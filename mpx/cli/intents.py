@@ -11,7 +11,16 @@ import typer
 
 from mpx.adapters.db import intents as db
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, LimitOption, OutputFormat, render, render_mapping, settings, truncate
+from mpx.cli.common import (
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    VenueOption,
+    render,
+    render_mapping,
+    settings,
+    truncate,
+)
 from mpx.domain.execution import IntentStatus
 from mpx.errors import NotFoundError, UsageError
 from mpx.jobs import intents as jobs
@@ -150,18 +159,20 @@ def unwind(
 @app.command("list")
 def list_(
     status: Annotated[list[Status] | None, typer.Option("--status", help="Only these statuses (repeatable).")] = None,
+    venue: VenueOption = None,
     limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Order intents, newest first."""
+    """Order intents, newest first (`venues`: where its legs trade)."""
     with connect(settings()) as conn:
-        rows = db.list_intents(conn, [s.value for s in status] if status else None, limit)
+        rows = db.list_intents(conn, [s.value for s in status] if status else None, limit,
+                               venue.value if venue else None)
     if fmt is OutputFormat.table:
         for r in rows:
             r["reason"] = truncate(r["reason"], 50)
             r["message"] = truncate(r["message"], 40)
-        render(rows, fmt, ["id", "signal_id", "status", "updated_at", "rule_id", "level", "shares", "notional",
-                           "expected_edge_bps", "filled_cost", "pnl", "canary", "reason"], empty="(no intents)")
+        render(rows, fmt, ["id", "signal_id", "status", "venues", "updated_at", "rule_id", "level", "shares",
+                           "notional", "expected_edge_bps", "filled_cost", "pnl", "canary", "reason"], empty="(no intents)")
     else:
         render(rows, fmt)
 

@@ -10,7 +10,16 @@ import typer
 from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import synonyms as db_synonyms
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, LimitOption, OutputFormat, render, render_mapping, settings, truncate
+from mpx.cli.common import (
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    VenueOption,
+    render,
+    render_mapping,
+    settings,
+    truncate,
+)
 from mpx.domain.books import sparkline
 from mpx.domain.models import Event, Market
 from mpx.domain.rules.sets import incomplete_reason
@@ -31,6 +40,7 @@ def list_(
     search: Annotated[str | None, typer.Option("--search", "-s", help="Text in the question (literally: % and _ "
                                                                       "are not wildcards), or an id/slug.")]
     = None,
+    venue: VenueOption = None,
     limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -39,13 +49,14 @@ def list_(
     `book` says how the YES book stands: ok, no bids, no asks, empty, missing (not fetched in the
     latest pass) or no book (closed, resolved or not accepting orders)."""
     with connect(settings()) as conn:
-        rows = db_markets.list_markets(conn, status=status.value if status else None, search=search, limit=limit)
+        rows = db_markets.list_markets(conn, status=status.value if status else None, search=search,
+                                       venue=venue.value if venue else None, limit=limit)
         stored = db_markets.count_markets(conn) if not rows else None
     if fmt is OutputFormat.table:
         for r in rows:
             r["question"] = truncate(r["question"], 60)
             r["id"] = r["id"][:12] + "…" if len(r["id"]) > 13 else r["id"]
-        render(rows, fmt, ["id", "question", "status", "book", "yes_bid", "yes_ask", "yes_mid", "end_date",
+        render(rows, fmt, ["venue", "id", "question", "status", "book", "yes_bid", "yes_ask", "yes_mid", "end_date",
                            "last_tick"], empty=_no_markets(stored, search, status))
     else:
         render(rows, fmt)

@@ -10,7 +10,16 @@ import typer
 
 from mpx.adapters.db import opportunities as db_opps
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, LimitOption, OutputFormat, SinceOption, render, settings, truncate
+from mpx.cli.common import (
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    SinceOption,
+    VenueOption,
+    render,
+    settings,
+    truncate,
+)
 from mpx.domain.durations import format_duration
 
 
@@ -32,6 +41,7 @@ def opportunities(
     status: Annotated[Status, typer.Option("--status", help="Open, closed or all opportunities.")] = Status.open,
     since: SinceOption = None,
     rule: Annotated[str | None, typer.Option("--rule", help="Only this rule id or rule type.")] = None,
+    venue: VenueOption = None,
     limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -39,7 +49,8 @@ def opportunities(
     its duration, its class (arbitrage / indicator), first/last/max metric — the net edge in bps for
     arbitrage, the indicator's own measure (named in `measure`) otherwise — and max executable size."""
     with connect(settings()) as conn:
-        rows = db_opps.query(conn, status=status.value, since=since, rule=rule, limit=limit)
+        rows = db_opps.query(conn, status=status.value, since=since, rule=rule, venue=venue.value if venue else None,
+                            limit=limit)
     if fmt is OutputFormat.table:
         for r in rows:
             r["message"] = truncate(r["message"], 60)

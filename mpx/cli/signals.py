@@ -8,7 +8,17 @@ import typer
 
 from mpx.adapters.db import signals as db_signals
 from mpx.adapters.db.connection import connect
-from mpx.cli.common import FormatOption, Level, LimitOption, OutputFormat, SinceOption, render, settings, truncate
+from mpx.cli.common import (
+    FormatOption,
+    Level,
+    LimitOption,
+    OutputFormat,
+    SinceOption,
+    VenueOption,
+    render,
+    settings,
+    truncate,
+)
 
 
 def signals(
@@ -16,6 +26,7 @@ def signals(
                                                 help="That level and above (P2: P1 and P2).")] = None,
     since: SinceOption = None,
     rule: Annotated[str | None, typer.Option("--rule", help="Only this rule id or rule type.")] = None,
+    venue: VenueOption = None,
     limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -24,7 +35,7 @@ def signals(
     return if right, a gap — never a net edge; `measure`)."""
     with connect(settings()) as conn:
         rows = db_signals.query_signals(conn, level=level.value if level else None, since=since, rule=rule,
-                                        limit=limit)
+                                        venue=venue.value if venue else None, limit=limit)
     if fmt is OutputFormat.table:
         for r in rows:
             r["message"] = truncate(r["message"], 80)

@@ -16,6 +16,9 @@ ONE = Decimal(1)
 
 MarketStatus = Literal["active", "closed", "resolved"]
 POLYMARKET = "polymarket"
+KALSHI = "kalshi"
+VENUES = (POLYMARKET, KALSHI)
+"""The venues mpx knows (a rule's ``scope.venues``, ``--venue``)."""
 """The venue of every market that does not say otherwise (all data before #17)."""
 Side = Literal["BUY", "SELL"]
 

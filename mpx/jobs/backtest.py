@@ -110,19 +110,19 @@ def run_backtest(
 
 
 def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Mapping[str, Stepper],
-            steps: Sequence[tuple[datetime, frozenset[str]]], start: datetime, lookback: timedelta,
+            steps: Sequence[tuple[datetime, frozenset[str], str | None]], start: datetime, lookback: timedelta,
             result: BacktestResult, *, speed: float, on_hit: Callable[[Hit], None] | None,
             on_progress: Callable[[int], None] | None) -> tuple[float, float]:
     """Every pass of the window into the books (and price history) and through each variant's
     stepper; the hits into ``result``. Returns (seconds reading, seconds in the rules)."""
     history = universe.history
     assert isinstance(history, dict)
-    missing_at = dict(steps)
+    pass_at = {ts: (missing, venue) for ts, missing, venue in steps}
     read_s = rules_s = 0.0
     prev: datetime | None = None
     first = True
     t = time.perf_counter()
-    for n_steps, (ts, tick) in enumerate(replay.stream(conn, [s for s, _ in steps], start), 1):
+    for n_steps, (ts, tick) in enumerate(replay.stream(conn, [s for s, _, _ in steps], start), 1):
         books.put_pass(ts, tick.tokens, tick.bids, tick.asks, tick.rest)
         if lookback:
             for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
@@ -133,7 +133,7 @@ def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Ma
         now = time.perf_counter()
         read_s += now - t
         t = now
-        touched = advance(universe, Pass(ts, None if first else frozenset(tick.markets), missing_at[ts]))
+        touched = advance(universe, Pass(ts, None if first else frozenset(tick.markets), *pass_at[ts]))
         for label, stepper in steppers.items():
             for a in stepper.step(universe, touched).alerts:
                 hit = Hit(ts, label, a.signal, a.reason)

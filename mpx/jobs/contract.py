@@ -73,15 +73,16 @@ class Context(Generic[R]):
 
 
 def run_job(settings: Settings, job: str, body: Callable[[Context[Any]], R], *, lock: bool | str = True,
-            bootstrap: bool = False) -> R:
+            bootstrap: bool = False, group: dict[str, str] | None = None) -> R:
     """Run ``body`` once under the job contract and return its result (or raise an MpxError).
 
     ``lock``: ``True`` takes the job's own advisory lock, a job name takes that job's lock (``mpx
     seed`` takes ingest's), ``False`` none — for commands that may run side by side and serialise
     on row locks instead (``mpx intents confirm``: parallel confirms must each get a verdict, not
     exit 75). ``bootstrap``: the body may create ``job_run`` itself (``mpx db migrate`` on an empty
-    database); the run is then recorded when it ends."""
-    metrics = JobMetrics(job)
+    database); the run is then recorded when it ends. ``group``: extra metric grouping labels
+    (``{"venue": …}`` for ingest, whose venues run side by side)."""
+    metrics = JobMetrics(job, group)
     started = time.monotonic()
     exit_code: int = ExitCode.FAILED
     result: R | None = None

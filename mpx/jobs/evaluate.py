@@ -17,7 +17,7 @@ from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import opportunities as db_opps
 from mpx.adapters.db import signals as db_signals
 from mpx.adapters.db import state, ticks
-from mpx.domain.models import Book, PricePoint
+from mpx.domain.models import POLYMARKET, Book, PricePoint
 from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.dsl import load_rules
 from mpx.domain.rules.engine import lookback_for
@@ -102,7 +102,7 @@ def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Evalua
     found_alerts: list[Alert] = []
     found = opened = closed = 0
     prev = watermark
-    for ts, missing in passes:
+    for ts, missing, venue in passes:
         changed: set[str] | None = None
         t = time.perf_counter()
         if watermark is not None:  # the first run only looks at the latest state, as loaded
@@ -110,7 +110,8 @@ def _evaluate(ctx: Context[EvaluateResult], rules: Sequence[RuleSpec]) -> Evalua
             _apply_ticks(conn, prev, ts, universe, changed)
         clock.read += time.perf_counter() - t
         t = time.perf_counter()
-        touched = advance(universe, Pass(ts, None if changed is None else frozenset(changed), frozenset(missing)))
+        touched = advance(universe, Pass(ts, None if changed is None else frozenset(changed), frozenset(missing),
+                                         venue))
         step = stepper.step(universe, touched)
         touched_opps.update((id(o), o) for o in step.opened)
         found_alerts.extend(step.alerts)
@@ -264,7 +265,7 @@ class LiveEvaluator:
                 u.history.setdefault(b.token_id, []).append(PricePoint(ts, book.mid))
         if self.lookback and self.steps % 300 == 0:
             self._prune(ts - self.lookback)
-        touched = advance(u, Pass(ts, frozenset(changed), frozenset(missing)))
+        touched = advance(u, Pass(ts, frozenset(changed), frozenset(missing), POLYMARKET))
         step = self.stepper.step(u, touched)
         opps = {id(o): o for o in [*self.stepper.open.values(), *step.closed]}
         _, inserted, _ = _save(self.ctx, opps.values(), step.alerts)

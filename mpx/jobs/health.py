@@ -25,6 +25,7 @@ from mpx.adapters.db import signals as db_signals
 from mpx.adapters.db import state as db_state
 from mpx.adapters.db import ticks
 from mpx.adapters.db.connection import connect
+from mpx.adapters.sources import SOURCES
 from mpx.errors import MpxError
 from mpx.jobs import alerts
 from mpx.jobs.contract import Job
@@ -53,6 +54,7 @@ def check(settings: Settings) -> dict[str, Any]:
             if live_eval is not None and (last_eval is None or live_eval > last_eval):
                 last_eval = live_eval
             last_ingest = ticks.last_pass(conn)
+            venue_passes = ticks.last_passes(conn)
             last_stream = ticks.last_pass_of(conn, "stream")
             outbox = db_alerts.status_counts(conn)
             running, killed = db_runs.running_and_killed(conn, now - KILLED_WINDOW)
@@ -65,8 +67,16 @@ def check(settings: Settings) -> dict[str, Any]:
     hb_max, in_max = settings.mpx_heartbeat_max_age.total_seconds(), settings.mpx_ingest_max_age.total_seconds()
     report["rules_heartbeat"] = {"last_success": last_eval.isoformat() if last_eval else None, "age_s": hb_age,
                                  "max_age_s": hb_max, "ok": hb_age is not None and hb_age <= hb_max}
+    # every venue DATA_SOURCE names must keep passing: one venue down degrades health even while
+    # the other's passes keep the newest pass fresh
+    venues: dict[str, Any] = {}
+    for venue in dict.fromkeys(SOURCES[n].venue for n in settings.source_names):
+        seen = venue_passes.get(venue, (None, frozenset()))[0]
+        age = _age(seen, now)
+        venues[venue] = {"last_pass": seen.isoformat() if seen else None, "age_s": age,
+                         "ok": age is not None and age <= in_max}
     report["ingest"] = {"last_pass": last_ingest.isoformat() if last_ingest else None, "age_s": ingest_age,
-                        "max_age_s": in_max, "ok": ingest_age is not None and ingest_age <= in_max}
+                        "max_age_s": in_max, "ok": all(v["ok"] for v in venues.values()), "venues": venues}
     # the stream is optional: never having run is not a fault; once it has, its passes must keep coming
     st_age, st_max = _age(last_stream, now), settings.mpx_stream_max_age.total_seconds()
     report["stream"] = {"last_pass": last_stream.isoformat() if last_stream else None, "age_s": st_age,
@@ -80,9 +90,11 @@ def check(settings: Settings) -> dict[str, Any]:
     if not report["rules_heartbeat"]["ok"]:
         report["reasons"].append("rules silent: no successful evaluate within "
                                  f"{hb_max:g} s" + ("" if hb_age is None else f" (last {hb_age:g} s ago)"))
-    if not report["ingest"]["ok"]:
-        report["reasons"].append(f"ticks stale: no ingest pass within {in_max:g} s"
-                                 + ("" if ingest_age is None else f" (last {ingest_age:g} s ago)"))
+    for venue, v in venues.items():
+        if not v["ok"]:
+            who = f"{venue} " if len(venues) > 1 or venue != "polymarket" else ""
+            report["reasons"].append(f"ticks stale: no {who}ingest pass within {in_max:g} s"
+                                     + ("" if v["age_s"] is None else f" (last {v['age_s']:g} s ago)"))
     if report["stream"]["ok"] is False:
         report["reasons"].append(f"stream stale: no stream pass within {st_max:g} s (last {st_age:g} s ago)")
     if report["reasons"]:
@@ -101,6 +113,10 @@ def collect(conn: psycopg.Connection) -> CollectorRegistry:
     last = ticks.last_pass(conn)
     if last is not None:
         Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(last.timestamp())
+    by_venue = Gauge("mpx_ingest_venue_last_pass_timestamp", "Time of each venue's last stored pass", ("venue",),
+                     registry=reg)
+    for venue, (ts, _) in ticks.last_passes(conn).items():
+        by_venue.labels(venue).set(ts.timestamp())
     last_stream = ticks.last_pass_of(conn, "stream")
     if last_stream is not None:
         Gauge("mpx_stream_last_pass_timestamp", "Time of the last stream pass", registry=reg).set(

@@ -1,5 +1,10 @@
 """``mpx ingest``: one pass — source snapshot → ticks for the books that changed (COPY), all in one
-transaction together with the source's cursor and the pass record."""
+transaction together with the source's cursor and the pass record.
+
+Each source is one venue's; its pass runs under that venue's lock (``ingest:<venue>``) with its own
+cursor, and its pass record, change digests and missing books are its venue's, so one venue's outage
+never stalls another. Pass times are global (``ingest_pass.ts`` is the key): a pass takes the next
+one under a row lock at the end, so two venues writing at once queue for a moment, not a pass."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from datetime import datetime, timedelta
 from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import state, ticks
 from mpx.adapters.sources.base import Source
-from mpx.domain.models import Snapshot
+from mpx.domain.models import POLYMARKET, Snapshot
 from mpx.errors import UnavailableError
 from mpx.jobs.contract import Context, JobResult
 from mpx.log import get_logger
@@ -22,6 +27,11 @@ COUNTERS_KEY = "ingest:counters"
 
 def cursor_key(source: Source) -> str:
     return f"source_cursor:{source.name}"
+
+
+def lock_name(venue: str) -> str:
+    """The advisory lock of a venue's ingest (``mpx seed`` takes Polymarket's)."""
+    return f"ingest:{venue}"
 
 
 @dataclass
@@ -37,17 +47,18 @@ def run_ingest(ctx: Context[IngestResult], source: Source) -> IngestResult:
     fetch_started = datetime.now().astimezone()
     cursor = state.get_state(conn, cursor_key(source))
     conn.commit()
-    snapshot, new_cursor = source.fetch(cursor, lambda: db_markets.active_tokens(conn))
+    snapshot, new_cursor = source.fetch(cursor, lambda: db_markets.active_tokens(conn, source.venue))
     if not snapshot.books and not snapshot.markets:
         raise UnavailableError(f"source {source.name!r} returned nothing this pass")
     latency_ms = (datetime.now().astimezone() - fetch_started).total_seconds() * 1000
-    result = store_snapshot(ctx, source.name, snapshot)
+    result = store_snapshot(ctx, source.name, snapshot, venue=source.venue)
     state.set_state(conn, cursor_key(source), new_cursor)
     conn.commit()
     ctx.metrics.gauge("mpx_ingest_latency_ms", "Source fetch latency of the last pass", ("source",)).labels(
         source.name).set(latency_ms)
     if result.ts is not None:
-        ctx.metrics.gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass").set(result.ts.timestamp())
+        ctx.metrics.gauge("mpx_ingest_last_tick_timestamp", "Time of the venue's last stored pass").set(
+            result.ts.timestamp())
     _metrics(ctx, source.name)
     conn.commit()
     return result
@@ -75,19 +86,22 @@ def _metrics(ctx: Context[IngestResult], source_name: str) -> None:
         ctx.metrics.gauge(name, doc, ("source",)).labels(source_name).set(counters.get(key, 0))
 
 
-def store_snapshot(ctx: Context[IngestResult], source_name: str, snapshot: Snapshot) -> IngestResult:
-    """Write a snapshot inside the current transaction (the caller commits)."""
+def store_snapshot(ctx: Context[IngestResult], source_name: str, snapshot: Snapshot,
+                   venue: str = POLYMARKET) -> IngestResult:
+    """Write a venue's snapshot inside the current transaction (the caller commits). A book is kept
+    only for a token of that venue's markets; the books missing are counted over its tokens."""
     conn = ctx.conn
     if snapshot.markets:
         db_markets.upsert_metadata(conn, snapshot.events, snapshot.markets)
-    market_of = db_markets.token_markets(conn)
+    market_of = db_markets.token_markets(conn, venue)
     known = set(market_of)
-    ts = _pass_time(snapshot.ts, state.get_state(conn, LAST_TS_KEY))
-    wr = ticks.write_ticks(conn, ts, snapshot.books, market_of, ctx.settings.mpx_book_depth)
+    # last: the pass-time row lock is held from here to the commit (a short COPY), not the fetch
+    ts = _pass_time(snapshot.ts, state.get_state_for_update(conn, LAST_TS_KEY))
+    wr = ticks.write_ticks(conn, ts, snapshot.books, market_of, ctx.settings.mpx_book_depth, venue=venue)
     observed = {b.token_id for b in snapshot.books}
     asked = known if snapshot.requested is None else set(snapshot.requested)
     missing = sorted(asked - observed)
-    ticks.record_pass(conn, ts, source_name, len(snapshot.books), wr.written, missing)
+    ticks.record_pass(conn, ts, source_name, len(snapshot.books), wr.written, missing, venue=venue)
     state.set_state(conn, LAST_TS_KEY, ts.isoformat())
     state.set_state(conn, ticks.TICKS_TOTAL_KEY, ticks.written_total(conn) + wr.written)
     if snapshot.stats:

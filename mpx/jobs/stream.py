@@ -34,7 +34,7 @@ from mpx.adapters.sources import polymarket_client_config
 from mpx.adapters.sources.polymarket import ws
 from mpx.adapters.sources.polymarket.client import PolymarketClient
 from mpx.adapters.sources.polymarket.parse import ParseReport, parse_book
-from mpx.domain.models import Book, Market, Outcome, Snapshot
+from mpx.domain.models import POLYMARKET, Book, Market, Outcome, Snapshot
 from mpx.domain.rules.base import RuleSpec
 from mpx.domain.stream import BookState, Verdict
 from mpx.errors import UnavailableError
@@ -366,7 +366,7 @@ def run_stream(ctx: Context[StreamResult], duration: timedelta, rules: Sequence[
 def _run_stream(ctx: Context[StreamResult], duration: timedelta, live: LiveEvaluator | None,
                 on_flush: Callable[[datetime], None] | None) -> StreamResult:
     conn = ctx.conn
-    tokens = db_markets.active_tokens(conn)
+    tokens = db_markets.active_tokens(conn, POLYMARKET)  # the stream is Polymarket's market channel
     conn.commit()
     if not tokens:
         raise UnavailableError("stream: no active markets stored", hint="run `mpx ingest` first")

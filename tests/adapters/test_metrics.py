@@ -15,7 +15,7 @@ def test_successful_pass_puts_its_metrics_with_job_grouping_key(db: TestDb, gate
     assert run_mpx("seed").code == 0
     res = run_mpx("ingest", env={"PUSHGATEWAY_URL": gateway.url})
     assert res.code == 0, res.stderr
-    got = gateway.samples("mpx_ingest")
+    got = gateway.samples("mpx_ingest", venue="polymarket")
     for name in ("mpx_job_duration_seconds", "mpx_job_last_run_timestamp_seconds",
                  "mpx_job_last_success_timestamp_seconds", 'mpx_ingest_latency_ms{source="mock"}',
                  "mpx_ingest_last_tick_timestamp", "mpx_ingest_ticks_total"):
@@ -27,12 +27,12 @@ def test_successful_pass_puts_its_metrics_with_job_grouping_key(db: TestDb, gate
 def test_a_skipped_pass_keeps_the_last_success_of_the_group(db: TestDb, gateway) -> None:  # type: ignore[no-untyped-def]
     assert run_mpx("seed").code == 0
     assert run_mpx("ingest", env={"PUSHGATEWAY_URL": gateway.url}).code == 0
-    success = gateway.samples("mpx_ingest")["mpx_job_last_success_timestamp_seconds"]
+    success = gateway.samples("mpx_ingest", venue="polymarket")["mpx_job_last_success_timestamp_seconds"]
     with db.connect(autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("ingest"),))
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("ingest:polymarket"),))
         res = run_mpx("ingest", env={"PUSHGATEWAY_URL": gateway.url})
     assert res.code == 75
-    got = gateway.samples("mpx_ingest")
+    got = gateway.samples("mpx_ingest", venue="polymarket")
     assert got["mpx_job_exit_code"] == 75  # POSTed into the group…
     assert got["mpx_job_last_success_timestamp_seconds"] == success  # …which keeps the last success
     assert got["mpx_job_last_run_timestamp_seconds"] > success

@@ -58,7 +58,7 @@ def test_local_cluster_not_started_exits_75_and_says_mpx_db_up(tmp_path: Path) -
 
 def test_busy_lock_exits_75_with_one_line(db: TestDb) -> None:
     with db.connect(autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("ingest"),))
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("ingest:polymarket"),))
         res = run_mpx("ingest")
     assert res.code == 75
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("mpx: error")]

@@ -23,9 +23,9 @@ from helpers import invoke_mpx, spawn_mpx
 
 # every command a timer or cron line runs (jobs/, crontab.example), and the lock each one takes
 SCHEDULED = [
-    (("ingest",), "ingest", "ingest"),
+    (("ingest",), "ingest", "ingest:polymarket"),
     (("evaluate",), "evaluate", "evaluate"),
-    (("seed",), "seed", "ingest"),
+    (("seed",), "seed", "ingest:polymarket"),
     (("synonyms", "refresh"), "synonyms", "synonyms"),
     (("kpi", "--days", "2"), "kpi", "kpi"),
     (("intents", "settle"), "settle", "settle"),

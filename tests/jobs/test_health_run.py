@@ -22,10 +22,10 @@ def test_one_run_puts_every_jobs_metrics_on_the_pushgateway(db: TestDb, gateway)
     res = run_mpx("run", env={"PUSHGATEWAY_URL": gateway.url})
     assert res.code == 0, res.stderr
     assert "ingest" in res.stdout and "evaluate:" in res.stdout
-    for job in ("mpx_ingest", "mpx_evaluate"):
-        got = gateway.samples(job)
+    for job, group in (("mpx_ingest", {"venue": "polymarket"}), ("mpx_evaluate", {})):
+        got = gateway.samples(job, **group)
         assert got["mpx_job_exit_code"] == 0 and "mpx_job_last_success_timestamp_seconds" in got, (job, got)
-    assert "mpx_ingest_latency_ms{source=\"mock\"}" in gateway.samples("mpx_ingest")
+    assert "mpx_ingest_latency_ms{source=\"mock\"}" in gateway.samples("mpx_ingest", venue="polymarket")
     assert "mpx_rule_eval_ms" in gateway.samples("mpx_evaluate")
 
 
@@ -80,8 +80,9 @@ def test_metrics_textfile_for_node_exporter(db: TestDb, tmp_path: Path) -> None:
     assert run_mpx("--metrics-textfile", str(out), "ingest").code == 0
     families = {f.name: f for f in text_string_to_metric_families(out.read_text())}
     sample = families["mpx_job_exit_code"].samples[0]
-    assert sample.labels == {"job": "mpx_ingest"} and sample.value == 0
-    assert families["mpx_ingest_latency_ms"].samples[0].labels == {"job": "mpx_ingest", "source": "mock"}
+    assert sample.labels == {"job": "mpx_ingest", "venue": "polymarket"} and sample.value == 0
+    assert families["mpx_ingest_latency_ms"].samples[0].labels == {"job": "mpx_ingest", "venue": "polymarket",
+                                                                   "source": "mock"}
     assert not list(tmp_path.glob(".*tmp"))  # written atomically
     # the option belongs to its invocation: the next one in this process writes nowhere
     out.unlink()

@@ -50,15 +50,16 @@ class Pushgateway:
     def wipe(self) -> None:
         httpx.put(f"{self.url}/api/v1/admin/wipe", timeout=5).raise_for_status()
 
-    def samples(self, job: str) -> dict[str, float]:
-        """``name{label="v",…}`` (labels sorted, without ``job`` and ``instance``) → value, for one job."""
+    def samples(self, job: str, **group: str) -> dict[str, float]:
+        """``name{label="v",…}`` (labels sorted, without ``job``, ``instance`` and the ``group``
+        labels) → value, for one job's group (``venue="polymarket"`` for ingest)."""
         out: dict[str, float] = {}
         text = httpx.get(f"{self.url}/metrics", timeout=5).text
         for family in text_string_to_metric_families(text):
             for s in family.samples:
-                if s.labels.get("job") != job:
+                if s.labels.get("job") != job or any(s.labels.get(k) != v for k, v in group.items()):
                     continue
-                labels = {k: v for k, v in s.labels.items() if k not in ("job", "instance")}
+                labels = {k: v for k, v in s.labels.items() if k not in ("job", "instance", *group)}
                 key = s.name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
                 out[key] = s.value
         return out

@@ -183,13 +183,19 @@ def canary_due(conn: psycopg.Connection, mode: str, policy_version: int, day_sta
 
 
 def observed_at(conn: psycopg.Connection, books: dict[str, Book]) -> dict[str, datetime | None]:
-    """When each token's book was last observed: the latest ingest pass unless it missed the token
-    (an unchanged book is not rewritten, so the tick's own time is when it last *changed*)."""
-    row = conn.execute("SELECT ts, missing FROM ingest_pass ORDER BY ts DESC LIMIT 1").fetchone()
+    """When each token's book was last observed: its venue's latest ingest pass unless that pass
+    missed the token (an unchanged book is not rewritten, so the tick's own time is when it last
+    *changed*)."""
+    rows = conn.execute(
+        """SELECT o.token_id, p.ts, o.token_id = ANY(p.missing) FROM outcome o JOIN market m ON m.id = o.market_id
+           CROSS JOIN LATERAL (SELECT ts, missing FROM ingest_pass WHERE venue = m.venue ORDER BY ts DESC LIMIT 1) p
+           WHERE o.token_id = ANY(%s)""", (list(books),)).fetchall()
+    last = {r[0]: r[1] for r in rows if not r[2]}
     out: dict[str, datetime | None] = {}
     for token, book in books.items():
-        if row is not None and token not in set(row[1]) and book.ts is not None and book.ts <= row[0]:
-            out[token] = row[0]
+        seen = last.get(token)
+        if seen is not None and book.ts is not None and book.ts <= seen:
+            out[token] = seen
         else:
             out[token] = book.ts
     return out
@@ -222,15 +228,18 @@ def settle_prices(conn: psycopg.Connection, tokens: Sequence[str]) -> dict[str, 
                              (list(tokens),)).fetchall())
 
 
-def list_intents(conn: psycopg.Connection, status: Sequence[str] | None, limit: int) -> list[dict[str, Any]]:
+def list_intents(conn: psycopg.Connection, status: Sequence[str] | None, limit: int,
+                 venue: str | None = None) -> list[dict[str, Any]]:
+    """Intents, newest first; ``venue``: with a leg there."""
     return conn.cursor(row_factory=dict_row).execute(
         """SELECT i.id, i.signal_id, i.status, i.created_at, i.updated_at, i.rule_id, i.level, i.mode, i.shares,
                   i.notional, i.max_notional, i.expected_edge_bps, i.expected_profit, i.filled_cost, i.pnl,
-                  i.policy_version, i.canary, i.reason, i.legs, i.fills, i.unwind, i.verdict, s.message
+                  i.policy_version, i.canary, i.reason, i.legs, i.fills, i.unwind, i.verdict, s.message, i.venues
            FROM order_intent i JOIN signal s ON s.id = i.signal_id
-           WHERE %(st)s::text[] IS NULL OR i.status = ANY(%(st)s)
+           WHERE (%(st)s::text[] IS NULL OR i.status = ANY(%(st)s))
+             AND (%(v)s::text IS NULL OR %(v)s = ANY(i.venues))
            ORDER BY i.id DESC LIMIT %(n)s""",
-        {"st": list(status) if status else None, "n": limit}).fetchall()
+        {"st": list(status) if status else None, "n": limit, "v": venue}).fetchall()
 
 
 def intent_events(conn: psycopg.Connection, intent_id: int) -> list[dict[str, Any]]:

@@ -84,19 +84,26 @@ def _refuse_venue_clash(conn: psycopg.Connection, table: str, ids: Sequence[tupl
                         hint="ids are per venue; the source sent an id another venue owns — nothing was written")
 
 
-def active_tokens(conn: psycopg.Connection) -> list[str]:
-    """Tokens of stored markets open for trading, in a stable order (the books to fetch)."""
+def active_tokens(conn: psycopg.Connection, venue: str | None = None) -> list[str]:
+    """Tokens of stored markets open for trading (of one venue, or all), in a stable order (the
+    books to fetch)."""
     rows = conn.execute(
         """SELECT o.token_id FROM outcome o JOIN market m ON m.id = o.market_id
-           WHERE m.status = 'active' AND m.active AND m.accepting_orders ORDER BY o.market_id, o.idx"""
+           WHERE m.status = 'active' AND m.active AND m.accepting_orders
+             AND (%(v)s::text IS NULL OR m.venue = %(v)s)
+           ORDER BY o.market_id, o.idx""", {"v": venue}
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def token_markets(conn: psycopg.Connection) -> dict[str, str]:
-    """token id → market id for every known outcome (closed markets' books are stored too; the
-    rules skip markets that are not tradable)."""
-    return dict(conn.execute("SELECT token_id, market_id FROM outcome").fetchall())
+def token_markets(conn: psycopg.Connection, venue: str | None = None) -> dict[str, str]:
+    """token id → market id for every known outcome (of one venue, or all; closed markets' books are
+    stored too; the rules skip markets that are not tradable)."""
+    if venue is None:
+        return dict(conn.execute("SELECT token_id, market_id FROM outcome").fetchall())
+    return dict(conn.execute(
+        "SELECT o.token_id, o.market_id FROM outcome o JOIN market m ON m.id = o.market_id WHERE m.venue = %s",
+        (venue,)).fetchall())
 
 
 def load_reference(conn: psycopg.Connection) -> tuple[dict[str, Market], dict[str, Event]]:
@@ -174,11 +181,14 @@ BOOK_STATE_SQL = """CASE
     WHEN cardinality(t.bid_px) = 0 THEN 'no bids'
     WHEN cardinality(t.ask_px) = 0 THEN 'no asks'
     ELSE 'ok' END"""
-LAST_PASS_SQL = "LEFT JOIN LATERAL (SELECT missing FROM ingest_pass ORDER BY ts DESC LIMIT 1) lp ON true"
+LAST_PASS_SQL = ("LEFT JOIN LATERAL (SELECT missing FROM ingest_pass WHERE ingest_pass.venue = m.venue "
+                 "ORDER BY ts DESC LIMIT 1) lp ON true")
+"""The market's venue's latest pass (whose ``missing`` says which of its books were not seen)."""
 
 
 def list_markets(
-    conn: psycopg.Connection, *, status: str | None = None, search: str | None = None, limit: int = 50
+    conn: psycopg.Connection, *, status: str | None = None, search: str | None = None, venue: str | None = None,
+    limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Markets with their YES token's latest prices, most recently ticked first. ``search`` is text
     in the question (literally: ``%`` and ``_`` are not wildcards), or a market id or slug."""
@@ -186,7 +196,7 @@ def list_markets(
     return cur.execute(
         """SELECT m.id, m.question, m.category, m.status, m.end_date, e.title AS event,
                   t.best_bid AS yes_bid, t.best_ask AS yes_ask, t.price AS yes_mid, t.ts AS last_tick,
-                  """ + BOOK_STATE_SQL + """ AS book
+                  """ + BOOK_STATE_SQL + """ AS book, m.venue
            FROM market m
            LEFT JOIN event e ON e.id = m.event_id
            LEFT JOIN outcome o ON o.market_id = m.id AND o.idx = 0
@@ -194,11 +204,12 @@ def list_markets(
                               WHERE tick.token_id = o.token_id ORDER BY ts DESC LIMIT 1) t ON true
            """ + LAST_PASS_SQL + """
            WHERE (%(status)s::text IS NULL OR m.status = %(status)s)
+             AND (%(venue)s::text IS NULL OR m.venue = %(venue)s)
              AND (%(search)s::text IS NULL OR m.question ILIKE %(pattern)s ESCAPE '\\'
                   OR m.id = %(search)s OR m.slug = %(search)s)
            ORDER BY t.ts DESC NULLS LAST, m.id
            LIMIT %(limit)s""",
-        {"status": status, "search": search, "limit": limit,
+        {"status": status, "search": search, "venue": venue, "limit": limit,
          "pattern": None if search is None else f"%{like_escape(search)}%"},
     ).fetchall()
 

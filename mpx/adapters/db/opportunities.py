@@ -17,6 +17,11 @@ _COLUMNS = ("signature", "rule_id", "rule_type", "market_id", "group_key", "mark
             "finding_class", "measure")
 
 
+_VENUES_OF = ("(SELECT coalesce(array_agg(DISTINCT venue ORDER BY venue), '{polymarket}') FROM market "
+              "WHERE id = ANY(%s::text[]))")
+"""The venues of an opportunity's markets (kept on the row for ``--venue``)."""
+
+
 def load_open(conn: psycopg.Connection) -> dict[str, Opportunity]:
     """Every open opportunity, by signature."""
     cur = conn.cursor(row_factory=dict_row)
@@ -40,8 +45,9 @@ def save(conn: psycopg.Connection, opportunities: Iterable[Opportunity]) -> int:
             if not o.dirty:
                 continue
             if o.id is None:
-                cur.execute(f"INSERT INTO opportunity ({', '.join(_COLUMNS)}) "
-                            f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) RETURNING id", _values(o))
+                cur.execute(f"INSERT INTO opportunity ({', '.join(_COLUMNS)}, venues) "
+                            f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}, {_VENUES_OF}) RETURNING id",
+                            (*_values(o), sorted(o.market_ids)))
                 row = cur.fetchone()
                 assert row is not None
                 o.id = int(row[0])
@@ -54,21 +60,22 @@ def save(conn: psycopg.Connection, opportunities: Iterable[Opportunity]) -> int:
 
 
 def query(conn: psycopg.Connection, *, status: str = "open", since: datetime | None = None,
-          rule: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Opportunities, newest first. ``status``: open, closed or all."""
+          rule: str | None = None, venue: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Opportunities, newest first. ``status``: open, closed or all; ``venue``: with a market there."""
     cur = conn.cursor(row_factory=dict_row)
     return cur.execute(
         """SELECT id, rule_id, rule_type, coalesce(group_key, market_id) AS subject, best_level AS level,
                   opened_at, closed_at, coalesce(closed_at - opened_at, updated_at - opened_at) AS duration,
                   finding_class AS class, measure, first_metric, last_metric, max_metric, max_executable_shares,
                   max_executable_notional,
-                  steps, last_message AS message, market_ids
+                  steps, last_message AS message, market_ids, venues
            FROM opportunity
            WHERE (%(status)s = 'all' OR (%(status)s = 'open') = (closed_at IS NULL))
              AND (%(since)s::timestamptz IS NULL OR opened_at >= %(since)s)
              AND (%(rule)s::text IS NULL OR rule_id = %(rule)s OR rule_type = %(rule)s)
+             AND (%(venue)s::text IS NULL OR %(venue)s = ANY(venues))
            ORDER BY opened_at DESC, id DESC LIMIT %(limit)s""",
-        {"status": status, "since": since, "rule": rule, "limit": limit},
+        {"status": status, "since": since, "rule": rule, "venue": venue, "limit": limit},
     ).fetchall()
 
 

@@ -127,14 +127,16 @@ def count_ticks(conn: psycopg.Connection, start: datetime, end: datetime) -> int
     return int(row[0]) if row else 0
 
 
-def passes(conn: psycopg.Connection, start: datetime, end: datetime) -> list[tuple[datetime, frozenset[str]]]:
-    """The ingest passes in ``(start, end]`` with their missing tokens; when none were recorded
-    (ticks loaded by other means), every distinct tick time is a pass with nothing missing."""
-    rows = conn.execute("SELECT ts, missing FROM ingest_pass WHERE ts > %s AND ts <= %s ORDER BY ts",
+def passes(conn: psycopg.Connection, start: datetime, end: datetime
+           ) -> list[tuple[datetime, frozenset[str], str | None]]:
+    """The ingest passes in ``(start, end]`` with their missing tokens and venue; when none were
+    recorded (ticks loaded by other means), every distinct tick time is a pass of every venue with
+    nothing missing."""
+    rows = conn.execute("SELECT ts, missing, venue FROM ingest_pass WHERE ts > %s AND ts <= %s ORDER BY ts",
                         (start, end)).fetchall()
     if rows:
-        return [(r[0], frozenset(r[1])) for r in rows]
-    return [(r[0], frozenset()) for r in conn.execute(
+        return [(r[0], frozenset(r[1]), r[2]) for r in rows]
+    return [(r[0], frozenset(), None) for r in conn.execute(
         "SELECT DISTINCT ts FROM tick WHERE ts > %s AND ts <= %s ORDER BY ts", (start, end))]
 
 

@@ -15,6 +15,16 @@ def get_state(conn: psycopg.Connection, key: str) -> Any:
     return row[0] if row else None
 
 
+def get_state_for_update(conn: psycopg.Connection, key: str) -> Any:
+    """``get_state`` holding the row's lock until the transaction ends (writers of the same key
+    queue behind it: two venues' ingest passes take their pass times one after the other). The row
+    is created first if missing, so there is always a row to lock."""
+    conn.execute("INSERT INTO job_state (key, value, updated_at) VALUES (%s, 'null', now()) ON CONFLICT DO NOTHING",
+                 (key,))
+    row = conn.execute("SELECT value FROM job_state WHERE key = %s FOR UPDATE", (key,)).fetchone()
+    return row[0] if row else None
+
+
 def set_state(conn: psycopg.Connection, key: str, value: Any) -> None:
     conn.execute(
         """INSERT INTO job_state (key, value, updated_at) VALUES (%s, %s, now())

@@ -228,14 +228,25 @@ def record_pass(
     )
 
 
-def passes_after(conn: psycopg.Connection, after: datetime | None, limit: int) -> list[tuple[datetime, list[str]]]:
-    """Ingest passes after ``after`` (oldest first, at most ``limit``) with their missing tokens."""
+def passes_after(conn: psycopg.Connection, after: datetime | None, limit: int
+                 ) -> list[tuple[datetime, list[str], str]]:
+    """Ingest passes after ``after`` (oldest first, at most ``limit``) with their missing tokens and
+    venue."""
     rows = conn.execute(
-        """SELECT ts, missing FROM ingest_pass WHERE %(after)s::timestamptz IS NULL OR ts > %(after)s
+        """SELECT ts, missing, venue FROM ingest_pass WHERE %(after)s::timestamptz IS NULL OR ts > %(after)s
            ORDER BY ts LIMIT %(limit)s""",
         {"after": after, "limit": limit},
     ).fetchall()
-    return [(r[0], list(r[1])) for r in rows]
+    return [(r[0], list(r[1]), r[2]) for r in rows]
+
+
+def last_passes(conn: psycopg.Connection) -> dict[str, tuple[datetime, frozenset[str]]]:
+    """Each venue's latest ingest pass: venue → (time, the tokens it missed)."""
+    rows = conn.execute(  # one index probe per venue (ingest_pass_venue_ts)
+        """SELECT v.venue, p.ts, p.missing FROM (SELECT DISTINCT venue FROM market) v
+           CROSS JOIN LATERAL (SELECT ts, missing FROM ingest_pass WHERE venue = v.venue ORDER BY ts DESC LIMIT 1) p
+        """).fetchall()
+    return {r[0]: (r[1], frozenset(r[2])) for r in rows}
 
 
 def last_pass(conn: psycopg.Connection) -> datetime | None:

@@ -1,10 +1,12 @@
 """Data sources behind one protocol, one registration each: ``SOURCES`` maps a ``DATA_SOURCE`` name
-to the factory that builds it from the settings; ``make_source(settings)`` picks one. A new source
-is one module plus one line here (and its name in ``Settings.data_source``)."""
+to its :class:`Registration` (the venue it produces, the factory that builds it from the settings,
+whether it can record); ``make_sources(settings)`` builds the configured ones. A new source is one
+module plus one line here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
     from mpx.adapters.sources.polymarket.client import ClientConfig
     from mpx.settings import Settings
 
-__all__ = ["SOURCES", "Source", "make_source", "polymarket_client_config"]
+__all__ = ["SOURCES", "Registration", "Source", "canonical", "make_sources", "polymarket_client_config"]
 
 
 def _mock(settings: Settings, record_dir: Path | None) -> Source:
@@ -52,24 +54,42 @@ def _replay(settings: Settings, record_dir: Path | None) -> Source:
     return ReplaySource(settings.mpx_replay_dir, polymarket_client_config(settings))
 
 
-SOURCES: dict[str, Callable[[Settings, Path | None], Source]] = {
-    "mock": _mock,
-    "real": _real,
-    "replay": _replay,
+@dataclass(frozen=True)
+class Registration:
+    venue: str
+    """The venue whose markets the source produces (its lock, cursor and passes are that venue's)."""
+    factory: Callable[[Settings, Path | None], Source]
+    """factory(settings, record_dir) → the source."""
+    records: bool = False
+    """It can keep every raw response of a pass (``mpx ingest --record DIR``)."""
+
+
+SOURCES: dict[str, Registration] = {
+    "mock": Registration("polymarket", _mock),
+    "real": Registration("polymarket", _real, records=True),
+    "replay": Registration("polymarket", _replay),
 }
-"""``DATA_SOURCE`` (``polymarket`` is an alias of ``real``) → factory(settings, record_dir)."""
+"""``DATA_SOURCE`` name → registration (``polymarket`` is an alias of ``real``)."""
 
-RECORDS = frozenset({"real"})
-"""Sources that can keep every raw response of a pass (``mpx ingest --record DIR``)."""
+ALIASES = {"polymarket": "real"}
 
 
-def make_source(settings: Settings, record_dir: Path | None = None) -> Source:
-    """The configured source; ``record_dir`` keeps every raw response of the pass (real source)."""
-    name = settings.source_name
-    if record_dir is not None and name not in RECORDS:
-        raise UsageError("--record works with DATA_SOURCE=real (it records Polymarket's raw responses)")
-    try:
-        factory = SOURCES[name]
-    except KeyError:
-        raise ConfigError(f"DATA_SOURCE={name}: no such source", hint=f"one of: {', '.join(SOURCES)}") from None
-    return factory(settings, record_dir)
+def canonical(name: str) -> str:
+    return ALIASES.get(name, name)
+
+
+def make_sources(settings: Settings, only: str | None = None, record_dir: Path | None = None) -> list[Source]:
+    """The configured sources (``DATA_SOURCE``, one per venue), or just ``only`` (``mpx ingest
+    --source NAME``: any registered source, configured or not). ``record_dir`` keeps every raw
+    response of the pass; only a source that can record accepts it."""
+    names = [canonical(only)] if only else settings.source_names
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise UsageError(f"--source {only}: no such source", hint=f"one of: {', '.join(SOURCES)}")
+    if record_dir is not None:
+        cannot = [n for n in names if not SOURCES[n].records]
+        if cannot or len(names) > 1:
+            able = ", ".join(n for n, r in SOURCES.items() if r.records)
+            raise UsageError(f"--record works with DATA_SOURCE=real or one recording --source ({able}), "
+                             f"not {', '.join(cannot or names)}", hint=f"record with --source one of: {able}")
+    return [SOURCES[n].factory(settings, record_dir) for n in names]

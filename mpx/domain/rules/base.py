@@ -42,8 +42,12 @@ class Scope(BaseModel):
     market_ids: tuple[str, ...] | None = None
     event_ids: tuple[str, ...] | None = None
     min_liquidity: Decimal | None = None
+    venues: tuple[Literal["polymarket", "kalshi"], ...] | None = None
+    """Only markets on these venues (a cross-venue rule needs both sides of a pair admitted)."""
 
     def admits(self, market: Market) -> bool:
+        if self.venues is not None and market.venue not in self.venues:
+            return False
         if self.categories is not None and (market.category or "").lower() not in {
             c.lower() for c in self.categories
         }:
@@ -169,16 +173,29 @@ class Universe:
     ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] | None = None
     """Optional: a token's (book time, best ask) without building its book — the backtest's
     lazily parsed books give one; :meth:`fresh_best_ask` uses it."""
+    venue_seen: dict[str, datetime] = field(default_factory=dict)
+    """Each venue's latest pass so far. With ``observed_now`` and more than one venue, a token counts
+    as observed at its own venue's latest pass (a replayed pass of one venue did not see another's
+    books)."""
     memo: dict[Any, Any] = field(default_factory=dict)
     """Derived data that depends only on ``markets``, ``events`` and a rule's scope (e.g. a rule's
     candidate markets), kept across the steps of one run. Evaluate and backtest keep one universe
     for a run and never replace its markets; whoever does must clear this."""
 
-    def tokens(self) -> list[str]:
-        """Every outcome token of every market (worked out once per run, see ``memo``)."""
-        found = self.memo.get("tokens")
+    def tokens(self, venue: str | None = None) -> list[str]:
+        """Every outcome token of every market (of one venue; worked out once per run, see ``memo``)."""
+        key = f"tokens:{venue}"
+        found = self.memo.get(key)
         if found is None:
-            found = self.memo["tokens"] = [o.token_id for m in self.markets.values() for o in m.outcomes]
+            found = self.memo[key] = [o.token_id for m in self.markets.values()
+                                      if venue is None or m.venue == venue for o in m.outcomes]
+        return found
+
+    def venue_of(self) -> dict[str, str]:
+        """token id → its market's venue (worked out once per run)."""
+        found = self.memo.get("venue_of")
+        if found is None:
+            found = self.memo["venue_of"] = {o.token_id: m.venue for m in self.markets.values() for o in m.outcomes}
         return found
 
     def market_of(self) -> dict[str, str]:
@@ -196,11 +213,15 @@ class Universe:
 
     def _too_old(self, token_id: str, book_ts: datetime | None) -> bool:
         """Whether the token was last observed longer than ``max_book_age`` ago (from
-        ``observed``, else the book's own time; never with ``observed_now``)."""
+        ``observed``, else the book's own time; with ``observed_now``, its venue's latest pass)."""
         if self.observed_now:
-            return False
+            return len(self.venue_seen) > 1 and self.as_of - self.seen_by_venue(token_id) > self.max_book_age
         seen = self.observed.get(token_id, book_ts)
         return seen is not None and self.as_of - seen > self.max_book_age
+
+    def seen_by_venue(self, token_id: str) -> datetime:
+        """When the token's venue last passed (``as_of`` when unknown: a single-venue replay)."""
+        return self.venue_seen.get(self.venue_of().get(token_id, ""), self.as_of)
 
     def fresh_book(self, token_id: str) -> Book | None:
         """The token's book if it was observed in the current pass and no longer ago than
@@ -234,6 +255,7 @@ class Universe:
             return total
         ask_at, unobserved, seen_at = self.ask_at, self.unobserved, self.observed.get
         check_age = not self.observed_now
+        by_venue = self.observed_now and len(self.venue_seen) > 1
         cutoff = self.as_of - self.max_book_age  # as_of − seen > max age  ⟺  seen < cutoff
         for token in token_ids:
             found = ask_at(token)
@@ -243,6 +265,8 @@ class Universe:
                 seen = seen_at(token, found[0])
                 if seen is not None and seen < cutoff:
                     return None
+            elif by_venue and self.seen_by_venue(token) < cutoff:
+                return None
             total += found[1]
         return total
 

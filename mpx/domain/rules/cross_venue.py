@@ -96,7 +96,7 @@ def _usable(m: Market | None, scope: Scope) -> bool:
 
 def _observed(universe: Universe, token: str) -> datetime | None:
     if universe.observed_now:
-        return universe.as_of
+        return universe.seen_by_venue(token)
     book = universe.books.get(token)
     return universe.observed.get(token, book.ts if book else None)
 

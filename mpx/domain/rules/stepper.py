@@ -34,19 +34,25 @@ class Pass:
     """Markets with a new tick in this pass; ``None``: every market counts as changed (a first step)."""
     unobserved: frozenset[str] = frozenset()
     """Tokens the pass asked for and got no book for: their stored book is stale now."""
+    venue: str | None = None
+    """Whose pass it is: only that venue's books were observed in it (``None``: every venue's)."""
 
 
 def advance(universe: Universe, p: Pass) -> frozenset[str] | None:
     """Move ``universe`` to pass ``p``; the markets the rules re-examine in it (``None``: all).
 
-    Unless the universe says every book was observed now (a replayed pass), every token the pass
-    observed is marked observed at ``p.ts``: an unchanged book is still fresh."""
+    Unless the universe says every book was observed now (a replayed pass), every token of the
+    pass's venue the pass observed is marked observed at ``p.ts``: an unchanged book is still fresh,
+    and another venue's book keeps the time of its own venue's last pass (a venue that is down goes
+    stale while the other keeps passing)."""
     universe.as_of = p.ts
     universe.changed = p.changed
     universe.unobserved = p.unobserved
+    if p.venue is not None:
+        universe.venue_seen[p.venue] = p.ts
     if not universe.observed_now:
         observed = universe.observed
-        for token in universe.tokens():
+        for token in universe.tokens(p.venue):
             if token not in p.unobserved:
                 observed[token] = p.ts
     if p.changed is None:

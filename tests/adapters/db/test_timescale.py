@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from mpx.adapters.db import timescale
 from mpx.adapters.db.cluster import TESTED_TIMESCALEDB, LocalCluster
-from mpx.adapters.sources import SOURCES
+from mpx.adapters.sources import SOURCES, Registration
 from mpx.adapters.sources.mock import MockSource
 
 from conftest import TestDb, _drop, new_database
@@ -54,7 +54,8 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The mock source, registered once more, on a clock the test sets."""
     c = Clock()
-    monkeypatch.setitem(SOURCES, "mock", lambda settings, record_dir: MockSource(seed=settings.mpx_mock_seed, now=c))
+    monkeypatch.setitem(SOURCES, "mock", Registration(
+        "polymarket", lambda settings, record_dir: MockSource(seed=settings.mpx_mock_seed, now=c)))
     return c
 
 

@@ -237,7 +237,7 @@ def test_pass_metrics_count_requests_by_endpoint_and_status(db: TestDb, api: Pol
     api.fail("books", 429, times=1, retry_after=0.1)
     res = run_mpx("ingest", env=real_env(api, PUSHGATEWAY_URL=gateway.url))
     assert res.code == 0, res.stderr
-    metrics = gateway.samples("mpx_ingest")
+    metrics = gateway.samples("mpx_ingest", venue="polymarket")
     assert metrics['mpx_source_requests_total{endpoint="books",source="real",status="429"}'] == 1
     assert metrics['mpx_source_requests_total{endpoint="books",source="real",status="200"}'] == 5  # 48 tokens / 10
     assert metrics['mpx_source_throttled_total{source="real"}'] == 1

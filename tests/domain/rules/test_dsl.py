@@ -162,8 +162,21 @@ def test_unknown_scope_key_and_wrong_scope_types() -> None:
         "rules/x.yaml:7: scope.categories.1: Input should be a valid string",
         "rules/x.yaml:8: scope.neg_risk: Input should be a valid boolean, unable to interpret input",
         "rules/x.yaml:9: scope.region: unknown key (allowed: categories, neg_risk, market_ids, event_ids, "
-        "min_liquidity)",
+        "min_liquidity, venues)",
     ]
+
+
+def test_scope_names_venues_and_an_unknown_venue_is_an_error_at_its_line() -> None:
+    from mpx.domain.models import KALSHI, POLYMARKET, Market, Outcome
+    from mpx.domain.rules.base import Scope
+
+    bad = "id: s\ntype: SPIKE\nlevels: {P1: 1}\nscope:\n  venues: [kalshi, betfair]\n"
+    assert problems(bad) == ["rules/x.yaml:5: scope.venues.1: Input should be 'polymarket' or 'kalshi'"]
+    scope = Scope.model_validate({"venues": ["kalshi"]})
+    kalshi = Market("KXT-1", "q", (Outcome("KXT-1:yes", "KXT-1", "Yes", 0),), venue=KALSHI)
+    poly = Market("0xabc", "q", (Outcome("1", "0xabc", "Yes", 0),), venue=POLYMARKET)
+    assert scope.admits(kalshi) and not scope.admits(poly)
+    assert Scope().admits(kalshi) and Scope().admits(poly)
 
 
 def test_unknown_top_level_key_and_missing_required_keys_at_the_document_start() -> None:
