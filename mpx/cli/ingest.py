@@ -58,7 +58,7 @@ def ingest(
         typer.echo(f"ingest{label} {when}: {res.books} books, {res.rows} written, {res.unchanged} unchanged")
     if failures:
         worst = max(failures, key=lambda e: _SEVERITY.get(e.exit_code, 2))
-        for exc in failures:  # the worst is reported by the CLI as it exits
-            if exc is not worst:
-                sys.stderr.write(f"mpx: error: {exc.message}\n" + (f"hint: {exc.hint}\n" if exc.hint else ""))
+        for other in failures:  # the worst is reported by the CLI as it exits
+            if other is not worst:
+                sys.stderr.write(f"mpx: error: {other.message}\n" + (f"hint: {other.hint}\n" if other.hint else ""))
         raise worst

@@ -172,7 +172,8 @@ def list_(
             r["reason"] = truncate(r["reason"], 50)
             r["message"] = truncate(r["message"], 40)
         render(rows, fmt, ["id", "signal_id", "status", "venues", "updated_at", "rule_id", "level", "shares",
-                           "notional", "expected_edge_bps", "filled_cost", "pnl", "canary", "reason"], empty="(no intents)")
+                           "notional", "expected_edge_bps", "filled_cost", "pnl", "canary", "reason"],
+               empty="(no intents)")
     else:
         render(rows, fmt)
 

@@ -115,8 +115,8 @@ def collect(conn: psycopg.Connection) -> CollectorRegistry:
         Gauge("mpx_ingest_last_tick_timestamp", "Time of the last stored pass", registry=reg).set(last.timestamp())
     by_venue = Gauge("mpx_ingest_venue_last_pass_timestamp", "Time of each venue's last stored pass", ("venue",),
                      registry=reg)
-    for venue, (ts, _) in ticks.last_passes(conn).items():
-        by_venue.labels(venue).set(ts.timestamp())
+    for venue, (seen, _) in ticks.last_passes(conn).items():
+        by_venue.labels(venue).set(seen.timestamp())
     last_stream = ticks.last_pass_of(conn, "stream")
     if last_stream is not None:
         Gauge("mpx_stream_last_pass_timestamp", "Time of the last stream pass", registry=reg).set(
