@@ -72,3 +72,21 @@ def test_sql_dir_log_format_and_notifier_are_settings(tmp_path: Path) -> None:
     bad = invoke_mpx("config", "show", env={"MPX_LOG_FORMAT": "xml", "MPX_NOTIFIER": "pigeon"})
     assert bad.code == 78 and "MPX_LOG_FORMAT" in bad.stderr and "MPX_NOTIFIER: Value error, must be one of: telegram" \
         in bad.stderr
+
+
+def test_data_source_is_a_list_of_sources_one_per_venue() -> None:
+    assert Settings(data_source="polymarket").source_names == ["real"]
+    assert Settings(data_source=" Mock , mock").source_names == ["mock"]
+    two = run_mpx("config", "show", env={"DATA_SOURCE": "real,mock"})
+    assert two.code == 78 and "real and mock both produce polymarket markets" in two.stderr, two.stderr
+    unknown = run_mpx("config", "show", env={"DATA_SOURCE": "mock,betfair"})
+    assert unknown.code == 78 and "no such source betfair" in unknown.stderr and "mock" in unknown.stderr
+    empty = run_mpx("config", "show", env={"DATA_SOURCE": " , "})
+    assert empty.code == 78 and "DATA_SOURCE" in empty.stderr
+
+
+def test_ingest_source_and_record_arguments_are_checked_before_any_pass() -> None:
+    res = run_mpx("ingest", "--source", "betfair")
+    assert res.code == 2 and "--source betfair: no such source" in res.stderr, res.stderr
+    res = run_mpx("ingest", "--source", "mock", "--record", "/tmp/nowhere-mpx")
+    assert res.code == 2 and "--record works with DATA_SOURCE=real" in res.stderr, res.stderr

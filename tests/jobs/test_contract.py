@@ -27,6 +27,8 @@ SCHEDULED = [
     (("evaluate",), "evaluate", "evaluate"),
     (("seed",), "seed", "ingest:polymarket"),
     (("synonyms", "refresh"), "synonyms", "synonyms"),
+    (("pairs", "propose"), "pairs", "pairs"),
+    (("ingest", "--source", "mock"), "ingest", "ingest:polymarket"),
     (("kpi", "--days", "2"), "kpi", "kpi"),
     (("intents", "settle"), "settle", "settle"),
     (("alerts", "flush"), "alerts", "alerts"),

@@ -158,3 +158,26 @@ def test_a_verdict_lapses_when_the_kalshi_rules_change() -> None:
 def test_the_shipped_rule_file_validates() -> None:
     rules = [r for r in load_rules([ROOT / "rules"]) if r.type == "CROSS_VENUE"]
     assert [r.id for r in rules] == ["cross-venue"]
+
+
+def test_a_venue_that_stops_passing_goes_stale_while_the_other_venue_keeps_passing() -> None:
+    """Polymarket passes every 10 s; Kalshi's last pass was at T0. Each pass marks only its own
+    venue's books observed, so the Kalshi books age from T0 — in evaluate (``observed``) and in a
+    replay (``observed_now``, each token at its venue's latest pass) alike — and the pair stops
+    firing once Kalshi's books are older than the skew allows, then than MPX_MAX_BOOK_AGE."""
+    from mpx.domain.rules.stepper import Pass, advance
+
+    for replayed in (False, True):
+        x = u(max_cross_venue_skew=timedelta(seconds=30), observed_now=replayed)
+        advance(x, Pass(T0, None, frozenset(), "kalshi"))
+        advance(x, Pass(T0 + timedelta(seconds=1), None, frozenset(), "polymarket"))
+        assert [f.metric for f in run(x)] == [D("336.98")], replayed  # 1 s apart: in step
+        if not replayed:
+            assert x.observed[KY] == T0 and x.observed["tok-lions"] == T0 + timedelta(seconds=1)
+        for s in range(11, 62, 10):  # Kalshi silent from here on
+            advance(x, Pass(T0 + timedelta(seconds=s), None, frozenset(), "polymarket"))
+        assert run(x) == [], replayed  # 61 s of skew > 30 s
+        x.max_cross_venue_skew = timedelta(hours=1)
+        assert len(run(x)) == 1, replayed  # skew allowed; Kalshi's books 61 s old, within the book age
+        x.max_book_age = timedelta(seconds=60)
+        assert run(x) == [], replayed  # and older than MPX_MAX_BOOK_AGE: stale
