@@ -90,7 +90,8 @@ def run_backtest(
     history: dict[str, list[PricePoint]] = ticks.price_history(conn, start - lookback, start) if lookback else {}
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=settings.mpx_max_book_age,
-                        groups=groups, relations=relations, ask_at=books.ask_at, observed_now=True,
+                        groups=groups, relations=relations, ask_at=books.ask_at, quote_at=books.quote_at,
+                        observed_now=True,
                         venue_pairs=db_pairs.load_pairs(conn, markets),
                         max_cross_venue_skew=settings.mpx_max_cross_venue_skew)
     steppers = {label: Stepper([spec], improve_bps=settings.mpx_episode_improve_bps) for label, spec in specs}
@@ -117,6 +118,10 @@ def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Ma
     stepper; the hits into ``result``. Returns (seconds reading, seconds in the rules)."""
     history = universe.history
     assert isinstance(history, dict)
+    # the kinds that look back (SPIKE, TREND_BREAKOUT) price a market by its YES token: only those
+    # tokens' mids are kept
+    priced = {m.yes.token_id for m in universe.markets.values() if m.outcomes}
+    price = books.price
     pass_at = {ts: (missing, venue) for ts, missing, venue in steps}
     read_s = rules_s = 0.0
     prev: datetime | None = None
@@ -126,8 +131,8 @@ def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Ma
         books.put_pass(ts, tick.tokens, tick.bids, tick.asks, tick.rest)
         if lookback:
             for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
-                if bid and ask:  # the mid as Book.mid computes it (evaluate applies ticks the same way)
-                    history.setdefault(token, []).append(PricePoint(ts, (Decimal(bid) + Decimal(ask)) / 2))
+                if bid and ask and token in priced:  # the mid as Book.mid computes it (as evaluate does)
+                    history.setdefault(token, []).append(PricePoint(ts, (price(bid) + price(ask)) / 2))
             if n_steps % 50 == 0:
                 _trim(history, ts - lookback)
         now = time.perf_counter()

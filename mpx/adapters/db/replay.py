@@ -70,7 +70,10 @@ class LazyBooks(Mapping[str, Book]):
         self._raw: dict[str, str] = {}
         self._top: dict[str, tuple[datetime | None, Decimal | None]] = {
             token: (book.ts, book.best_ask) for token, book in self._books.items()}
+        self._bids: dict[str, Decimal | None] = {token: book.best_bid for token, book in self._books.items()}
         self._prices = _Prices()
+        self.price = self._prices.__getitem__
+        """Price text → Decimal (cached: a window's prices are a few hundred distinct texts)."""
         self.ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] = self._top.get
         """(book time, best ask) of a token without building its book (None: no book) — the
         rules' shortcut; a plain dict lookup, the hottest call of a backtest."""
@@ -79,7 +82,13 @@ class LazyBooks(Mapping[str, Book]):
                  rest: Sequence[str]) -> None:
         """File one pass: every list is aligned with ``tokens``."""
         self._raw.update(zip(tokens, rest, strict=True))
-        self._top.update(zip(tokens, zip(itertools.repeat(ts), map(self._prices.__getitem__, asks)), strict=False))
+        self._top.update(zip(tokens, zip(itertools.repeat(ts), map(self.price, asks)), strict=False))
+        self._bids.update(zip(tokens, map(self.price, bids), strict=False))
+
+    def quote_at(self, token: str) -> tuple[datetime | None, Decimal | None, Decimal | None] | None:
+        """(book time, best bid, best ask) of a token without building its book (None: no book)."""
+        top = self._top.get(token)
+        return None if top is None else (top[0], self._bids.get(token), top[1])
 
     def put_raw(self, token: str, ts: datetime, rest: str, bid: str, ask: str) -> None:
         self.put_pass(ts, [token], [bid], [ask], [rest])

@@ -170,6 +170,9 @@ class Universe:
     rest are candidates (CROSS_VENUE)."""
     max_cross_venue_skew: timedelta = timedelta(seconds=30)
     """Two venues' books are compared only when observed within this of each other."""
+    quote_at: Callable[[str], tuple[datetime | None, Decimal | None, Decimal | None] | None] | None = None
+    """Optional: a token's (book time, best bid, best ask) without building its book (the backtest's
+    lazily parsed books give one); :meth:`fresh_quote` uses it."""
     ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] | None = None
     """Optional: a token's (book time, best ask) without building its book — the backtest's
     lazily parsed books give one; :meth:`fresh_best_ask` uses it."""
@@ -230,6 +233,18 @@ class Universe:
         if book is None or token_id in self.unobserved or self._too_old(token_id, book.ts):
             return None
         return book
+
+    def fresh_quote(self, token_id: str) -> tuple[datetime | None, Decimal | None, Decimal | None] | None:
+        """(book time, best bid, best ask) of the token's fresh book — what :meth:`fresh_book` would
+        give, without building the book when ``quote_at`` is set (``None``: no fresh book). The
+        indicators screen every changed market with it and build a book only for a candidate."""
+        if self.quote_at is None:
+            book = self.fresh_book(token_id)
+            return None if book is None else (book.ts, book.best_bid, book.best_ask)
+        found = self.quote_at(token_id)
+        if found is None or token_id in self.unobserved or self._too_old(token_id, found[0]):
+            return None
+        return found
 
     def fresh_best_ask(self, token_id: str) -> Decimal | None:
         """The best ask of the token's fresh book (``None``: no fresh book, or no asks) — what

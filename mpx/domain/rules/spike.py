@@ -74,18 +74,21 @@ class Spike:
 
     def _check(self, market: Market, params: SpikeParams, universe: Universe) -> Finding | None:
         token = market.yes
-        book = universe.fresh_book(token.token_id)
-        if book is None or not is_liquid(book, params.max_spread, params.min_top_size):
+        # screen on the top of the book (no book built): two-sided, narrow enough, moved enough
+        quote = universe.fresh_quote(token.token_id)
+        if quote is None or quote[1] is None or quote[2] is None or quote[2] - quote[1] > params.max_spread:
             return None
-        mid = book.mid
-        assert mid is not None
-        now = book.ts or universe.as_of
+        mid = (quote[1] + quote[2]) / 2
+        now = quote[0] or universe.as_of
         start = universe.as_of - params.window
         reference = price_in_force(universe.history.get(token.token_id, ()), start, before=now)
         if reference is None:
             return None
         move = mid - reference.price
         if abs(move) < params.min_move:
+            return None
+        book = universe.fresh_book(token.token_id)
+        if book is None or not is_liquid(book, params.max_spread, params.min_top_size):
             return None
         size_bps = (abs(move) * BPS).quantize(Decimal("0.01"))
         direction = "up" if move > 0 else "down"
@@ -122,10 +125,14 @@ class Spike:
         )
 
 
+def _ts(p: PricePoint) -> datetime:
+    return p.ts
+
+
 def price_in_force(history: Sequence[PricePoint], at: datetime, before: datetime | None = None) -> PricePoint | None:
     """The last point at or before ``at`` of an ascending history. When the token was first seen after
     ``at`` (and before ``before``), its first point stands in: the price it was first observed at."""
-    i = bisect_right(history, at, key=lambda p: p.ts)
+    i = bisect_right(history, at, key=_ts)
     if i:
         return history[i - 1]
     if history and before is not None and history[0].ts < before:

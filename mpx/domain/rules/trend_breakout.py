@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,7 +30,7 @@ from mpx.domain.findings import Measure
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
-from mpx.domain.rules.spike import entry_for, price_in_force
+from mpx.domain.rules.spike import entry_for
 
 FULL_SCORE_BREAK = Decimal("0.10")
 """A break 10 points of probability beyond the range scores edge_score 1."""
@@ -53,6 +54,54 @@ def window_points(history: Sequence[PricePoint], start: datetime, end: datetime)
     return history[lo:hi]
 
 
+class RangeWindow:
+    """One token's range over a sliding window, kept incrementally: the points from the one in force
+    at the window's start (or the first seen) to the last before the current tick, and monotonic
+    deques of their highs and lows — each point is added once and dropped once, so a pass costs
+    O(new points), not O(window). The window only slides forward (``as_of`` never goes back in a
+    run); it equals the range :func:`window_points` and :func:`price_in_force` give over the history.
+    """
+
+    __slots__ = ("fed", "highs", "lows", "pts")
+
+    def __init__(self) -> None:
+        self.pts: deque[PricePoint] = deque()
+        self.highs: deque[PricePoint] = deque()
+        self.lows: deque[PricePoint] = deque()
+        self.fed: datetime | None = None
+
+    def advance(self, history: Sequence[PricePoint], start: datetime, now: datetime
+                ) -> tuple[Decimal, Decimal, int] | None:
+        """(low, high, number of points) of the window ``[in force at start, now)``; ``None`` when
+        no point precedes ``now``."""
+        # the points after the last one fed: walked back from the end (a pass adds one or two)
+        lo, fed = len(history), self.fed
+        while lo and (fed is None or history[lo - 1].ts > fed):
+            lo -= 1
+        pts, highs, lows = self.pts, self.highs, self.lows
+        for p in history[lo:]:  # ascending, each point fed once
+            if p.ts >= now:
+                break  # the current tick is not part of its own window
+            pts.append(p)
+            while highs and highs[-1].price <= p.price:
+                highs.pop()
+            highs.append(p)
+            while lows and lows[-1].price >= p.price:
+                lows.pop()
+            lows.append(p)
+            self.fed = p.ts
+        while len(pts) >= 2 and pts[1].ts <= start:  # pts[0]: the last point at or before start
+            pts.popleft()
+        if not pts:
+            return None
+        first = pts[0].ts
+        while highs[0].ts < first:
+            highs.popleft()
+        while lows[0].ts < first:
+            lows.popleft()
+        return lows[0].price, highs[0].price, len(pts)
+
+
 class TrendBreakout:
     type: ClassVar[str] = "TREND_BREAKOUT"
     Params: ClassVar[builtins.type[BaseModel]] = TrendBreakoutParams
@@ -73,32 +122,40 @@ class TrendBreakout:
 
     def _check(self, market: Market, params: TrendBreakoutParams, universe: Universe) -> Finding | None:
         token = market.yes
-        book = universe.fresh_book(token.token_id)
-        if book is None or not is_liquid(book, params.max_spread, params.min_top_size):
+        # screen on the top of the book (no book built): two-sided and narrow enough
+        quote = universe.fresh_quote(token.token_id)
+        if quote is None or quote[1] is None or quote[2] is None or quote[2] - quote[1] > params.max_spread:
             return None
-        assert book.mid is not None
-        mid = book.mid
-        now = book.ts or universe.as_of
+        mid = (quote[1] + quote[2]) / 2
+        now = quote[0] or universe.as_of
         history = universe.history.get(token.token_id)
         if not history:
             return None
         start = universe.as_of - params.window
-        in_force = price_in_force(history, start, before=now)
-        if in_force is None:
+        if now <= start:
+            return None  # the current tick is older than the window: the range is that one price, never broken
+        windows = universe.memo.get(("trend-range", params.window))
+        if windows is None:
+            windows = universe.memo[("trend-range", params.window)] = {}
+        window = windows.get(token.token_id)
+        if window is None:
+            window = windows[token.token_id] = RangeWindow()
+        found = window.advance(history, start, now)
+        if found is None:
             return None  # nothing seen before the current tick
-        points = [in_force, *window_points(history, start, now)]
-        if points[1:] and points[1].ts == in_force.ts:
-            points = points[1:]  # a tick exactly at the window's start, or the first seen, is the one in force
-        if len(points) < params.min_ticks:
+        low, high, count = found
+        if count < params.min_ticks:
             return None
-        high = max(p.price for p in points)
-        low = min(p.price for p in points)
         if mid >= high + params.margin:
             direction, beyond = "up", mid - high
         elif mid <= low - params.margin:
             direction, beyond = "down", low - mid
         else:
             return None
+        book = universe.fresh_book(token.token_id)
+        if book is None or not is_liquid(book, params.max_spread, params.min_top_size):
+            return None
+        points = window.pts
         bps = (beyond * BPS).quantize(Decimal("0.01"))
         level = high if direction == "up" else low
         changes = len(points) - 1

@@ -121,3 +121,49 @@ def test_the_shipped_rule_file_validates() -> None:
     [r] = load_rules([ROOT / "rules" / "trend_breakout.yaml"])
     assert r.type == "TREND_BREAKOUT" and r.params.window == timedelta(minutes=5)  # type: ignore[attr-defined]
     assert r.params.min_ticks == 1  # type: ignore[attr-defined]
+
+
+def test_the_incremental_range_equals_the_range_recomputed_from_the_history() -> None:
+    """RangeWindow (each point added and dropped once) against the definition — the point in force at
+    the window's start (or the first seen) and every point before the current tick — over random
+    histories queried at random, forward-moving times, with the history trimmed as the backtest
+    trims it."""
+    import random
+    from datetime import UTC, datetime
+
+    from mpx.domain.rules.spike import price_in_force
+    from mpx.domain.rules.trend_breakout import RangeWindow, window_points
+
+    rng = random.Random(5)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for _ in range(200):
+        window = timedelta(seconds=rng.choice([20, 60, 300]))
+        history: list[PricePoint] = []
+        rw = RangeWindow()
+        t = 0
+        checked = 0
+        as_of = base
+        for _ in range(rng.randint(1, 80)):
+            t += rng.choice([1, 5, 10, 10, 30])
+            history.append(PricePoint(base + timedelta(seconds=t), D(rng.randint(1, 99)) / 100))
+            if rng.random() < 0.3:
+                continue  # not queried this step: the window catches up later
+            now = history[-1].ts  # the current tick; as_of at or after it, never going back
+            as_of = max(as_of, now + timedelta(seconds=rng.choice([0, 0, 1, 3])))
+            start = as_of - window
+            if now <= start:
+                continue
+            in_force = price_in_force(history, start, before=now)
+            got = rw.advance(history, start, now)
+            if in_force is None:
+                assert got is None
+                continue
+            points = [in_force, *window_points(history, start, now)]
+            if points[1:] and points[1].ts == in_force.ts:
+                points = points[1:]
+            assert got == (min(p.price for p in points), max(p.price for p in points), len(points))
+            checked += 1
+            keep = next((i for i, p in enumerate(history) if p.ts >= now - window - timedelta(seconds=5)),
+                        len(history))
+            del history[:max(keep - 1, 0)]  # the backtest's trim keeps the point in force
+        assert checked or len(history) < 3
