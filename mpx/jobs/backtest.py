@@ -132,7 +132,8 @@ def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Ma
         if lookback:
             for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
                 if bid and ask and token in priced:  # the mid as Book.mid computes it (as evaluate does)
-                    history.setdefault(token, []).append(PricePoint(ts, (price(bid) + price(ask)) / 2))
+                    history.setdefault(token, []).append(
+                        PricePoint(ts, (price(bid) + price(ask)) / 2))  # type: ignore[operator]  # both given
             if n_steps % 50 == 0:
                 _trim(history, ts - lookback)
         now = time.perf_counter()
