@@ -10,9 +10,9 @@ TREND_BREAKOUT) is kept only as far back as the rules' lookback. Nothing is writ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,8 +20,9 @@ from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import pairs as db_pairs
 from mpx.adapters.db import replay, ticks
 from mpx.adapters.db import synonyms as db_synonyms
+from mpx.adapters.parquet_replay import LOOK_BACK_DAYS, ArchiveReader
 from mpx.domain.backtest import DEFAULT_INDICATOR_SHARES, DeployBar, Summary, Trade, summarize, trade_for, variants
-from mpx.domain.models import Market, PricePoint
+from mpx.domain.models import Book, Market, PricePoint
 from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.engine import lookback_for
 from mpx.domain.rules.stepper import Pass, Stepper, advance
@@ -77,7 +78,8 @@ def run_backtest(
     conn, settings = ctx.conn, ctx.settings
     specs = [(f"{r.id} {label}".strip() if len(rules) > 1 or label else label or r.id, v)
              for r in rules for label, v in variants(r, sweep)]
-    total = replay.count_ticks(conn, start, end)
+    history_src = History(conn, settings, start, end)
+    total = history_src.count()
     if total == 0:
         return BacktestResult(note=f"no ticks between {start:%Y-%m-%d %H:%M:%S} and {end:%Y-%m-%d %H:%M:%S} UTC")
     if on_start:
@@ -86,8 +88,9 @@ def run_backtest(
     markets, events = db_markets.load_reference(conn)
     groups, relations = db_synonyms.load(conn)
     lookback = lookback_for([v for _, v in specs])
-    books = replay.LazyBooks(ticks.books_as_of(conn, start))
-    history: dict[str, list[PricePoint]] = ticks.price_history(conn, start - lookback, start) if lookback else {}
+    books = replay.LazyBooks(history_src.books_as_of(start))
+    priced = {m.yes.token_id for m in markets.values() if m.outcomes}
+    history = history_src.price_history(start - lookback, start, priced) if lookback else {}
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=settings.mpx_max_book_age,
                         groups=groups, relations=relations, ask_at=books.ask_at, quote_at=books.quote_at,
@@ -98,7 +101,7 @@ def run_backtest(
     steps = replay.passes(conn, start, end)
     result = BacktestResult(steps=len(steps))
     setup_s = time.perf_counter() - t0
-    read_s, rules_s = _replay(conn, universe, books, steppers, steps, start, lookback, result, speed=speed,
+    read_s, rules_s = _replay(history_src, universe, books, steppers, steps, start, lookback, result, speed=speed,
                               on_hit=on_hit, on_progress=on_progress)
     read_s += setup_s
     result.read_s, result.rules_s = read_s, rules_s
@@ -110,7 +113,7 @@ def run_backtest(
     return result
 
 
-def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Mapping[str, Stepper],
+def _replay(source: History, universe: Universe, books: replay.LazyBooks, steppers: Mapping[str, Stepper],
             steps: Sequence[tuple[datetime, frozenset[str], str | None]], start: datetime, lookback: timedelta,
             result: BacktestResult, *, speed: float, on_hit: Callable[[Hit], None] | None,
             on_progress: Callable[[int], None] | None) -> tuple[float, float]:
@@ -127,7 +130,7 @@ def _replay(conn: Any, universe: Universe, books: replay.LazyBooks, steppers: Ma
     prev: datetime | None = None
     first = True
     t = time.perf_counter()
-    for n_steps, (ts, tick) in enumerate(replay.stream(conn, [s for s, _, _ in steps], start), 1):
+    for n_steps, (ts, tick) in enumerate(source.stream([s for s, _, _ in steps], start), 1):
         books.put_pass(ts, tick.tokens, tick.bids, tick.asks, tick.rest)
         if lookback:
             for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
@@ -173,6 +176,82 @@ def _price(conn: Any, result: BacktestResult, specs: Sequence[tuple[str, RuleSpe
     for label, _ in specs:
         mine = [h for h in priced if h.variant == label]
         result.summaries.append(summarize(label, len(mine), [h.trade for h in mine if h.trade is not None], bar))
+
+
+class History:
+    """The ticks of a window as one history: days ``mpx archive`` moved to Parquet are read from the
+    archive (DuckDB), every other day from PostgreSQL — never one day from both (the manifest
+    ``tick_archive_day`` says which). Without an archive, all of it is PostgreSQL's."""
+
+    def __init__(self, conn: Any, settings: Settings, start: datetime, end: datetime) -> None:
+        self.conn = conn
+        self.archived = set(replay.archived_days(conn, (start - timedelta(days=LOOK_BACK_DAYS)).date(), end.date()))
+        self.archive = ArchiveReader(settings.mpx_archive_dir, sorted(self.archived)) if self.archived else None
+        self.start, self.end = start, end
+
+    def _archived(self, ts: datetime) -> bool:
+        return ts.astimezone(UTC).date() in self.archived
+
+    def _segments(self, start: datetime, end: datetime) -> list[tuple[bool, datetime, datetime]]:
+        """``(start, end]`` cut at UTC midnights into runs ``(after, until]`` of archived or stored days."""
+        out: list[tuple[bool, datetime, datetime]] = []
+        after = start
+        while after < end:
+            first = (after + timedelta(microseconds=1)).astimezone(UTC)
+            midnight = datetime.combine(first.date() + timedelta(days=1), datetime.min.time(), UTC)
+            until = min(end, midnight - timedelta(microseconds=1))
+            archived = first.date() in self.archived
+            if out and out[-1][0] == archived:
+                out[-1] = (archived, out[-1][1], until)
+            else:
+                out.append((archived, after, until))
+            after = until
+        return out
+
+    def count(self) -> int:
+        n = 0
+        for archived, after, until in self._segments(self.start, self.end):
+            n += self.archive.count(after, until) if archived and self.archive else replay.count_ticks(
+                self.conn, after, until)
+        return n
+
+    def books_as_of(self, at: datetime) -> dict[str, Book]:
+        """Each token's book in force at ``at``: the newer of PostgreSQL's and the archive's."""
+        books = ticks.books_as_of(self.conn, at)
+        if self.archive is not None:
+            for token, book in self.archive.latest_before(at).items():
+                mine = books.get(token)
+                if mine is None or (mine.ts is not None and book.ts is not None and book.ts > mine.ts):
+                    books[token] = book
+        return books
+
+    def price_history(self, since: datetime, until: datetime, tokens: set[str]) -> dict[str, list[PricePoint]]:
+        out = ticks.price_history(self.conn, since, until)
+        if self.archive is None:
+            return out
+        archived = self.archive.price_history(since, until, tokens)
+        for token, points in archived.items():  # one list per token, ascending, each time once
+            merged = {p.ts: p for p in out.get(token, ())}
+            merged.update((p.ts, p) for p in points)
+            out[token] = sorted(merged.values(), key=lambda p: p.ts)
+        return out
+
+    def stream(self, steps: list[datetime], start: datetime) -> Iterator[tuple[datetime, replay.PassTicks]]:
+        """Each step's ticks, from the archive for archived days and from PostgreSQL otherwise."""
+        prev = start
+        i = 0
+        while i < len(steps):
+            archived = self._archived(steps[i])
+            j = i
+            while j < len(steps) and self._archived(steps[j]) == archived:
+                j += 1
+            run = steps[i:j]
+            if archived and self.archive is not None:
+                yield from self.archive.stream(run, prev)
+            else:
+                yield from replay.stream(self.conn, run, prev)
+            prev = run[-1]
+            i = j
 
 
 def _trim(history: dict[str, list[PricePoint]], horizon: datetime) -> None:

@@ -19,7 +19,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -47,11 +47,11 @@ def _dec(text: str) -> Decimal | None:
     return Decimal(text) if text else None
 
 
-class _Prices(dict[str, Decimal | None]):
+class _Prices(dict[str | None, Decimal | None]):
     """Price text → Decimal, each distinct text converted once (a pass's best asks are a few
     hundred distinct prices repeated thousands of times); ``""`` → None."""
 
-    def __missing__(self, text: str) -> Decimal | None:
+    def __missing__(self, text: str | None) -> Decimal | None:
         if len(self) > 100_000:
             self.clear()
         value = self[text] = Decimal(text) if text else None
@@ -67,7 +67,8 @@ class LazyBooks(Mapping[str, Book]):
 
     def __init__(self, initial: Mapping[str, Book]) -> None:
         self._books: dict[str, Book] = dict(initial)
-        self._raw: dict[str, str] = {}
+        self._raw: dict[str, Any] = {}
+        """token → its latest tick not parsed yet: PostgreSQL's text, or an archived (batch, row)."""
         self._top: dict[str, tuple[datetime | None, Decimal | None]] = {
             token: (book.ts, book.best_ask) for token, book in self._books.items()}
         self._bids: dict[str, Decimal | None] = {token: book.best_bid for token, book in self._books.items()}
@@ -78,8 +79,8 @@ class LazyBooks(Mapping[str, Book]):
         """(book time, best ask) of a token without building its book (None: no book) — the
         rules' shortcut; a plain dict lookup, the hottest call of a backtest."""
 
-    def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str], asks: Sequence[str],
-                 rest: Sequence[str]) -> None:
+    def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str | None],
+                 asks: Sequence[str | None], rest: Sequence[Any]) -> None:
         """File one pass: every list is aligned with ``tokens``."""
         self._raw.update(zip(tokens, rest, strict=True))
         self._top.update(zip(tokens, zip(itertools.repeat(ts), map(self.price, asks)), strict=False))
@@ -96,8 +97,13 @@ class LazyBooks(Mapping[str, Book]):
     def __getitem__(self, token: str) -> Book:
         raw = self._raw.pop(token, None)
         if raw is not None:
-            last, bpx, bsz, apx, asz = raw.split("|")
-            book = Book(token, _levels(bpx, bsz), _levels(apx, asz), self._top[token][0], _dec(last))
+            if isinstance(raw, str):  # PostgreSQL's text of the tick
+                last, bpx, bsz, apx, asz = raw.split("|")
+                book = Book(token, _levels(bpx, bsz), _levels(apx, asz), self._top[token][0], _dec(last))
+            else:  # an archived tick: (Arrow batch, row)
+                from mpx.adapters.parquet_replay import book_of
+
+                book = book_of(token, raw[0], raw[1], self._top[token][0])
             self._books[token] = book
             return book
         return self._books[token]
@@ -123,12 +129,19 @@ class PassTicks:
 
     tokens: Sequence[str]
     markets: set[str]
-    bids: Sequence[str]
-    asks: Sequence[str]
-    rest: Sequence[str]
+    bids: Sequence[str | None]
+    asks: Sequence[str | None]
+    rest: Sequence[Any]
+    """PostgreSQL's text of each tick's levels, or an archived tick's (Arrow batch, row)."""
 
 
 EMPTY = PassTicks((), set(), (), (), ())
+
+
+def archived_days(conn: psycopg.Connection, first: date, last: date) -> list[date]:
+    """Days between ``first`` and ``last`` whose ticks ``mpx archive`` moved to Parquet."""
+    return [r[0] for r in conn.execute(
+        "SELECT day FROM tick_archive_day WHERE day BETWEEN %s AND %s ORDER BY day", (first, last))]
 
 
 def count_ticks(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
