@@ -54,7 +54,13 @@ class Settings(BaseSettings):
     mpx_book_depth: int = Field(10, ge=1, le=50, description="order-book levels stored per side in each tick")
     mpx_gamma_url: str = Field("https://gamma-api.polymarket.com", description="Gamma API base URL")
     mpx_clob_url: str = Field("https://clob.polymarket.com", description="CLOB API base URL")
-    mpx_replay_dir: Path | None = Field(None, description="recorded responses for DATA_SOURCE=replay")
+    mpx_replay_dir: Path | None = Field(None, description="recorded responses for DATA_SOURCE=replay (or "
+                                        "kalshi_replay)")
+    mpx_kalshi_url: str = Field("https://external-api.kalshi.com/trade-api/v2", description="Kalshi Trade API base URL")
+    mpx_kalshi_series: str = Field("", description="Kalshi series to list, comma-separated (e.g. KXNFLGAME,KXNBAGAME); "
+                                   "empty: every open event")
+    mpx_kalshi_rate: float = Field(20.0, gt=0, le=10_000, description="Kalshi reads per second (the basic tier's "
+                                   "token bucket allows about 20)")
     mpx_metadata_ttl: Duration = Field(timedelta(minutes=5), description="refresh events/markets when older")
     mpx_pass_deadline: Duration = Field(timedelta(seconds=60), description="deadline of one fetch pass")
     mpx_http_concurrency: int = Field(8, ge=1, le=64, description="requests in flight at once")

@@ -14,6 +14,7 @@ from mpx.adapters.sources.base import Source
 from mpx.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
+    from mpx.adapters.sources.kalshi.client import KalshiConfig
     from mpx.adapters.sources.polymarket.client import ClientConfig
     from mpx.settings import Settings
 
@@ -54,6 +55,31 @@ def _replay(settings: Settings, record_dir: Path | None) -> Source:
     return ReplaySource(settings.mpx_replay_dir, polymarket_client_config(settings))
 
 
+def kalshi_config(settings: Settings) -> KalshiConfig:
+    from mpx.adapters.sources.kalshi.client import KalshiConfig
+
+    return KalshiConfig(url=settings.mpx_kalshi_url, rate=settings.mpx_kalshi_rate,
+                        series=tuple(s.strip() for s in settings.mpx_kalshi_series.split(",") if s.strip()),
+                        concurrency=settings.mpx_http_concurrency, timeout=settings.mpx_http_timeout,
+                        retries=settings.mpx_http_retries)
+
+
+def _kalshi(settings: Settings, record_dir: Path | None) -> Source:
+    from mpx.adapters.sources.kalshi.source import KalshiSource
+
+    return KalshiSource(kalshi_config(settings), metadata_ttl=settings.mpx_metadata_ttl,
+                        deadline=settings.mpx_pass_deadline, record_dir=record_dir)
+
+
+def _kalshi_replay(settings: Settings, record_dir: Path | None) -> Source:
+    if settings.mpx_replay_dir is None:
+        raise ConfigError("DATA_SOURCE=kalshi_replay needs MPX_REPLAY_DIR",
+                          hint="point it at a directory written by `mpx ingest --source kalshi --record DIR`")
+    from mpx.adapters.sources.kalshi.source import KalshiReplaySource
+
+    return KalshiReplaySource(settings.mpx_replay_dir, kalshi_config(settings))
+
+
 @dataclass(frozen=True)
 class Registration:
     venue: str
@@ -68,6 +94,8 @@ SOURCES: dict[str, Registration] = {
     "mock": Registration("polymarket", _mock),
     "real": Registration("polymarket", _real, records=True),
     "replay": Registration("polymarket", _replay),
+    "kalshi": Registration("kalshi", _kalshi, records=True),
+    "kalshi_replay": Registration("kalshi", _kalshi_replay),
 }
 """``DATA_SOURCE`` name → registration (``polymarket`` is an alias of ``real``)."""
 

@@ -1,0 +1,181 @@
+"""``DATA_SOURCE=kalshi``: one pass = (events with their markets, and each series' fees, when older
+than ``MPX_METADATA_TTL``) + the order book of every open market, within Kalshi's rate limit.
+
+``DATA_SOURCE=kalshi_replay``: the same code over a session recorded with ``mpx ingest --source
+kalshi --record DIR``, one recorded pass per ``mpx ingest``, at the recorded pass times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mpx.adapters.sources.base import Cursor
+from mpx.adapters.sources.kalshi.client import KalshiClient, KalshiConfig
+from mpx.adapters.sources.kalshi.parse import fee_schedule, parse_events, parse_orderbook, ticker_of
+from mpx.adapters.sources.polymarket.client import FetchError
+from mpx.adapters.sources.polymarket.parse import ParseReport
+from mpx.adapters.sources.polymarket.recording import (
+    RecordingTransport,
+    ReplayTransport,
+    next_pass_dir,
+    recorded_passes,
+    write_manifest,
+)
+from mpx.domain.models import KALSHI, Book, Event, Market, Snapshot
+from mpx.errors import UnavailableError
+from mpx.log import get_logger
+
+log = get_logger(__name__)
+
+
+class KalshiSource:
+    name = "kalshi"
+    venue = KALSHI
+
+    def __init__(self, config: KalshiConfig, *, metadata_ttl: timedelta = timedelta(minutes=5),
+                 deadline: timedelta = timedelta(seconds=60), record_dir: Path | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None, now: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.config = config
+        self.metadata_ttl = metadata_ttl
+        self.deadline = deadline
+        self.record_dir = record_dir
+        self._transport = transport
+        self._now = now or (lambda: datetime.now(UTC))
+        self._sleep = sleep
+        self._force_metadata: bool | None = None
+        self._paced = True
+        self.last_client: KalshiClient | None = None
+
+    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
+              ) -> tuple[Snapshot, Cursor]:
+        now = self._now()
+        meta_at = datetime.fromisoformat(cursor["metadata_at"]) if cursor and cursor.get("metadata_at") else None
+        tokens: list[str] = []
+        if self._force_metadata is not None:
+            refresh = self._force_metadata
+        else:
+            refresh = meta_at is None or now - meta_at >= self.metadata_ttl
+        if not refresh:
+            tokens = known_tokens() if known_tokens else []
+            refresh = not tokens
+        transport = self._transport
+        sink = None
+        pass_dir = None
+        if self.record_dir is not None:
+            pass_dir = next_pass_dir(self.record_dir)
+            sink = (pass_dir / "responses.jsonl").open("w", encoding="utf-8")
+            transport = RecordingTransport(transport or httpx.AsyncHTTPTransport(), sink)
+        try:
+            snapshot, refreshed = asyncio.run(self._fetch(now, refresh, tokens, known_tokens, transport))
+        finally:
+            if sink is not None:
+                sink.close()
+        if pass_dir is not None:
+            write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0),
+                           page_size=self.config.page_size, batch_size=1)
+            log.info("pass recorded", extra={"dir": str(pass_dir)})
+        new_cursor: Cursor = dict(cursor or {})
+        if refreshed:
+            new_cursor["metadata_at"] = now.isoformat()
+        return snapshot, new_cursor
+
+    async def _fetch(self, now: datetime, refresh: bool, tokens: list[str],
+                     known_tokens: Callable[[], list[str]] | None, transport: httpx.AsyncBaseTransport | None
+                     ) -> tuple[Snapshot, bool]:
+        report = ParseReport()
+        events: list[Event] = []
+        markets: list[Market] = []
+        refreshed = False
+        deadline = time.monotonic() + self.deadline.total_seconds()
+        async with KalshiClient(self.config, transport=transport, sleep=self._sleep, deadline=deadline,
+                                paced=self._paced) as client:
+            self.last_client = client
+            if refresh:
+                try:
+                    listed = await client.events()
+                    series = sorted({e["series_ticker"] for e in listed
+                                     if isinstance(e, dict) and isinstance(e.get("series_ticker"), str)})
+                    found, failed = await client.series(series)
+                    if failed:
+                        report.note(f"fees of {len(failed)} series could not be fetched ({', '.join(failed[:5])}); "
+                                    "their markets' fee rate is unknown this pass")
+                    fees = {t: fee_schedule(s) for t, s in found.items()}
+                    events, markets = parse_events(listed, fees, report)
+                    refreshed = True
+                except (FetchError, ValueError) as exc:
+                    report.note(f"metadata refresh failed: {exc}")
+                    tokens = known_tokens() if known_tokens else []
+                    if not tokens:
+                        raise UnavailableError(f"Kalshi unavailable: could not list events ({exc})",
+                                               hint="check MPX_KALSHI_URL and the network; the next pass retries"
+                                               ) from None
+                if refreshed:
+                    if not markets:
+                        raise UnavailableError("Kalshi returned no open market"
+                                               + (f" in series {', '.join(self.config.series)}"
+                                                  if self.config.series else ""),
+                                               hint="check MPX_KALSHI_SERIES and MPX_KALSHI_URL; nothing was written")
+                    tokens = [o.token_id for m in markets if m.tradable for o in m.outcomes]
+            tickers = list(dict.fromkeys(ticker_of(t) for t in tokens))
+            answers, failed_books = await client.orderbooks(tickers) if tickers else ({}, [])
+            stats = client.stats
+        books: list[Book] = []
+        for ticker, body in answers.items():
+            pair = parse_orderbook(ticker, body, report)
+            if pair is not None:
+                books.extend(pair)
+        if tickers and not books:
+            raise UnavailableError(f"Kalshi unavailable: no order book could be fetched ({len(failed_books)} of "
+                                   f"{len(tickers)} markets failed)", hint="check MPX_KALSHI_URL; the next pass retries")
+        if failed_books:
+            report.note(f"{len(failed_books)} of {len(tickers)} order books could not be fetched; the rest are stored")
+        if report.dropped_levels:
+            report.note(f"{report.dropped_levels} invalid book level(s) dropped")
+        counters = stats.as_counters()
+        counters.update(requests=stats.total, dropped_levels=report.dropped_levels,
+                        dropped_markets=report.dropped_markets, dropped_books=report.dropped_books,
+                        duplicate_events=report.duplicates, fee_unknown_markets=report.fee_unknown,
+                        failed_tokens=2 * len(failed_books))
+        counters.update({f"dropped_markets:{kind}": n for kind, n in report.dropped_by_reason.items()})
+        snap = Snapshot(ts=now, books=books, events=events, markets=markets, errors=report.problems,
+                        requested=list(tokens), stats=counters)
+        return snap, refreshed
+
+
+class KalshiReplaySource:
+    """Replays a recorded Kalshi session one pass per fetch, through :class:`KalshiSource`."""
+
+    name = "kalshi_replay"
+    venue = KALSHI
+
+    def __init__(self, root: Path, config: KalshiConfig) -> None:
+        self.root = root
+        self.config = config
+
+    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
+              ) -> tuple[Snapshot, Cursor]:
+        passes = recorded_passes(self.root)
+        done = int(cursor.get("pass", 0)) if cursor else 0
+        if done >= len(passes):
+            raise UnavailableError(f"kalshi replay: all {len(passes)} recorded pass(es) in {self.root} have been "
+                                   "replayed", hint="record more with `mpx ingest --source kalshi --record DIR`")
+        pass_dir = passes[done]
+        manifest = json.loads((pass_dir / "manifest.json").read_text())
+        ts = datetime.fromisoformat(manifest["ts"])
+        source = KalshiSource(KalshiConfig(**{**self.config.__dict__, "page_size": int(manifest.get(
+            "page_size", self.config.page_size))}), transport=ReplayTransport(pass_dir / "responses.jsonl"),
+            now=lambda: ts, deadline=timedelta(hours=1))
+        source._force_metadata = bool(manifest.get("metadata_refreshed"))
+        source._paced = False
+        snapshot, inner = source.fetch(cursor, known_tokens)
+        log.info("pass replayed", extra={"dir": str(pass_dir)})
+        return snapshot, {**inner, "pass": done + 1}
