@@ -260,7 +260,7 @@ class KalshiStandIn:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 text = url.path[len(PREFIX):] + ("?" + url.query if url.query else "")
                 with stand_in._lock:

@@ -135,7 +135,8 @@ class KalshiSource:
                 books.extend(pair)
         if tickers and not books:
             raise UnavailableError(f"Kalshi unavailable: no order book could be fetched ({len(failed_books)} of "
-                                   f"{len(tickers)} markets failed)", hint="check MPX_KALSHI_URL; the next pass retries")
+                                   f"{len(tickers)} markets failed)",
+                                   hint="check MPX_KALSHI_URL; the next pass retries")
         if failed_books:
             report.note(f"{len(failed_books)} of {len(tickers)} order books could not be fetched; the rest are stored")
         if report.dropped_levels:
