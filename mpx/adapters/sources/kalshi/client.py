@@ -104,7 +104,7 @@ class KalshiClient:
     async def _attempt(self, endpoint: str, url: str, params: dict[str, Any] | None
                        ) -> tuple[bool, Any, float | None]:
         assert self._http is not None
-        while self.paced and (pause := self._paused_until - time.monotonic()) > 0:
+        if self.paced and (pause := self._paused_until - time.monotonic()) > 0:  # a 429 paused everyone
             remaining = self._remaining()
             if remaining is not None and pause >= remaining:
                 raise FetchError(f"{endpoint}: throttled; waiting would pass the deadline")
@@ -170,6 +170,19 @@ class KalshiClient:
 
         got = await asyncio.gather(*(one(t) for t in tickers))
         return {t: s for t, s in got if s is not None}, [t for t, s in got if s is None]
+
+    async def markets(self, tickers: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """``GET /markets/{ticker}`` for each: ({ticker: market object}, tickers that failed)."""
+        async def one(t: str) -> tuple[str, dict[str, Any] | None]:
+            try:
+                body = await self.get("market", f"markets/{t}")
+            except FetchError:
+                return t, None
+            m = body.get("market") if isinstance(body, dict) else None
+            return t, m if isinstance(m, dict) else None
+
+        got = await asyncio.gather(*(one(t) for t in tickers))
+        return {t: m for t, m in got if m is not None}, [t for t, m in got if m is None]
 
     async def orderbooks(self, tickers: list[str]) -> tuple[dict[str, Any], list[str]]:
         """``GET /markets/{ticker}/orderbook`` for each (within the rate limit): ({ticker: answer},

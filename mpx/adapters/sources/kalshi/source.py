@@ -19,7 +19,7 @@ import httpx
 
 from mpx.adapters.sources.base import Cursor
 from mpx.adapters.sources.kalshi.client import KalshiClient, KalshiConfig
-from mpx.adapters.sources.kalshi.parse import fee_schedule, parse_events, parse_orderbook, ticker_of
+from mpx.adapters.sources.kalshi.parse import fee_schedule, parse_events, parse_market, parse_orderbook, ticker_of
 from mpx.adapters.sources.polymarket.client import FetchError
 from mpx.adapters.sources.polymarket.parse import ParseReport
 from mpx.adapters.sources.polymarket.recording import (
@@ -29,7 +29,7 @@ from mpx.adapters.sources.polymarket.recording import (
     recorded_passes,
     write_manifest,
 )
-from mpx.domain.models import KALSHI, Book, Event, Market, Snapshot
+from mpx.domain.models import KALSHI, Book, Event, FeeSchedule, Market, Snapshot
 from mpx.errors import UnavailableError
 from mpx.log import get_logger
 
@@ -110,6 +110,7 @@ class KalshiSource:
                                     "their markets' fee rate is unknown this pass")
                     fees = {t: fee_schedule(s) for t, s in found.items()}
                     events, markets = parse_events(listed, fees, report)
+                    markets += await self._gone(client, markets, known_tokens, fees, report)
                     refreshed = True
                 except (FetchError, ValueError) as exc:
                     report.note(f"metadata refresh failed: {exc}")
@@ -150,6 +151,32 @@ class KalshiSource:
         snap = Snapshot(ts=now, books=books, events=events, markets=markets, errors=report.problems,
                         requested=list(tokens), stats=counters)
         return snap, refreshed
+
+
+    @staticmethod
+    async def _gone(client: KalshiClient, listed: list[Market], known_tokens: Callable[[], list[str]] | None,
+                    fees: dict[str, FeeSchedule], report: ParseReport) -> list[Market]:
+        """Stored open markets the open listing no longer shows — closed, settled or halted since —
+        looked up one by one (``GET /markets/{ticker}``), so their status reaches the database and a
+        pair on one of them stops at once instead of trading on its last book."""
+        if known_tokens is None:
+            return []
+        have = {m.id for m in listed}
+        missing = sorted({ticker_of(t) for t in known_tokens()} - have)
+        if not missing:
+            return []
+        found, failed = await client.markets(missing)
+        if failed:
+            report.note(f"{len(failed)} stored market(s) left the open listing and could not be looked up "
+                        f"({', '.join(failed[:5])}); the next pass retries")
+        out: list[Market] = []
+        for raw in found.values():
+            event_ticker = str(raw.get("event_ticker") or "")
+            fee = fees.get(event_ticker.split("-", 1)[0]) or fee_schedule(None)
+            market = parse_market(raw, {"event_ticker": event_ticker}, fee, report)
+            if market is not None:
+                out.append(market)
+        return out
 
 
 class KalshiReplaySource:
