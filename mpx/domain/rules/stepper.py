@@ -90,6 +90,14 @@ class Stepper:
     def step(self, universe: Universe, touched: frozenset[str] | None) -> StepResult:
         """The rules on the universe as it stands, folded into the open opportunities."""
         signals = evaluate_rules(self.rules, universe)
+        if touched is not None:
+            # a market that stopped trading (closed, resolved, halted: metadata, not a new tick) ends
+            # every open opportunity on it now, not at its next tick (it has none)
+            markets = universe.markets
+            halted = {mid for o in self.open.values() for mid in o.market_ids
+                      if (m := markets.get(mid)) is None or not m.tradable}
+            if halted:
+                touched = touched | halted
         result = track(self.open, signals, as_of=universe.as_of, touched=touched, cooldowns=self._cooldowns,
                        active_rules=self._active, improve_bps=self.improve_bps, last_alerts=self._clock)
         for alert in result.alerts:
