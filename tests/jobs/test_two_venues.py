@@ -151,7 +151,7 @@ def test_an_inverted_pair_is_priced_on_the_other_kalshi_tokens(
 
 def test_one_venue_down_leaves_the_other_ingesting_and_evaluating(
         venues: tuple[TestDb, PolymarketStandIn, KalshiStandIn]) -> None:
-    db, poly, kalshi = venues
+    db, _poly, kalshi = venues
     ingest()
     evaluate()
     kalshi.fail("events", 503, times=1000)
