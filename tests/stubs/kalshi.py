@@ -106,6 +106,8 @@ class KalshiStandIn:
         self.books: dict[str, dict[str, Any]] = recorded_books()
         self.faults: dict[str, deque[_Fault]] = {}
         self.log: list[str] = []
+        self.arrivals: list[float] = []
+        """When each request arrived (``time.monotonic()``)."""
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -265,6 +267,7 @@ class KalshiStandIn:
                 text = url.path[len(PREFIX):] + ("?" + url.query if url.query else "")
                 with stand_in._lock:
                     stand_in.log.append(text)
+                    stand_in.arrivals.append(time.monotonic())
                 endpoint, status, body = stand_in._route(url.path, parse_qs(url.query))
                 fault = stand_in._next_fault(endpoint, text)
                 payload = json.dumps(body).encode()
