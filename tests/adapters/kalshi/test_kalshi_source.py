@@ -6,7 +6,6 @@ markets, and record → replay; then `mpx ingest --source kalshi` into PostgreSQ
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
