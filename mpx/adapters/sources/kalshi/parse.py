@@ -26,9 +26,10 @@ Nothing is guessed: an unusable market or level is dropped and counted, with a r
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from mpx.adapters.sources.passes import decimal_or_none
 from mpx.adapters.sources.polymarket.parse import ParseReport
 from mpx.domain.models import KALSHI, Book, Event, FeeSchedule, Level, Market, MarketStatus, Outcome
 
@@ -72,14 +73,7 @@ def _drop(report: ParseReport, kind: str, why: str) -> None:
         report.note(why)
 
 
-def _dec(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool) or value == "":
-        return None
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return d if d.is_finite() else None
+_dec = decimal_or_none
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -18,15 +18,10 @@ from typing import Any
 import httpx
 
 from mpx.adapters.sources.base import Cursor
+from mpx.adapters.sources.passes import run_pass
 from mpx.adapters.sources.polymarket.client import ClientConfig, FetchError, FetchStats, PolymarketClient
 from mpx.adapters.sources.polymarket.parse import ParseReport, parse_book, parse_events
-from mpx.adapters.sources.polymarket.recording import (
-    RecordingTransport,
-    ReplayTransport,
-    next_pass_dir,
-    recorded_passes,
-    write_manifest,
-)
+from mpx.adapters.sources.polymarket.recording import ReplayTransport, recorded_passes, write_manifest
 from mpx.domain.models import Book, Event, Market, Snapshot
 from mpx.errors import UnavailableError
 from mpx.log import get_logger
@@ -63,36 +58,18 @@ class PolymarketSource:
     def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
               ) -> tuple[Snapshot, Cursor]:
         now = self._now()
-        meta_at = datetime.fromisoformat(cursor["metadata_at"]) if cursor and cursor.get("metadata_at") else None
-        tokens: list[str] = []
-        if self._force_metadata is not None:
-            refresh = self._force_metadata
-        else:
-            refresh = meta_at is None or now - meta_at >= self.metadata_ttl
-        if not refresh:
-            tokens = known_tokens() if known_tokens else []
-            refresh = not tokens
-        transport = self._transport
-        sink = None
-        pass_dir = None
-        if self.record_dir is not None:
-            pass_dir = next_pass_dir(self.record_dir)
-            sink = (pass_dir / "responses.jsonl").open("w", encoding="utf-8")
-            transport = RecordingTransport(transport or httpx.AsyncHTTPTransport(), sink)
-        try:
-            snapshot, refreshed = asyncio.run(self._fetch(now, refresh, tokens, known_tokens, transport))
-        finally:
-            if sink is not None:
-                sink.close()
-        if pass_dir is not None:
+
+        def fetch(refresh: bool, tokens: list[str], transport: httpx.AsyncBaseTransport | None
+                  ) -> tuple[Snapshot, bool]:
+            return asyncio.run(self._fetch(now, refresh, tokens, known_tokens, transport))
+
+        def manifest(pass_dir: Path, refreshed: bool, snapshot: Snapshot) -> None:
             write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0),
                            page_size=self.config.page_size, batch_size=self.config.batch_size,
                            events_paging=self.events_paging)
-            log.info("pass recorded", extra={"dir": str(pass_dir)})
-        new_cursor: Cursor = dict(cursor or {})
-        if refreshed:
-            new_cursor["metadata_at"] = now.isoformat()
-        return snapshot, new_cursor
+
+        return run_pass(cursor, known_tokens, now=now, ttl=self.metadata_ttl, force=self._force_metadata,
+                        record_dir=self.record_dir, transport=self._transport, fetch=fetch, manifest=manifest)
 
     async def _fetch(
         self, now: datetime, refresh: bool, tokens: list[str], known_tokens: Callable[[], list[str]] | None,

@@ -17,12 +17,13 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from mpx.adapters.sources.passes import decimal_or_none
 from mpx.domain.stream import Delta
 from mpx.log import get_logger
 
@@ -51,14 +52,7 @@ class WsStats:
 
 # --- decoding -------------------------------------------------------------------------------
 
-def _dec(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool) or value == "":
-        return None
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return d if d.is_finite() else None
+_dec = decimal_or_none
 
 
 def ts_ms(value: Any) -> int | None:

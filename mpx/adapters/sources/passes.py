@@ -1,0 +1,66 @@
+"""What every HTTP source's pass shares: whether metadata is due (``MPX_METADATA_TTL``, or no known
+token to fetch), recording the raw responses of the pass (``mpx ingest --record DIR``), and the
+cursor after it (``metadata_at`` when the metadata was refreshed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mpx.adapters.sources.base import Cursor
+from mpx.adapters.sources.polymarket.recording import RecordingTransport, next_pass_dir
+from mpx.domain.models import Snapshot
+from mpx.log import get_logger
+
+log = get_logger(__name__)
+
+PassFetch = Callable[[bool, list[str], httpx.AsyncBaseTransport | None], tuple[Snapshot, bool]]
+"""fetch(refresh metadata?, tokens to fetch when not, transport) → (snapshot, metadata refreshed?)."""
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    """A JSON number or numeric string as a finite Decimal; ``None`` for none, ``""``, a bool or junk."""
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def run_pass(cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None, *, now: datetime,
+             ttl: timedelta, force: bool | None, record_dir: Path | None,
+             transport: httpx.AsyncBaseTransport | None, fetch: PassFetch,
+             manifest: Callable[[Path, bool, Snapshot], None]) -> tuple[Snapshot, Cursor]:
+    """One pass of a source: metadata when due (``force`` overrides: a replayed pass does what was
+    recorded), else the books of the known tokens; every raw response kept under ``record_dir``."""
+    meta_at = datetime.fromisoformat(cursor["metadata_at"]) if cursor and cursor.get("metadata_at") else None
+    tokens: list[str] = []
+    refresh = force if force is not None else meta_at is None or now - meta_at >= ttl
+    if not refresh:
+        tokens = known_tokens() if known_tokens else []
+        refresh = not tokens
+    sink = None
+    pass_dir = None
+    if record_dir is not None:
+        pass_dir = next_pass_dir(record_dir)
+        sink = (pass_dir / "responses.jsonl").open("w", encoding="utf-8")
+        transport = RecordingTransport(transport or httpx.AsyncHTTPTransport(), sink)
+    try:
+        snapshot, refreshed = fetch(refresh, tokens, transport)
+    finally:
+        if sink is not None:
+            sink.close()
+    if pass_dir is not None:
+        manifest(pass_dir, refreshed, snapshot)
+        log.info("pass recorded", extra={"dir": str(pass_dir)})
+    new_cursor: Cursor = dict(cursor or {})
+    if refreshed:
+        new_cursor["metadata_at"] = now.isoformat()
+    return snapshot, new_cursor
