@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     mpx_stream_max_age: Duration = Field(
         timedelta(minutes=2), description="health: the last stream pass within (once a stream has run)")
 
+    # --- tick archive (mpx archive, mpx export, backtests over archived days)
+    mpx_archive_dir: str = Field(".mpx/archive", description="where mpx archive writes the Parquet days "
+                                 "(day=YYYY-MM-DD/part-0.parquet) and readers find them")
+    mpx_archive_after: Duration = Field(
+        timedelta(days=2), description="mpx archive moves whole UTC days of ticks older than this to Parquet")
+
     # --- rules
     mpx_rules_dir: Path = Field(Path("rules"), description="directory of rules/*.yaml")
     mpx_synonyms_file: Path = Field(Path("synonyms.yml"), description="synonym groups file")
