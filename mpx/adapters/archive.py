@@ -168,7 +168,8 @@ _FILE_LINE = ("concat_ws('|', epoch_us(ts)::VARCHAR, token_id, market_id, coales
 PostgreSQL prints a numeric(18,6))."""
 
 
-def _duck() -> duckdb.DuckDBPyConnection:
+def duck() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB: UTC, results in insertion order (a day file is sorted by ts)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
@@ -186,7 +187,7 @@ def checksum_file(path: Path) -> Verified | None:
     try:
         if not _same_schema(pq.read_schema(path)):
             return None
-        con = _duck()
+        con = duck()
         try:
             return _verified(con.execute(f"SELECT count(*), sum({_hash(_FILE_LINE)}) FROM read_parquet(?)",
                                          [str(path)]).fetchall()[0])
@@ -327,7 +328,7 @@ def tick_batches(chunks: Iterable[bytes]) -> Iterator[pa.RecordBatch]:
 
 def checksum_rows(chunks: Iterable[bytes]) -> Verified:
     """Count and checksum of ticks streamed out of PostgreSQL, without writing anything."""
-    con = _duck()
+    con = duck()
     total = NOTHING
     try:
         for raw in _raw_batches(chunks):
@@ -379,7 +380,7 @@ def write_day(chunks: Iterable[bytes], tmp: Path, *, day: date) -> Verified:
     """Write ticks streamed out of PostgreSQL to ``tmp`` (row group by row group) and fsync it;
     returns the count and checksum of the rows as PostgreSQL sent them."""
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    con = _duck()
+    con = duck()
     total = NOTHING
     schema = TICK_SCHEMA.with_metadata({"mpx.table": "tick", "mpx.day": day.isoformat()})
     try:
@@ -399,7 +400,7 @@ def write_day(chunks: Iterable[bytes], tmp: Path, *, day: date) -> Verified:
 
 def latest_ts_per_token(path: Path) -> list[tuple[str, datetime]]:
     """(token, its latest ts) over one day file."""
-    con = _duck()
+    con = duck()
     try:
         rows = con.execute("SELECT token_id, max(ts) FROM read_parquet(?) GROUP BY token_id ORDER BY token_id",
                            [str(path)]).fetchall()
@@ -443,7 +444,7 @@ def scan(archive_dir: Path | str, days: Iterable[Any], start: datetime, end: dat
     if not wanted:
         return
     select = ", ".join(f'"{c}"' for c in cols)
-    con = _duck()
+    con = duck()
     try:
         for day in wanted:
             path = day_file(archive_dir, day)
@@ -473,7 +474,7 @@ def latest_per_token(archive_dir: Path | str, days: Iterable[Any], as_of: dateti
     if missing:
         raise ArchiveError(f"archived day file missing: {missing[0]}",
                            hint="MPX_ARCHIVE_DIR must be the directory `mpx archive` wrote to")
-    con = _duck()
+    con = duck()
     try:
         rel = con.sql("SELECT * FROM read_parquet(?) WHERE ts > ? AND ts <= ? "
                       "QUALIFY row_number() OVER (PARTITION BY token_id ORDER BY ts DESC) = 1 ORDER BY token_id",

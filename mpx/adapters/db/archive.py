@@ -91,6 +91,18 @@ def oldest_tick(conn: psycopg.Connection, *, hypertable: bool) -> datetime | Non
     return row[0] if row else None
 
 
+def newest_tick(conn: psycopg.Connection, *, hypertable: bool) -> datetime | None:
+    """The time of the newest stored tick (the same cheap paths as :func:`oldest_tick`)."""
+    if hypertable:
+        row = conn.execute("SELECT max(ts) FROM tick").fetchone()
+    else:
+        row = conn.execute(
+            """SELECT max(t.ts) FROM outcome o
+               CROSS JOIN LATERAL (SELECT ts FROM tick WHERE tick.token_id = o.token_id ORDER BY ts DESC LIMIT 1) t"""
+        ).fetchone()
+    return row[0] if row else None
+
+
 def has_ticks(conn: psycopg.Connection, lo: datetime, hi: datetime) -> bool:
     row = conn.execute("SELECT EXISTS (SELECT 1 FROM tick WHERE ts >= %s AND ts < %s)", (lo, hi)).fetchone()
     return bool(row and row[0])
