@@ -210,9 +210,12 @@ def plot_figure(res: BacktestResult, rule: str, start: datetime | None, end: dat
     ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     labels = [s.variant or "rule as written" for s in res.summaries]
     for row, (summary, label) in enumerate(zip(res.summaries, labels, strict=True)):
-        trades = sorted((h.ts, h.trade.pnl) for h in res.hits if h.variant == summary.variant and h.trade)
+        by_instant: dict[datetime, Decimal] = {}  # trades of one pass land together: one step
+        for h in res.hits:
+            if h.variant == summary.variant and h.trade:
+                by_instant[h.ts] = by_instant.get(h.ts, Decimal(0)) + h.trade.pnl
         cum, xs, ys = Decimal(0), [lo], [0.0]
-        for ts, p in trades:
+        for ts, p in sorted(by_instant.items()):
             cum += p
             xs.append(ts)
             ys.append(float(cum))

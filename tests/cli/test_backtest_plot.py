@@ -45,7 +45,7 @@ def test_a_one_hour_window_whose_hits_share_one_instant_is_drawn_over_exactly_th
         assert abs(lo - START) < timedelta(milliseconds=1) and abs(hi - END) < timedelta(milliseconds=1)
     [line] = pnl.get_lines()[:1]
     assert line.get_drawstyle() == "steps-post"
-    assert list(line.get_ydata()) == [0.0, -1.0, 2.0, 7.0, 7.0]  # from 0 at the start to 7 at the end
+    assert list(line.get_ydata()) == [0.0, 7.0, 7.0]  # 0 from the start, one step of +7 (one pass), to the end
     [markers] = hits.get_lines()
     assert markers.get_linestyle() == "None" and markers.get_marker() == "o"  # markers, not a vertical line
     assert any(t.get_text() == "×3" for t in hits.texts)
