@@ -43,9 +43,9 @@ def export(
     history: archived days from the Parquet archive, the rest from PostgreSQL. Streams however long
     the window; written to a temporary file and renamed, so a failed export leaves nothing. Signals
     select on ts, opportunities on opened_at, intents on created_at."""
+    check_output_path(out, "--out")
     if out.exists() and not force:
         raise UsageError(f"--out {out}: exists", hint="choose another name, or --force to replace it")
-    check_output_path(out, "--out")
     t_start = parse_when(start, "--start", datetime(1970, 1, 1, tzinfo=UTC))
     t_end = parse_when(end, "--end", datetime.now(UTC))
     if t_start >= t_end:
