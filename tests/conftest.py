@@ -48,7 +48,7 @@ STORAGE = frozenset({
 })
 """Modules whose tests touch storage (migrations, ingest, evaluate, backtest, kpi, intents, health,
 metrics): on both lanes."""
-TIMESCALEDB_ONLY = frozenset({"tests/adapters/db/test_timescale.py"})
+TIMESCALEDB_ONLY = frozenset({"tests/adapters/db/test_timescale.py", "tests/adapters/db/test_timescale_archive.py"})
 """Modules about what TimescaleDB adds: on its lane only (skipped, with the lane's reason, without it)."""
 
 

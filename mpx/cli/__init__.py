@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "metrics": ("health", "metrics", "Totals and freshness metrics in Prometheus text format."),
     "kpi": ("kpi", "kpi", "Roll signals and opportunities up per day, rule and class."),
     "backtest": ("backtest", "backtest", "Replay stored ticks through a rule: hits, PnL, DEPLOY / NO-DEPLOY."),
+    "archive": ("archive", "archive", "Move whole days of old ticks from PostgreSQL into Parquet files."),
+    "export": ("export", "export", "Export ticks, signals, opportunities or intents to Parquet or CSV."),
     "db": ("db", "app", "Start, stop, inspect and migrate the database."),
     "alerts": ("alerts", "app", "Telegram alerts: send a test message, flush the outbox, list what was alerted."),
     "telegram": ("telegram", "app", "One tap in Telegram: answer the alert buttons (poll), list every tap."),

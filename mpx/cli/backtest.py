@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,8 +78,9 @@ def backtest(
                                                   "buys (--pnl).")] = "100",
     sweep: Annotated[list[str] | None, typer.Option("--sweep", help="KEY=V1,V2,… over a params key or levels.P1 "
                                                     "(repeatable: every combination).")] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Draw cumulative PnL and hits over time to this PNG "
-                                              "(implies --pnl).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw cumulative PnL (steps) and hits (markers) per "
+                                              "variant over the window to this PNG; the title gives the rule, "
+                                              "window and verdict (implies --pnl).")] = None,
     min_trades: Annotated[int, typer.Option("--min-trades", min=0, help="DEPLOY bar: at least this many trades.")] = 1,
     min_hit_rate: Annotated[str, typer.Option("--min-hit-rate", help="DEPLOY bar: share of winning trades.")] = "0.5",
     max_drawdown: Annotated[str | None, typer.Option("--max-drawdown", help="DEPLOY bar: largest fall of "
@@ -133,7 +134,7 @@ def backtest(
             pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(csv_out, index=False)
     if plot is not None:
         with _writing(plot, "--plot"):
-            _plot(res, plot)
+            _plot(res, plot, rule, t_start if start is not None else None, t_end)
     _render(res, rows, fmt, priced=pnl or plot is not None, live=live, csv_out=csv_out)
 
 
@@ -195,28 +196,58 @@ def _writing(path: Path, option: str) -> Iterator[None]:
         raise MpxError(f"{option} {path}: could not write: {exc.strerror or exc}") from exc
 
 
-def _plot(res: BacktestResult, path: Path) -> None:
-    import matplotlib
+def plot_figure(res: BacktestResult, rule: str, start: datetime | None, end: datetime) -> Any:
+    """The ``--plot`` figure (a matplotlib Figure, no pyplot state): cumulative PnL per variant as
+    steps over the window, every hit as a marker on its variant's row, the x-axis exactly the window
+    (``start`` None — no --start — begins at the first hit), the title naming the rule, the window and
+    the verdict."""
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    for summary in res.summaries:
-        trades = sorted((h.ts, h.trade.pnl) for h in res.hits if h.variant == summary.variant and h.trade)
-        cum, xs, ys = Decimal(0), [], []
-        for ts, p in trades:
+    hit_times = sorted(h.ts for h in res.hits)
+    lo = start or (hit_times[0] if hit_times else end - timedelta(hours=1))
+    fig = Figure(figsize=(10, 6), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    labels = [s.variant or "rule as written" for s in res.summaries]
+    for row, (summary, label) in enumerate(zip(res.summaries, labels, strict=True)):
+        by_instant: dict[datetime, Decimal] = {}  # trades of one pass land together: one step
+        for h in res.hits:
+            if h.variant == summary.variant and h.trade:
+                by_instant[h.ts] = by_instant.get(h.ts, Decimal(0)) + h.trade.pnl
+        cum, xs, ys = Decimal(0), [lo], [0.0]
+        for ts, p in sorted(by_instant.items()):
             cum += p
             xs.append(ts)
             ys.append(float(cum))
-        ax1.step(xs, ys, where="post", label=summary.variant or "rule as written")
+        xs.append(end)
+        ys.append(float(cum))
+        line = ax1.plot(xs, ys, drawstyle="steps-post", label=f"{label}: {summary.verdict} ({cum:+} USDC)")[0]
         hits = [h.ts for h in res.hits if h.variant == summary.variant]
-        ax2.plot(hits, list(range(1, len(hits) + 1)), drawstyle="steps-post")
+        ax2.plot(hits, [row] * len(hits), linestyle="none", marker="o", markersize=6, alpha=0.6,
+                 color=line.get_color())
+        for ts, n in sorted({t: hits.count(t) for t in hits}.items()):
+            if n > 1:  # hits at one instant: one marker, and how many
+                ax2.annotate(f"×{n}", (mdates.date2num(ts), row), textcoords="offset points", xytext=(5, 5),
+                             fontsize="small")
+    ax1.axhline(0, color="grey", linewidth=0.5)
     ax1.set_ylabel("cumulative PnL (USDC)")
-    ax1.legend(loc="best", fontsize="small")
+    if labels:
+        ax1.legend(loc="best", fontsize="small")
+    ax2.set_yticks(range(len(labels)), labels=labels, fontsize="small")
+    ax2.set_ylim(-0.5, max(len(labels), 1) - 0.5)
     ax2.set_ylabel("hits")
     ax2.set_xlabel("time (UTC)")
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    locator = mdates.AutoDateLocator(tz=UTC)
+    ax2.xaxis.set_major_locator(locator)
+    ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax1.set_xlim(lo, end)  # shared: both axes show exactly the window, whatever the hits span
+    verdicts = [s.verdict for s in res.summaries]
+    deploy = sum(v == "DEPLOY" for v in verdicts)
+    verdict = (verdicts[0] if len(verdicts) == 1 else
+               f"DEPLOY ({deploy} of {len(verdicts)} variants)" if deploy else "NO-DEPLOY")
+    fig.suptitle(f"{rule} · {lo:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC · {verdict}")
+    return fig
+
+
+def _plot(res: BacktestResult, path: Path, rule: str, start: datetime | None, end: datetime) -> None:
+    plot_figure(res, rule, start, end).savefig(path, dpi=100, format="png")

@@ -143,6 +143,25 @@ def truncate(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def parse_when(value: str | None, name: str, default: datetime) -> datetime:
+    """``--start``/``--end``: an ISO time (UTC unless it says) or a duration ago (``30m``, ``7d``);
+    anything else is a UsageError (exit 2) naming the option."""
+    if value is None:
+        return default
+    from mpx.domain.durations import parse_duration
+
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{name}: {value!r} is neither a time (2026-11-25T10:00, ISO 8601, UTC unless it says) "
+                         "nor a duration ago (30m, 2h, 7d)") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
 def check_output_path(path: Path | None, option: str) -> None:
     """A file an option asks us to write must be writable before any work starts: its directory
     exists and is writable, and it is not a directory (UsageError, exit 2, naming the path)."""

@@ -1,5 +1,6 @@
 """The job contract every command that runs a pass follows (``mpx ingest``, ``evaluate``, ``seed``,
-``synonyms refresh``, ``alerts flush``, ``kpi``, ``intents …``, ``db migrate``, ``backtest``).
+``synonyms refresh``, ``alerts flush``, ``kpi``, ``intents …``, ``db migrate``, ``backtest``, ``archive``,
+``export``).
 
 - one pass, then exit; idempotent;
 - no overlap: a PostgreSQL advisory lock per job, a held lock → :class:`BusyError` (exit 75);
@@ -53,6 +54,8 @@ class Job(StrEnum):
     stream = "stream"
     reconcile = "reconcile"
     telegram = "telegram"
+    archive = "archive"
+    export = "export"
 
 
 @dataclass
