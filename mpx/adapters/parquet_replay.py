@@ -98,7 +98,7 @@ class ArchiveReader:
         if not self.files:
             return 0
         row = self._sql(f"SELECT count(*) FROM {self._source()} WHERE ts > $1 AND ts <= $2",
-                           params=[start, end]).fetchone()
+                           params=[start, end]).fetchall()[0]
         return int(row[0]) if row else 0
 
     def _recent(self, at: datetime, days_back: int) -> str:
