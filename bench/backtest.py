@@ -17,6 +17,7 @@ peak resident memory of each backtest, and the ratios (backtest / raw read of ea
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import random
@@ -104,14 +105,18 @@ class PeakRss:
 
     def __init__(self) -> None:
         self.peak = 0
+        self.start = self._now()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
+    @staticmethod
+    def _now() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
     def _sample(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
         while not self._stop.is_set():
-            with open("/proc/self/statm") as f:
-                self.peak = max(self.peak, int(f.read().split()[1]) * page)
+            self.peak = max(self.peak, self._now())
             self._stop.wait(0.02)
 
     def __enter__(self) -> PeakRss:
@@ -150,20 +155,21 @@ def raw_scan_seconds(archive_dir: Path, days: list[Any], start: datetime, end: d
 
 
 def backtest(settings: Any, conn: psycopg.Connection, rule: str, start: datetime, end: datetime
-             ) -> tuple[Any, float, int]:
+             ) -> tuple[Any, float, tuple[int, int]]:
     rules = select_rules(settings, rule)
+    gc.collect()
     with PeakRss() as rss:
         b0 = time.perf_counter()
         res = run_backtest(Context(settings, conn, JobMetrics("backtest")), rules, start, end)
         total = time.perf_counter() - b0
-    return res, total, rss.peak
+    return res, total, (rss.peak, rss.peak - rss.start)
 
 
-def line(label: str, rule: str, res: Any, total: float, peak: int, raw_s: float) -> str:
+def line(label: str, rule: str, res: Any, total: float, peak: tuple[int, int], raw_s: float) -> str:
     return (f"{label:8}: {rule:22} {res.ticks:>11,} ticks {total:7.2f} s = read {res.read_s:6.2f} + rules "
             f"{res.rules_s:6.2f}; {res.ticks / total:>10,.0f} ticks/s overall, {res.ticks / res.rules_s:>11,.0f} "
             f"through the rules; {len(res.hits):>5} hits; {total / raw_s:5.2f}× the raw read; peak RSS "
-            f"{peak / 1e6:,.0f} MB")
+            f"{peak[0] / 1e6:,.0f} MB (+{peak[1] / 1e6:,.0f} MB during the backtest)")
 
 
 KINDS = ["SUM_LT_1", "DUTCH_BOOK_DETECT", "SYNONYM_MISPRICE", "CROSS_MARKET_MISPRICE", "SPIKE", "TREND_BREAKOUT",

@@ -26,7 +26,7 @@ from mpx.domain.models import Book, Level, PricePoint
 LOOK_BACK_DAYS = 7
 """How far before a window's start a book in force is looked for in the archive."""
 
-BATCH_ROWS = 1 << 18
+BATCH_ROWS = 1 << 16
 """Rows per Arrow batch DuckDB hands over (a few passes of a large universe)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,16 +63,72 @@ def _micros(ts: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+LEVELS = ("last_trade", "bid_px", "bid_sz", "ask_px", "ask_sz")
+"""The columns a book is built from (kept in Arrow until a rule asks for the book)."""
+
+ROW_BITS = 32
+"""An archived tick is referred to by one int: its batch's number << ROW_BITS | its row."""
+
+
+def _exact(x: float) -> Decimal:
+    """A level read as a double back to its exact decimal: the archive holds at most 6 decimals
+    and well under 15 significant digits, so the shortest repr of the double is the decimal."""
+    return canonical(Decimal(repr(x)))
+
+
 def book_of(token: str, batch: Any, row: int, ts: datetime | None) -> Book:
     """The book of one archived tick (row ``row`` of an Arrow batch with the level columns)."""
     def levels(px: str, sz: str) -> tuple[Level, ...]:
         prices = batch.column(px)[row].as_py() or []
         sizes = batch.column(sz)[row].as_py() or []
-        return tuple(Level(canonical(p), canonical(s)) for p, s in zip(prices, sizes, strict=False))
+        return tuple(Level(_exact(p), _exact(s)) for p, s in zip(prices, sizes, strict=False))
 
     last = batch.column("last_trade")[row].as_py()
     return Book(token, levels("bid_px", "bid_sz"), levels("ask_px", "ask_sz"), ts,
-                None if last is None else canonical(last))
+                None if last is None else _exact(last))
+
+
+class ArrowBooks:
+    """The Arrow batches archived ticks still point into, by number; :meth:`compact` copies the rows
+    still referred to into one batch, so memory holds about one row per token however long the
+    window (a batch is freed once no token's latest tick is in it)."""
+
+    def __init__(self) -> None:
+        self.batches: dict[int, Any] = {}
+        self._next = 0
+
+    def add(self, batch: Any) -> int:
+        """Keep a batch's level columns; the base of its rows' codes."""
+        n = self._next
+        self._next += 1
+        self.batches[n] = batch.select(list(LEVELS))
+        return n << ROW_BITS
+
+    def book(self, token: str, code: int, ts: datetime | None) -> Book:
+        return book_of(token, self.batches[code >> ROW_BITS], code & ((1 << ROW_BITS) - 1), ts)
+
+    def compact(self, refs: dict[str, Any]) -> None:
+        """Re-point the int codes in ``refs`` (token → code) that point into older batches into one
+        new batch of just those rows, and free the older batches. The two newest batches stay as
+        they are: the stream is still filing passes out of them."""
+        import pyarrow as pa
+
+        keep = {n for n in self.batches if n >= self._next - 2}
+        by_batch: dict[int, tuple[list[int], list[str]]] = {}
+        for token, code in refs.items():
+            if type(code) is int and (n := code >> ROW_BITS) not in keep:
+                rows, tokens = by_batch.setdefault(n, ([], []))
+                rows.append(code & ((1 << ROW_BITS) - 1))
+                tokens.append(token)
+        parts, order = [], []
+        for number, (rows, tokens) in by_batch.items():
+            parts.append(self.batches[number].take(pa.array(rows, pa.int32())))
+            order += tokens
+        for n in [n for n in self.batches if n not in keep]:
+            del self.batches[n]
+        if parts:
+            base = self.add(pa.concat_batches(parts))
+            refs.update(zip(order, range(base, base + len(order)), strict=True))
 
 
 class ArchiveReader:
@@ -82,6 +138,8 @@ class ArchiveReader:
         import duckdb
 
         self.files = day_files(Path(archive_dir), days)
+        self.arrow = ArrowBooks()
+        """The batches the streamed ticks' books are built from (give it to LazyBooks)."""
         self.con = duckdb.connect()
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -163,26 +221,33 @@ class ArchiveReader:
             for step in steps:
                 yield step, PassTicks((), set(), (), (), ())
             return
-        sql = (f"SELECT ts, token_id, market_id, {_text('bid_px[1]')} AS bid, {_text('ask_px[1]')} AS ask, "
-               f"last_trade, bid_px, bid_sz, ask_px, ask_sz FROM {self._source()} WHERE ts > $1 AND ts <= $2")
+        # the best bid and ask as micro-units (0: none — a price is never 0), the levels as doubles
+        # (exact back to decimals, see _exact): ints and floats cross into Python cheaply
+        sql = (f"SELECT ts, token_id, market_id, coalesce(CAST(bid_px[1] * 1000000 AS BIGINT), 0) AS bid, "
+               f"coalesce(CAST(ask_px[1] * 1000000 AS BIGINT), 0) AS ask, CAST(last_trade AS DOUBLE) AS last_trade, "
+               f"CAST(bid_px AS DOUBLE[]) AS bid_px, CAST(bid_sz AS DOUBLE[]) AS bid_sz, "
+               f"CAST(ask_px AS DOUBLE[]) AS ask_px, CAST(ask_sz AS DOUBLE[]) AS ask_sz "
+               f"FROM {self._source()} WHERE ts > $1 AND ts <= $2")
+        import numpy as np
+        import pyarrow as pa
+
         reader = self._sql(sql, params=[start, steps[-1]]).to_arrow_reader(BATCH_ROWS)
         bounds = [_micros(s) for s in steps]
         k = 0  # the step being filled
-        parts: list[tuple[Any, int, int, list[str], list[str], list[str | None], list[str | None]]] = []
+        parts: list[tuple[int, int, list[str], list[str], list[int], list[int], int]] = []
         for batch in reader:
-            import pyarrow as pa
-
             times = batch.column("ts").cast(pa.int64()).to_numpy()
             tokens = batch.column("token_id").to_pylist()
             markets = batch.column("market_id").to_pylist()
-            bids = batch.column("bid").to_pylist()
-            asks = batch.column("ask").to_pylist()
+            bids = batch.column("bid").to_numpy().tolist()
+            asks = batch.column("ask").to_numpy().tolist()
+            base = self.arrow.add(batch)
             lo = 0
             n = len(tokens)
             while lo < n:
-                hi = int(times.searchsorted(bounds[k], side="right"))
+                hi = int(np.searchsorted(times, bounds[k], side="right"))
                 if hi > lo:
-                    parts.append((batch, lo, hi, tokens, markets, bids, asks))
+                    parts.append((lo, hi, tokens, markets, bids, asks, base))
                 if hi >= n:
                     break  # the step may go on in the next batch
                 yield steps[k], _pass(parts)
@@ -195,19 +260,21 @@ class ArchiveReader:
             k += 1
 
 
-def _pass(parts: list[tuple[Any, int, int, list[str], list[str], list[str | None], list[str | None]]]
-          ) -> PassTicks:
+def _pass(parts: list[tuple[int, int, list[str], list[str], list[int], list[int], int]]) -> PassTicks:
     if not parts:
         return PassTicks((), set(), (), (), ())
+    if len(parts) == 1:
+        lo, hi, tok, mkt, bid, ask, base = parts[0]
+        return PassTicks(tok[lo:hi], set(mkt[lo:hi]), bid[lo:hi], ask[lo:hi], range(base + lo, base + hi))
     tokens: list[str] = []
     markets: set[str] = set()
-    bids: list[str | None] = []
-    asks: list[str | None] = []
-    rest: list[tuple[Any, int]] = []
-    for batch, lo, hi, tok, mkt, bid, ask in parts:
+    bids: list[int] = []
+    asks: list[int] = []
+    rest: list[int] = []
+    for lo, hi, tok, mkt, bid, ask, base in parts:
         tokens += tok[lo:hi]
         markets.update(mkt[lo:hi])
         bids += bid[lo:hi]
         asks += ask[lo:hi]
-        rest += zip([batch] * (hi - lo), range(lo, hi), strict=True)
+        rest += range(base + lo, base + hi)
     return PassTicks(tokens, markets, bids, asks, rest)

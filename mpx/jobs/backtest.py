@@ -88,7 +88,8 @@ def run_backtest(
     markets, events = db_markets.load_reference(conn)
     groups, relations = db_synonyms.load(conn)
     lookback = lookback_for([v for _, v in specs])
-    books = replay.LazyBooks(history_src.books_as_of(start))
+    books = replay.LazyBooks(history_src.books_as_of(start),
+                             arrow=history_src.archive.arrow if history_src.archive else None)
     priced = {m.yes.token_id for m in markets.values() if m.outcomes}
     history = history_src.price_history(start - lookback, start, priced) if lookback else {}
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,

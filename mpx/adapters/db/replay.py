@@ -38,6 +38,10 @@ SELECT string_agg(DISTINCT market_id, ','),
 FROM tick WHERE ts > %s AND ts <= %s"""
 
 
+COMPACT_AFTER = 4
+"""Archive batches kept before the rows still referred to are copied into one (bounded memory)."""
+
+
 def _nums(text: str) -> list[Decimal]:
     inner = text[1:-1]
     return [Decimal(x) for x in inner.split(",")] if inner else []
@@ -47,14 +51,21 @@ def _dec(text: str) -> Decimal | None:
     return Decimal(text) if text else None
 
 
-class _Prices(dict[str | None, Decimal | None]):
-    """Price text → Decimal, each distinct text converted once (a pass's best asks are a few
-    hundred distinct prices repeated thousands of times); ``""`` → None."""
+class _Prices(dict[Any, Decimal | None]):
+    """Price → Decimal, each distinct one converted once (a pass's best asks are a few hundred
+    distinct prices repeated thousands of times): PostgreSQL's text (``""`` → None), or the
+    archive's micro-units (an int; 0 → None)."""
 
-    def __missing__(self, text: str | None) -> Decimal | None:
+    def __missing__(self, key: Any) -> Decimal | None:
         if len(self) > 100_000:
             self.clear()
-        value = self[text] = Decimal(text) if text else None
+        if type(key) is int:
+            from mpx.adapters.parquet_replay import canonical
+
+            value = canonical(Decimal(key).scaleb(-6)) if key else None
+        else:
+            value = Decimal(key) if key else None
+        self[key] = value
         return value
 
 
@@ -65,10 +76,12 @@ def _levels(px: str, sz: str) -> tuple[Level, ...]:
 class LazyBooks(Mapping[str, Book]):
     """token → latest Book; a pass's raw text is parsed on first access."""
 
-    def __init__(self, initial: Mapping[str, Book]) -> None:
+    def __init__(self, initial: Mapping[str, Book], arrow: Any = None) -> None:
         self._books: dict[str, Book] = dict(initial)
         self._raw: dict[str, Any] = {}
-        """token → its latest tick not parsed yet: PostgreSQL's text, or an archived (batch, row)."""
+        """token → its latest tick not parsed yet: PostgreSQL's text, or an archived tick's code."""
+        self._arrow = arrow
+        """The archive's batches (:class:`mpx.adapters.parquet_replay.ArrowBooks`) codes point into."""
         self._top: dict[str, tuple[datetime | None, Decimal | None]] = {
             token: (book.ts, book.best_ask) for token, book in self._books.items()}
         self._bids: dict[str, Decimal | None] = {token: book.best_bid for token, book in self._books.items()}
@@ -79,10 +92,12 @@ class LazyBooks(Mapping[str, Book]):
         """(book time, best ask) of a token without building its book (None: no book) — the
         rules' shortcut; a plain dict lookup, the hottest call of a backtest."""
 
-    def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str | None],
-                 asks: Sequence[str | None], rest: Sequence[Any]) -> None:
+    def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[Any], asks: Sequence[Any],
+                 rest: Sequence[Any]) -> None:
         """File one pass: every list is aligned with ``tokens``."""
         self._raw.update(zip(tokens, rest, strict=True))
+        if self._arrow is not None and len(self._arrow.batches) > COMPACT_AFTER:
+            self._arrow.compact(self._raw)
         self._top.update(zip(tokens, zip(itertools.repeat(ts), map(self.price, asks)), strict=False))
         self._bids.update(zip(tokens, map(self.price, bids), strict=False))
 
@@ -100,10 +115,8 @@ class LazyBooks(Mapping[str, Book]):
             if isinstance(raw, str):  # PostgreSQL's text of the tick
                 last, bpx, bsz, apx, asz = raw.split("|")
                 book = Book(token, _levels(bpx, bsz), _levels(apx, asz), self._top[token][0], _dec(last))
-            else:  # an archived tick: (Arrow batch, row)
-                from mpx.adapters.parquet_replay import book_of
-
-                book = book_of(token, raw[0], raw[1], self._top[token][0])
+            else:  # an archived tick: a code into the archive's batches
+                book = self._arrow.book(token, raw, self._top[token][0])
             self._books[token] = book
             return book
         return self._books[token]
@@ -129,8 +142,9 @@ class PassTicks:
 
     tokens: Sequence[str]
     markets: set[str]
-    bids: Sequence[str | None]
-    asks: Sequence[str | None]
+    bids: Sequence[Any]
+    asks: Sequence[Any]
+    """Best bid and ask: PostgreSQL's text (``""``: none), or the archive's micro-units (0: none)."""
     rest: Sequence[Any]
     """PostgreSQL's text of each tick's levels, or an archived tick's (Arrow batch, row)."""
 
