@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
-    """Yield the conninfo of a fresh, migrated database ``bench``."""
+def scratch_database(timescaledb: bool | None = None) -> Iterator[str]:
+    """Yield the conninfo of a fresh, migrated database ``bench`` (``timescaledb``: preload it — None:
+    whenever it is installed, as ``mpx db up`` does)."""
     base = Path(tempfile.mkdtemp(prefix="mpx-bench-pg-"))
     base.chmod(0o755)
-    cluster = LocalCluster(base / "data")
+    cluster = LocalCluster(base / "data", timescaledb=timescaledb)
     cluster.start()
     try:
         cluster.ensure_database("bench")

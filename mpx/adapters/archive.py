@@ -409,10 +409,42 @@ def latest_ts_per_token(path: Path) -> list[tuple[str, datetime]]:
     return [(t, ts if ts.tzinfo else ts.replace(tzinfo=UTC)) for t, ts in rows]
 
 
+_NUM = "rtrim(rtrim({}::VARCHAR, '0'), '.')"
+"""A decimal as its shortest exact text (every archive decimal prints with its 6 decimals)."""
+_CSV_SQL = ("SELECT strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') || '+00:00' AS ts, token_id, market_id, "
+            f"{_NUM.format('last_trade')} AS last_trade, "
+            + ", ".join(f"'{{' || array_to_string(list_transform({c}, lambda x: {_NUM.format('x')}), ',') || '}}' "
+                        f"AS {c}" for c in LEVELS)
+            + ", book_digest FROM batch")
+
+
+class CsvTicks:
+    """Batches of :data:`TICK_SCHEMA` to a CSV file: ISO times in UTC, exact decimals in their
+    shortest form, the levels as ``{0.5,0.49}`` (PostgreSQL's array text)."""
+
+    def __init__(self, path: Path) -> None:
+        self.schema = pa.schema([(n, pa.int64() if n == "book_digest" else pa.string()) for n in TICK_SCHEMA.names])
+        self.writer = pacsv.CSVWriter(str(path), self.schema)
+        self.con = duck()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.con.register("batch", batch)
+        try:
+            table = _to_reader(self.con.sql(_CSV_SQL), 1 << 20).read_all()
+        finally:
+            self.con.unregister("batch")
+        self.writer.write_table(table.cast(self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+        self.con.close()
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 def _day_of(d: Any) -> date:
-    return d.day if hasattr(d, "day") and not isinstance(d, date) else d  # an ArchivedDay or a date
+    day: date = d.day if hasattr(d, "day") and not isinstance(d, date) else d  # an ArchivedDay or a date
+    return day
 
 
 def _overlaps(day: date, start: datetime, end: datetime) -> bool:
@@ -479,7 +511,7 @@ def latest_per_token(archive_dir: Path | str, days: Iterable[Any], as_of: dateti
         rel = con.sql("SELECT * FROM read_parquet(?) WHERE ts > ? AND ts <= ? "
                       "QUALIFY row_number() OVER (PARTITION BY token_id ORDER BY ts DESC) = 1 ORDER BY token_id",
                       params=[files, lo, as_of])
-        table = pa.Table.from_batches(list(_to_reader(rel, 65_536)))
+        table = _to_reader(rel, 65_536).read_all()
     finally:
         con.close()
     return table.select(TICK_SCHEMA.names).cast(TICK_SCHEMA) if table.num_rows else TICK_SCHEMA.empty_table()

@@ -227,7 +227,8 @@ def plot_figure(res: BacktestResult, rule: str, start: datetime | None, end: dat
                  color=line.get_color())
         for ts, n in sorted({t: hits.count(t) for t in hits}.items()):
             if n > 1:  # hits at one instant: one marker, and how many
-                ax2.annotate(f"×{n}", (mdates.date2num(ts), row), textcoords="offset points", xytext=(5, 5),
+                ax2.annotate(f"×{n}", (mdates.date2num(ts), row),  # type: ignore[no-untyped-call]
+                             textcoords="offset points", xytext=(5, 5),
                              fontsize="small")
     ax1.axhline(0, color="grey", linewidth=0.5)
     ax1.set_ylabel("cumulative PnL (USDC)")
@@ -237,9 +238,9 @@ def plot_figure(res: BacktestResult, rule: str, start: datetime | None, end: dat
     ax2.set_ylim(-0.5, max(len(labels), 1) - 0.5)
     ax2.set_ylabel("hits")
     ax2.set_xlabel("time (UTC)")
-    locator = mdates.AutoDateLocator(tz=UTC)
+    locator = mdates.AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
     ax2.xaxis.set_major_locator(locator)
-    ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
     ax1.set_xlim(lo, end)  # shared: both axes show exactly the window, whatever the hits span
     verdicts = [s.verdict for s in res.summaries]
     deploy = sum(v == "DEPLOY" for v in verdicts)

@@ -34,8 +34,8 @@ def export(
                                               "duration ago (7d). Default: the beginning.")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Up to and including this, same forms. "
                                             "Default: now.")] = None,
-    file_format: Annotated[FileFormat, typer.Option("--format", case_sensitive=False,
-                                                    help="parquet (zstd, exact decimals) or csv.")] = FileFormat.parquet,
+    file_format: Annotated[FileFormat, typer.Option(
+        "--format", case_sensitive=False, help="parquet (zstd, exact decimals) or csv.")] = FileFormat.parquet,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
 ) -> None:
     """Export ticks, signals, opportunities or order intents with a time in (--start, --end] to one

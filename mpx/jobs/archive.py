@@ -66,8 +66,8 @@ def run_archive(ctx: Context[ArchiveResult], *, now: datetime | None = None) -> 
             f"TimescaleDB's retention policy drops tick chunks after {retention}, but MPX_ARCHIVE_AFTER is "
             f"{after}: ticks must be kept at least {after + RETENTION_MARGIN} (a day is archived once its end "
             "is MPX_ARCHIVE_AFTER old, by a daily run), or the policy drops them unarchived",
-            hint="SELECT remove_retention_policy('tick'); SELECT add_retention_policy('tick', interval '180 days'); "
-                 "or lower MPX_ARCHIVE_AFTER")
+            hint="lengthen the policy (remove_retention_policy('tick'), then add_retention_policy('tick', "
+                 "interval '180 days')) or lower MPX_ARCHIVE_AFTER")
     root = _prepare(archive_dir(settings))
     result = ArchiveResult()
     for stray in files.stray_temp_files(root):
@@ -144,8 +144,9 @@ def _archive_day(ctx: Context[ArchiveResult], root: Path, day: date, hypertable:
             action, verified = "verified again", in_db
         else:
             action = "written again"
+            found = f"{on_disk.rows} rows" if on_disk else "unreadable"
             result.warnings.append(f"{final} has no manifest row and does not match the {in_db.rows} ticks of {day} "
-                                   f"in PostgreSQL ({on_disk.rows if on_disk else 'unreadable'} rows): writing it again")
+                                   f"in PostgreSQL ({found}): writing it again")
     if action != "verified again":
         db.begin_snapshot(conn)
         verified = files.write_day(db.stream_ticks_csv(conn, lo, hi, files.NUMERIC), tmp, day=day)

@@ -61,7 +61,7 @@ def _ticks(ctx: Context[ExportResult], start: datetime, end: datetime, fmt: str,
     oldest = db_archive.oldest_tick(conn, hypertable=hypertable)
     newest = db_archive.newest_tick(conn, hypertable=hypertable)
     result = ExportResult()
-    sink = _CsvTicks(tmp) if fmt == "csv" else _ParquetTicks(tmp)
+    sink = files.CsvTicks(tmp) if fmt == "csv" else _ParquetTicks(tmp)
     try:
         for kind, lo, hi in files.segments(days, start, end):
             if kind == "archive":
@@ -98,41 +98,6 @@ class _ParquetTicks:
     def close(self) -> None:
         self.groups.close()
         self.writer.close()
-
-
-_NUM = "rtrim(rtrim({}::VARCHAR, '0'), '.')"
-"""A decimal as its shortest exact text (every archive decimal prints with its 6 decimals)."""
-_CSV_SQL = ("SELECT strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') || '+00:00' AS ts, token_id, market_id, "
-            f"{_NUM.format('last_trade')} AS last_trade, "
-            + ", ".join(f"'{{' || array_to_string(list_transform({c}, lambda x: {_NUM.format('x')}), ',') || '}}' AS {c}"
-                        for c in files.LEVELS)
-            + ", book_digest FROM batch")
-
-
-class _CsvTicks:
-    """Ticks as CSV: ISO times in UTC, exact decimals, the levels as ``{0.5,0.49}`` (PostgreSQL's
-    array text)."""
-
-    def __init__(self, path: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        self.schema = pa.schema([(n, pa.int64() if n == "book_digest" else pa.string())
-                                 for n in files.TICK_SCHEMA.names])
-        self.writer = pacsv.CSVWriter(str(path), self.schema)
-        self.con = files.duck()
-
-    def write(self, batch: Any) -> None:
-        self.con.register("batch", batch)
-        try:
-            table = self.con.sql(_CSV_SQL).to_arrow_table()
-        finally:
-            self.con.unregister("batch")
-        self.writer.write_table(table.cast(self.schema))
-
-    def close(self) -> None:
-        self.writer.close()
-        self.con.close()
 
 
 # --- signals, opportunities, intents -------------------------------------------------------------

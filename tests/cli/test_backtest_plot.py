@@ -12,11 +12,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.dates import num2date  # noqa: E402
+from matplotlib.dates import num2date
 
-from mpx.cli.backtest import _plot, plot_figure  # noqa: E402
-from mpx.domain.backtest import Summary  # noqa: E402
-from mpx.jobs.backtest import BacktestResult, Hit  # noqa: E402
+from mpx.cli.backtest import _plot, plot_figure
+from mpx.domain.backtest import Summary
+from mpx.jobs.backtest import BacktestResult, Hit
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)

@@ -8,6 +8,7 @@ through pandas to the rows first stored, decimals exact."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -144,7 +145,7 @@ def test_the_reader_api_streams_one_history_in_ts_order(history: TestDb, tmp_pat
     pieces = files.segments(days, start, end)
     assert [k for k, _, _ in pieces] == ["db", "archive", "db"]
     assert pieces[0][1] == start and pieces[-1][2] == end
-    assert all(a[2] == b[1] for a, b in zip(pieces, pieces[1:], strict=False))  # contiguous
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(pieces))  # contiguous
     batches = list(files.scan(root, days, start, end, batch_rows=100))
     assert all(b.num_rows <= 100 for b in batches) and len(batches) > 2
     ts = [t for b in batches for t in b.column("ts").to_pylist()]

@@ -33,6 +33,7 @@ SCHEDULED = [
     (("intents", "settle"), "settle", "settle"),
     (("alerts", "flush"), "alerts", "alerts"),
     (("db", "migrate"), "migrate", "migrate"),
+    (("archive",), "archive", "archive"),
 ]
 
 

@@ -68,7 +68,8 @@ def test_archive_deletes_from_compressed_chunks(history: TestDb, tmp_path: Path)
     with history.connect(autocommit=True) as conn:
         assert timescale.compress_all(conn, older_than=cut) >= 2  # both old days' chunks
         # the limit TimescaleDB puts on DML decompressing tuples, far below a day: the archive lifts it
-        conn.execute(f"ALTER DATABASE \"{history.name}\" SET timescaledb.max_tuples_decompressed_per_dml_transaction = 10")
+        conn.execute(f'ALTER DATABASE "{history.name}" '
+                     "SET timescaledb.max_tuples_decompressed_per_dml_transaction = 10")
     res = mpx("archive", "--format", "json")
     assert res.code == 0, res.stderr
     with history.connect() as conn:
