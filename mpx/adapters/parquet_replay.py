@@ -26,7 +26,13 @@ from mpx.domain.models import Book, Level, PricePoint
 LOOK_BACK_DAYS = 7
 """How far before a window's start a book in force is looked for in the archive."""
 
+MEMORY_LIMIT = "256MB"
+"""DuckDB's own buffers while streaming (a scan needs little: row groups go by)."""
+
 BATCH_ROWS = 1 << 16
+
+SLICE_ROWS = 1 << 18
+"""About this many rows per query (see :meth:`ArchiveReader._slices`): memory per slice stays bounded."""
 """Rows per Arrow batch DuckDB hands over (a few passes of a large universe)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -140,7 +146,7 @@ class ArchiveReader:
         self.files = day_files(Path(archive_dir), days)
         self.arrow = ArrowBooks()
         """The batches the streamed ticks' books are built from (give it to LazyBooks)."""
-        self.con = duckdb.connect()
+        self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True})
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 
@@ -213,6 +219,25 @@ class ArchiveReader:
                         out.setdefault(token, []).append(PricePoint(ts, mid(bid, ask)))
         return out
 
+    def _slices(self, sql: str, steps: Sequence[datetime], start: datetime) -> Iterator[Any]:
+        """The query's batches for ``(start, steps[-1]]``, run one slice of passes at a time: DuckDB
+        hands a result over in batches but holds all of it, so a slice is sized to about
+        ``SLICE_ROWS`` rows from the ticks per pass seen so far (row groups skipped by their ts
+        statistics: each slice reads only its own)."""
+        per_pass = 1_000.0
+        i, prev = 0, start
+        while i < len(steps):
+            n = max(1, int(_slice_rows() / max(per_pass, 1.0)))
+            until = steps[min(i + n, len(steps)) - 1]
+            rows = 0
+            for batch in self._sql(sql, params=[prev, until]).to_arrow_reader(BATCH_ROWS):
+                rows += batch.num_rows
+                yield batch
+            taken = min(n, len(steps) - i)
+            per_pass = max(rows / taken, 1.0)
+            i += taken
+            prev = until
+
     def stream(self, steps: Sequence[datetime], start: datetime) -> Iterator[tuple[datetime, PassTicks]]:
         """For each step time, the archived ticks with ``previous step < ts <= step``."""
         if not steps:
@@ -231,11 +256,13 @@ class ArchiveReader:
         import numpy as np
         import pyarrow as pa
 
-        reader = self._sql(sql, params=[start, steps[-1]]).to_arrow_reader(BATCH_ROWS)
+        reader = self._slices(sql, steps, start)
         bounds = [_micros(s) for s in steps]
         k = 0  # the step being filled
         parts: list[tuple[int, int, list[str], list[str], list[int], list[int], int]] = []
         for batch in reader:
+            if batch.num_rows == 0:
+                continue
             times = batch.column("ts").cast(pa.int64()).to_numpy()
             tokens = batch.column("token_id").to_pylist()
             markets = batch.column("market_id").to_pylist()
@@ -258,6 +285,10 @@ class ArchiveReader:
             yield steps[k], _pass(parts)
             parts = []
             k += 1
+
+
+def _slice_rows() -> int:
+    return SLICE_ROWS
 
 
 def _pass(parts: list[tuple[int, int, list[str], list[str], list[int], list[int], int]]) -> PassTicks:

@@ -20,6 +20,7 @@ buy it, hold to resolution; reports the return after fees and its annualised rat
 from __future__ import annotations
 
 import builtins
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -78,9 +79,18 @@ class Endgame:
         findings: list[Finding] = []
         # Time-driven: a market drifts into the window with an unchanged book, so every market is
         # checked, not only the changed ones (the rule's cooldown keeps it from repeating).
-        for market in universe.scoped_markets(rule.scope):
-            if not market.tradable:
-                continue
+        # only markets ending within the window can qualify: the tradable in-scope markets sorted by
+        # end date once per run (``memo``), then a binary search per pass
+        key = ("endgame-by-end", rule.scope)
+        by_end = universe.memo.get(key)
+        if by_end is None:
+            dated = sorted((m for m in universe.scoped_markets(rule.scope) if m.tradable and m.end_date is not None),
+                           key=lambda m: m.end_date or universe.as_of)
+            by_end = universe.memo[key] = ([m.end_date for m in dated], dated)
+        ends, dated = by_end
+        lo = bisect_right(ends, universe.as_of)
+        hi = bisect_right(ends, universe.as_of + params.within)
+        for market in dated[lo:hi]:
             finding = self._check(market, params, universe)
             if finding is not None:
                 findings.append(finding)

@@ -134,6 +134,11 @@ class TrendBreakout:
         start = universe.as_of - params.window
         if now <= start:
             return None  # the current tick is older than the window: the range is that one price, never broken
+        # the last price before the current tick is always part of the range (it is the one in force
+        # at the window's start or came after it): within the margin of it, no break either way
+        prev = history[-1] if history[-1].ts < now else history[-2] if len(history) > 1 else None
+        if prev is not None and prev.ts < now and abs(mid - prev.price) < params.margin:
+            return None
         windows = universe.memo.get(("trend-range", params.window))
         if windows is None:
             windows = universe.memo[("trend-range", params.window)] = {}
