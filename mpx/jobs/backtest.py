@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from mpx.adapters.db import archive as db_archive
 from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import pairs as db_pairs
 from mpx.adapters.db import replay, ticks
@@ -74,6 +75,23 @@ def run_backtest(
     bar: DeployBar = DeployBar(), on_hit: Callable[[Hit], None] | None = None,
     on_progress: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None,
     indicator_shares: Decimal = DEFAULT_INDICATOR_SHARES,
+) -> BacktestResult:
+    # one snapshot for the manifest and the ticks: an `mpx archive` meanwhile cannot move a day
+    # between the two reads (the archived day is read from its file, the rest from this snapshot);
+    # the read-only transaction ends before the run is recorded
+    db_archive.begin_snapshot(ctx.conn)
+    try:
+        return _backtest(ctx, rules, start, end, sweep=sweep, speed=speed, pnl=pnl, bar=bar, on_hit=on_hit,
+                         on_progress=on_progress, on_start=on_start, indicator_shares=indicator_shares)
+    finally:
+        ctx.conn.rollback()
+
+
+def _backtest(
+    ctx: Context[BacktestResult], rules: Sequence[RuleSpec], start: datetime, end: datetime, *,
+    sweep: Sequence[tuple[str, list[str]]], speed: float, pnl: bool, bar: DeployBar,
+    on_hit: Callable[[Hit], None] | None, on_progress: Callable[[int], None] | None,
+    on_start: Callable[[int], None] | None, indicator_shares: Decimal,
 ) -> BacktestResult:
     conn, settings = ctx.conn, ctx.settings
     specs = [(f"{r.id} {label}".strip() if len(rules) > 1 or label else label or r.id, v)
