@@ -6,12 +6,14 @@ markets, and record → replay; then `mpx ingest --source kalshi` into PostgreSQ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from mpx.adapters.sources.kalshi.client import KalshiConfig
@@ -21,6 +23,7 @@ from mpx.errors import UnavailableError
 
 from conftest import TestDb
 from helpers import invoke_mpx
+from stubs.clock import FakeClock, within_rate
 from stubs.kalshi import DETBUF, KalshiStandIn
 
 DET, BUF = f"{DETBUF}-DET", f"{DETBUF}-BUF"
@@ -46,7 +49,23 @@ class Sleeps:
 def source(api: KalshiStandIn, sleeps: Sleeps | None = None, **kw: Any) -> KalshiSource:
     config = KalshiConfig(url=api.url, rate=kw.pop("rate", 10_000), timeout=kw.pop("timeout", 2.0),
                           retries=kw.pop("retries", 3), series=kw.pop("series", ()))
-    return KalshiSource(config, now=lambda: NOW, sleep=sleeps or Sleeps(), **kw)
+    return KalshiSource(config, now=lambda: NOW, sleep=kw.pop("sleep", None) or sleeps or Sleeps(), **kw)
+
+
+class Stamped(httpx.AsyncBaseTransport):
+    """The real transport, noting ``clock()`` as each request goes out."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._inner = httpx.AsyncHTTPTransport()
+        self.times: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.times.append(self._clock())
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def books(snap: Snapshot) -> dict[str, Any]:
@@ -174,14 +193,18 @@ def test_a_total_outage_is_unavailable_with_a_clear_message() -> None:
 
 def test_the_rate_limit_paces_requests() -> None:
     """1 events page + 2 series + 14 books = 17 reads. At MPX_KALSHI_RATE=8 the bucket lets a
-    second's worth (8) through at once, then one every 1/8 s: the 17th read cannot reach the server
-    sooner than 9 / 8 = 1.125 s after the first is let through (less the first one's own way to the
-    server on a busy machine: 0.95 s is asserted), however fast the server answers."""
+    second's worth (8) through at once, then one every 1/8 s: the 17th read goes out exactly
+    9 / 8 = 1.125 s after the first. On a fake clock (the pass's sleeps advance it): the times are
+    exact and nothing really waits."""
+    clock = FakeClock()
+    sent = Stamped(clock)
     with KalshiStandIn(extra=10) as api:
-        source(api, rate=8).fetch(None)
-        assert len(api.arrivals) == 17
-        spread = api.arrivals[-1] - api.arrivals[0]
-    assert spread >= 0.95, spread
+        t0 = time.monotonic()
+        source(api, sleep=clock.sleep, rate=8, clock=clock, transport=sent).fetch(None)
+        assert len(api.arrivals) == 17 and time.monotonic() - t0 < 5
+    assert len(sent.times) == 17 and sent.times[:8] == [sent.times[0]] * 8
+    assert sent.times[-1] - sent.times[0] == pytest.approx(9 / 8)
+    assert within_rate(sent.times, 8, 8)
 
 
 def test_record_then_replay_gives_the_same_snapshot(api: KalshiStandIn, tmp_path: Path) -> None:

@@ -1,19 +1,23 @@
 """An async HTTP client for Kalshi's public market data (Trade API v2, no authentication).
 
 Every request goes through one rate limit — Kalshi's read budget is a token bucket, about 20 reads
-a second on the basic tier (``MPX_KALSHI_RATE``; aiolimiter's leaky bucket with a one-second
-window) — and ``MPX_HTTP_CONCURRENCY`` at a time, each with ``MPX_HTTP_TIMEOUT``; retried
-(``MPX_HTTP_RETRIES``) with exponential backoff and jitter on 429, 5xx, timeouts, connection errors
-and malformed JSON, within the pass deadline. Kalshi's 429 carries no ``Retry-After``
-(API_NOTES §7): the backoff is ours, and a 429 also pauses every request for that long (the bucket
-is shared); a ``Retry-After`` that does come is honoured. Listings are cursor-paged until the
-cursor is ``""``, ``null`` or missing (a cursor seen twice is an error, not a loop).
+a second on the basic tier (``MPX_KALSHI_RATE``; :class:`TokenBucket`, holding one second of budget,
+less than the two seconds Kalshi's basic read bucket holds) — and ``MPX_HTTP_CONCURRENCY`` at a
+time, each with ``MPX_HTTP_TIMEOUT``; retried (``MPX_HTTP_RETRIES``) with exponential backoff and
+jitter on 429, 5xx, timeouts, connection errors and malformed JSON, within the pass deadline.
+Kalshi's 429 carries no ``Retry-After`` (API_NOTES §7): the backoff is ours, and a 429 also pauses
+every request for that long (the bucket is shared); a ``Retry-After`` that does come is honoured.
+Listings are cursor-paged until the cursor is ``""``, ``null`` or missing (a cursor seen twice is
+an error, not a loop).
+
+The clock and the sleep are injectable (``clock``, ``sleep``): the bucket, the backoff, a 429's
+pause and the pass deadline all run on them, so a test drives a whole pass on a fake clock and never
+sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -23,11 +27,54 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from aiolimiter import AsyncLimiter
 
 from mpx.adapters.sources.polymarket.client import FetchError, FetchStats, retry_after_seconds
 
 EVENTS_MAX_LIMIT = 200  # GET /events: default and maximum page size
+
+_EPSILON = 1e-9
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class TokenBucket:
+    """A token bucket: ``burst`` tokens (default one second's worth, ``rate``), refilled at ``rate``
+    per second of ``clock``; :meth:`acquire` takes one, sleeping (``sleep``) until one is there.
+    Waiters are served in arrival order. Over any interval of T seconds at most ``burst + rate × T``
+    acquisitions succeed — the property the tests check on a fake clock."""
+
+    def __init__(self, rate: float, burst: float | None = None, *, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be positive, not {rate!r}")
+        self.rate = float(rate)
+        self.burst = max(1.0, float(burst) if burst is not None else self.rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._stamp: float | None = None
+        self._lock: asyncio.Lock | None = None  # made in the running loop (one per pass)
+        self.waited = 0.0
+        """Clock seconds spent waiting for tokens, in total."""
+
+    def _refill(self) -> None:
+        now = self._clock()
+        if self._stamp is not None and now > self._stamp:
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now if self._stamp is None else max(self._stamp, now)
+
+    async def acquire(self) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            while True:
+                self._refill()
+                if self._tokens >= 1 - _EPSILON:  # float time: 0.05 s × 20 may come out as 0.99999…
+                    self._tokens = max(0.0, self._tokens - 1)
+                    return
+                wait = (1 - self._tokens) / self.rate
+                self.waited += wait
+                await self._sleep(wait)
 
 
 @dataclass
@@ -45,17 +92,20 @@ class KalshiConfig:
 
 class KalshiClient:
     def __init__(self, config: KalshiConfig, *, transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, deadline: float | None = None,
-                 paced: bool = True) -> None:
+                 sleep: Sleep = asyncio.sleep, deadline: float | None = None, paced: bool = True,
+                 clock: Clock = time.monotonic, bucket: TokenBucket | None = None) -> None:
+        """``deadline``: a ``clock()`` value after which nothing new starts. ``bucket``: the rate
+        limit (default: ``config.rate`` a second on ``clock``, waiting with ``sleep``)."""
         self.config = config
         self.stats = FetchStats()
         self._transport = transport
         self._sleep = sleep
+        self._clock = clock
         self.paced = paced  # the rate limit and backoff pauses; off when replaying a recording
         self._deadline = deadline
         self._http: httpx.AsyncClient | None = None
         self._sem = asyncio.Semaphore(config.concurrency)
-        self._limiter = AsyncLimiter(max(config.rate, 0.1), 1.0)
+        self.bucket = bucket or TokenBucket(config.rate, clock=clock, sleep=sleep)
         self._paused_until = 0.0
         self.waits: list[float] = []
         """Every backoff pause taken (seconds), in order (the tests read it)."""
@@ -71,7 +121,7 @@ class KalshiClient:
             await self._http.aclose()
 
     def _remaining(self) -> float | None:
-        return None if self._deadline is None else self._deadline - time.monotonic()
+        return None if self._deadline is None else self._deadline - self._clock()
 
     async def get(self, endpoint: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """``GET url/path`` with retries: the decoded JSON (numbers as Decimal) or FetchError."""
@@ -91,7 +141,7 @@ class KalshiClient:
             if wait is None:
                 wait = self.config.backoff * 2**attempt + random.uniform(0, self.config.backoff)
             if last == "HTTP 429" and self.paced:  # the bucket is shared: everyone waits
-                self._paused_until = max(self._paused_until, time.monotonic() + wait)
+                self._paused_until = max(self._paused_until, self._clock() + wait)
             remaining = self._remaining()
             if remaining is not None and wait >= remaining:
                 raise FetchError(f"{endpoint}: {last}; retrying would pass the deadline")
@@ -104,12 +154,14 @@ class KalshiClient:
     async def _attempt(self, endpoint: str, url: str, params: dict[str, Any] | None
                        ) -> tuple[bool, Any, float | None]:
         assert self._http is not None
-        if self.paced and (pause := self._paused_until - time.monotonic()) > 0:  # a 429 paused everyone
+        if self.paced and (pause := self._paused_until - self._clock()) > 0:  # a 429 paused everyone
             remaining = self._remaining()
             if remaining is not None and pause >= remaining:
                 raise FetchError(f"{endpoint}: throttled; waiting would pass the deadline")
             await self._sleep(pause)
-        async with self._limiter if self.paced else contextlib.nullcontext(), self._sem:
+        async with self._sem:
+            if self.paced:
+                await self.bucket.acquire()  # a token per request sent, retries included
             try:
                 resp = await self._http.get(url, params=params)
             except httpx.TimeoutException:

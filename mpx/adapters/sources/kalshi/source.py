@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from mpx.adapters.sources.base import Cursor
-from mpx.adapters.sources.kalshi.client import KalshiClient, KalshiConfig
+from mpx.adapters.sources.kalshi.client import Clock, KalshiClient, KalshiConfig, Sleep
 from mpx.adapters.sources.kalshi.parse import fee_schedule, parse_events, parse_market, parse_orderbook, ticker_of
 from mpx.adapters.sources.passes import run_pass
 from mpx.adapters.sources.polymarket.client import FetchError
@@ -38,7 +37,9 @@ class KalshiSource:
     def __init__(self, config: KalshiConfig, *, metadata_ttl: timedelta = timedelta(minutes=5),
                  deadline: timedelta = timedelta(seconds=60), record_dir: Path | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, now: Callable[[], datetime] | None = None,
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic) -> None:
+        """``sleep`` and ``clock`` pace the pass (rate limit, backoff, deadline): a test passes a
+        fake clock whose sleep advances it, and nothing really waits."""
         self.config = config
         self.metadata_ttl = metadata_ttl
         self.deadline = deadline
@@ -46,6 +47,7 @@ class KalshiSource:
         self._transport = transport
         self._now = now or (lambda: datetime.now(UTC))
         self._sleep = sleep
+        self._clock = clock
         self._force_metadata: bool | None = None
         self._paced = True
         self.last_client: KalshiClient | None = None
@@ -72,9 +74,9 @@ class KalshiSource:
         events: list[Event] = []
         markets: list[Market] = []
         refreshed = False
-        deadline = time.monotonic() + self.deadline.total_seconds()
+        deadline = self._clock() + self.deadline.total_seconds()
         async with KalshiClient(self.config, transport=transport, sleep=self._sleep, deadline=deadline,
-                                paced=self._paced) as client:
+                                paced=self._paced, clock=self._clock) as client:
             self.last_client = client
             if refresh:
                 try:
