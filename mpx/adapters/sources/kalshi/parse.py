@@ -16,6 +16,11 @@ has the traps):
 - status: ``active`` trades; ``initialized``/``inactive``/``unopened``/``paused`` do not;
   ``closed``/``disputed`` are closed; ``determined``/``amended``/``finalized``/``settled`` resolved,
   with ``result`` ``yes``/``no`` as the outcome's settle price (``""`` and ``null``: not yet);
+- the question is the market's ``title``, plus its ``yes_sub_title`` where the title does not say
+  which outcome the market is (both legs of a game are titled "Kansas City vs Detroit Winner?");
+- an event's ``mutually_exclusive: true`` is not read as neg-risk: it says at most one market
+  resolves Yes, not that exactly one does (a tie, a void game, an outcome not listed) — no
+  complete-set rule is built on it;
 - multivariate combo markets (``KXMVE…``, ``mve_collection_ticker``) are skipped and counted;
 - a quote of 0 (``yes_ask 0`` on an empty book) is a sentinel, not a price: books come from the
   order book only.
@@ -25,6 +30,8 @@ Nothing is guessed: an unusable market or level is dropped and counted, with a r
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -122,8 +129,27 @@ def _settle(result: Any) -> tuple[Decimal | None, Decimal | None]:
     return None, None
 
 
-def parse_market(m: Any, event: dict[str, Any], fee: FeeSchedule, report: ParseReport) -> Market | None:
-    """One market object (``None``, counted, when unusable or a combo)."""
+_VERSUS = re.compile(r"\bvs\.?(?=\s)", re.IGNORECASE)
+
+
+def question(m: dict[str, Any], shared_title: bool = False) -> str:
+    """The market's ``title``, and its ``yes_sub_title`` (the outcome it is about) where the title
+    alone does not say it: the title does not name it, names both sides (``"Kansas City vs Detroit
+    Winner?"`` on both legs of a game → ``… — Kansas City``), or other markets of the event share it.
+    The first two are read from the market alone, so a market looked up by itself (``GET
+    /markets/{ticker}``) gets the question it had in the event listing."""
+    ticker = str(m.get("ticker") or "")
+    title = m["title"].strip() if isinstance(m.get("title"), str) and m["title"].strip() else ticker
+    sub = m["yes_sub_title"].strip() if isinstance(m.get("yes_sub_title"), str) else ""
+    if sub and sub != title and (shared_title or sub.casefold() not in title.casefold() or _VERSUS.search(title)):
+        return f"{title} — {sub}"
+    return title
+
+
+def parse_market(m: Any, event: dict[str, Any], fee: FeeSchedule, report: ParseReport,
+                 shared_title: bool = False) -> Market | None:
+    """One market object (``None``, counted, when unusable or a combo). ``shared_title``: another
+    market of the event has the same title (see :func:`question`)."""
     if not isinstance(m, dict):
         _drop(report, "malformed", "a market that is not an object")
         return None
@@ -137,14 +163,17 @@ def parse_market(m: Any, event: dict[str, Any], fee: FeeSchedule, report: ParseR
     if m.get("market_type", "binary") != "binary":
         _drop(report, "not_binary", f"{ticker}: market_type {m.get('market_type')!r}")
         return None
-    status, active = _STATUS.get(str(m.get("status") or ""), ("closed", False))
+    raw_status = str(m.get("status") or "")
+    if raw_status not in _STATUS:
+        report.note(f"{ticker}: unknown status {raw_status!r}: kept as closed, not tradable")
+    status, active = _STATUS.get(raw_status, ("closed", False))
     yes_settle, no_settle = _settle(m.get("result")) if status == "resolved" else (None, None)
     rules = "\n\n".join(t for t in (m.get("rules_primary"), m.get("rules_secondary")) if isinstance(t, str) and t)
     sources = [s.get("name") or s.get("url") for s in event.get("settlement_sources") or [] if isinstance(s, dict)]
     fractional = bool(m.get("fractional_trading_enabled"))
     return Market(
         id=ticker,
-        question=str(m.get("title") or ticker),
+        question=question(m, shared_title),
         outcomes=(Outcome(yes_token(ticker), ticker, "Yes", 0, yes_settle),
                   Outcome(no_token(ticker), ticker, "No", 1, no_settle)),
         event_id=m.get("event_ticker") or event.get("event_ticker"),
@@ -186,7 +215,9 @@ def parse_events(events: list[Any], fees: dict[str, FeeSchedule], report: ParseR
         fee = fees.get(series) if isinstance(series, str) else None
         if fee is None or e.get("fee_type_override") or e.get("fee_multiplier_override") is not None:
             fee = fee_schedule(None, e) if fee is None else _override(fee, e)
-        markets = [mk for mk in (parse_market(m, e, fee, report) for m in raw) if mk is not None]
+        titles = Counter(m.get("title") for m in raw if isinstance(m, dict))
+        markets = [mk for mk in (parse_market(m, e, fee, report, shared_title=isinstance(m, dict) and titles[
+            m.get("title")] > 1) for m in raw) if mk is not None]
         if fee.rate is None and markets:
             report.fee_unknown += len(markets)
         out_markets.extend(markets)
