@@ -2,21 +2,28 @@
 
 It speaks the recorded wire shapes (``tests/fixtures/kalshi``, API_NOTES.md): ``GET /events``
 (``status``, ``series_ticker``, ``with_nested_markets`` — markets inside each event —, ``limit``
-capped at 200, opaque ``cursor`` paging whose last page answers ``"cursor": ""``), ``GET
-/series/{ticker}`` (fee_type, fee_multiplier), ``GET /markets/{ticker}`` and ``GET
-/markets/{ticker}/orderbook`` — **bids only**, each side ascending (best last), in the current
-``orderbook_fp`` shape (dollar strings, fractional counts) or the legacy ``orderbook`` (integer
-cents) — and 404 for an unknown ticker. Served under ``/trade-api/v2``.
+capped at 200, opaque ``cursor`` paging whose last page answers ``"cursor": ""``), ``GET /markets``
+(``event_ticker``, ``series_ticker``, ``tickers``, ``status``, ``mve_filter``, ``limit`` capped at
+1000, the same paging), ``GET /series/{ticker}`` (fee_type, fee_multiplier), ``GET
+/markets/{ticker}`` and ``GET /markets/{ticker}/orderbook`` (``depth``: the N best levels of a
+side) — **bids only**, each side ascending (best last), in the current ``orderbook_fp`` shape
+(dollar strings, fractional counts) or the legacy ``orderbook`` (integer cents) — and 404 for an
+unknown ticker. Served under ``/trade-api/v2``. ``status`` filters take the filter values (``open``,
+``unopened``, ``paused``, ``closed``, ``settled``) and select markets by their response status
+(``active``, …); an event is listed when one of its markets is selected.
 
 The universe is the recorded NFL game KXNFLGAME-26SEP17DETBUF (its two markets as recorded on
 2026-09-16, wrapped in an event built from the recorded TB–DAL event's fields) plus the recorded
 TB–DAL event itself, and optionally ``extra`` synthetic events for paging. Books: the recorded DET
-(depth 5) and DAL (depth 3) books; every other market's from its recorded best bid and ask.
+(depth 5) and DAL (depth 3) books; every other market's from its recorded best bid and ask (a
+quote whose ``_size_fp`` is 0 — Kalshi's sentinel ``yes_ask 0`` on an empty side — gives no level).
 
-Faults are injected per endpoint (``"events"``, ``"series"``, ``"orderbook"``, ``"market"``) and
-consumed one request at a time, in order: ``fail`` (an HTTP status; a 429 answers Kalshi's
-``{"error": "too many requests"}`` with **no** ``Retry-After`` unless one is given), ``hang``
-(answer after N seconds), ``truncate`` (a 200 with half the JSON), ``replace_body``.
+Faults are injected per endpoint (``"events"``, ``"markets"``, ``"series"``, ``"orderbook"``,
+``"market"``) and consumed one request at a time, in order: ``fail`` (an HTTP status; a 429 answers
+Kalshi's ``{"error": "too many requests"}`` with **no** ``Retry-After`` unless one is given),
+``hang`` (answer after N seconds), ``truncate`` (a 200 with half the JSON), ``replace_body``.
+``count(prefix)`` counts the requests whose path (after ``/trade-api/v2``) and query start with
+``prefix``.
 
     with KalshiStandIn() as api:
         api.set_book("KXNFLGAME-26SEP17DETBUF-DET", yes=[("0.45", "300")], no=[("0.53", "300")])
@@ -43,6 +50,12 @@ from urllib.parse import parse_qs, urlsplit
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kalshi"
 PREFIX = "/trade-api/v2"
 DETBUF = "KXNFLGAME-26SEP17DETBUF"
+EVENTS_MAX_LIMIT = 200
+MARKETS_MAX_LIMIT = 1000
+STATUS_FILTER = {  # the filter values of GET /events and /markets → the market statuses they select
+    "open": {"active"}, "unopened": {"initialized", "unopened", "inactive"}, "paused": {"paused"},
+    "closed": {"closed", "disputed"}, "settled": {"determined", "amended", "finalized", "settled"},
+}
 
 
 def load(name: str) -> Any:
@@ -111,7 +124,9 @@ class KalshiStandIn:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # polled every 50 ms (not 0.5 s): leaving the context manager does not wait half a second
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     @property
     def url(self) -> str:
@@ -228,32 +243,63 @@ class KalshiStandIn:
             depth = int(query.get("depth", ["0"])[0] or 0)
             if depth > 0:
                 book = copy.deepcopy(book)
-                for side in book.get("orderbook_fp", book.get("orderbook", {})).values():
-                    del side[:-depth]
+                for shape in ("orderbook_fp", "orderbook"):
+                    for side in (book.get(shape) or {}).values():
+                        if isinstance(side, list):
+                            del side[:-depth]  # ascending: the best levels are the last
             return "orderbook", 200, book
+        if parts == ["markets"]:
+            return "markets", 200, self._markets_page(query)
         if len(parts) == 2 and parts[0] == "markets":
             m = self.market(parts[1])
             return ("market", 200, {"market": m}) if m else ("market", 404, {"error": "market not found"})
         return "other", 404, {"error": "not found"}
 
+    @staticmethod
+    def _page(items: list[dict[str, Any]], query: dict[str, list[str]], max_limit: int, default: int
+              ) -> tuple[list[dict[str, Any]], str]:
+        """One page of ``items`` and the cursor of the next (``""`` on the last page); the cursor is
+        opaque to the client (base64 of the next offset)."""
+        limit = max(1, min(int(query.get("limit", [str(default)])[0] or default), max_limit))
+        offset = int(base64.b64decode(query["cursor"][0]).decode()) if query.get("cursor") else 0
+        page = items[offset:offset + limit]
+        more = offset + limit < len(items)
+        return page, base64.b64encode(str(offset + limit).encode()).decode() if more else ""
+
     def _events_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
         status = query.get("status", [None])[0]
         series = query.get("series_ticker", [None])[0]
         nested = query.get("with_nested_markets", ["false"])[0] == "true"
-        limit = max(1, min(int(query.get("limit", ["200"])[0] or 200), 200))
-        offset = int(base64.b64decode(query["cursor"][0]).decode()) if query.get("cursor") else 0
+        wanted = STATUS_FILTER.get(status or "")
         chosen = [e for e in self.events if (series is None or e.get("series_ticker") == series)
-                  and (status != "open" or any(m.get("status") == "active" for m in e.get("markets") or []))]
-        page = chosen[offset:offset + limit]
+                  and (wanted is None or any(m.get("status") in wanted for m in e.get("markets") or []))]
+        page, cursor = self._page(chosen, query, EVENTS_MAX_LIMIT, EVENTS_MAX_LIMIT)
         out = []
         for e in page:
             e = copy.deepcopy(e)
             if not nested:
                 e.pop("markets", None)
             out.append(e)
-        more = offset + limit < len(chosen)
-        cursor = base64.b64encode(str(offset + limit).encode()).decode() if more else ""
         return {"cursor": cursor, "events": out, "milestones": []}
+
+    def _markets_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        event = query.get("event_ticker", [None])[0]
+        series = query.get("series_ticker", [None])[0]
+        tickers = {t for v in query.get("tickers", []) for t in v.split(",") if t}
+        wanted = STATUS_FILTER.get(query.get("status", [""])[0])
+        exclude_mve = query.get("mve_filter", [""])[0] == "exclude"
+        chosen = []
+        for e in self.events:
+            for m in e.get("markets") or []:
+                if ((event is None or m.get("event_ticker") == event)
+                        and (series is None or e.get("series_ticker") == series)
+                        and (not tickers or m.get("ticker") in tickers)
+                        and (wanted is None or m.get("status") in wanted)
+                        and not (exclude_mve and (str(m.get("ticker", "")).startswith("KXMVE")
+                                                  or m.get("mve_collection_ticker")))):
+                    chosen.append(m)
+        page, cursor = self._page(chosen, query, MARKETS_MAX_LIMIT, 100)
+        return {"cursor": cursor, "markets": copy.deepcopy(page)}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self
