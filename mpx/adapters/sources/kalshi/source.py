@@ -71,6 +71,7 @@ class KalshiSource:
                      known_tokens: Callable[[], list[str]] | None, transport: httpx.AsyncBaseTransport | None
                      ) -> tuple[Snapshot, bool]:
         report = ParseReport()
+        failed_series = 0
         events: list[Event] = []
         markets: list[Market] = []
         refreshed = False
@@ -84,6 +85,7 @@ class KalshiSource:
                     series = sorted({e["series_ticker"] for e in listed
                                      if isinstance(e, dict) and isinstance(e.get("series_ticker"), str)})
                     found, failed = await client.series(series)
+                    failed_series = len(failed)
                     if failed:
                         report.note(f"fees of {len(failed)} series could not be fetched ({', '.join(failed[:5])}); "
                                     "their markets' fee rate is unknown this pass")
@@ -125,7 +127,7 @@ class KalshiSource:
         counters.update(requests=stats.total, dropped_levels=report.dropped_levels,
                         dropped_markets=report.dropped_markets, dropped_books=report.dropped_books,
                         duplicate_events=report.duplicates, fee_unknown_markets=report.fee_unknown,
-                        failed_tokens=2 * len(failed_books))
+                        failed_tokens=2 * len(failed_books), failed_series=failed_series)
         counters.update({f"dropped_markets:{kind}": n for kind, n in report.dropped_by_reason.items()})
         snap = Snapshot(ts=now, books=books, events=events, markets=markets, errors=report.problems,
                         requested=list(tokens), stats=counters)
