@@ -12,9 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mpx.cli.common import FormatOption, OutputFormat, check_output_path, render, settings, truncate
+from mpx.cli.common import FormatOption, OutputFormat, check_output_path, parse_when, render, settings, truncate
 from mpx.domain.backtest import DeployBar, SweepError, parse_sweep
-from mpx.domain.durations import parse_duration
 from mpx.errors import MpxError, UsageError
 from mpx.jobs.backtest import BacktestResult, Hit, run_backtest, select_rules
 from mpx.jobs.contract import Job, run_job
@@ -23,21 +22,6 @@ CSV_COLUMNS = ["ts", "market_id", "message", "score", "rule_id", "variant", "lev
                "measure_value", "reason", "group_key", "shares", "entry_cost", "exit_value", "pnl", "exit",
                "resolved", "signature"]
 """The documented CSV columns: the original design's four first."""
-
-
-def _when(value: str | None, name: str, default: datetime | None) -> datetime | None:
-    if value is None:
-        return default
-    try:
-        return datetime.now(UTC) - parse_duration(value)  # "2h": that long ago
-    except ValueError:
-        pass
-    try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{name}: {value!r} is neither a time (2026-11-25T10:00, ISO 8601, UTC unless it says) "
-                         "nor a duration ago (30m, 2h, 7d)") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def _dec(value: str, name: str) -> Decimal:
@@ -104,8 +88,8 @@ def backtest(
     if shares <= 0:
         raise UsageError(f"--indicator-shares must be positive, not {indicator_shares}")
     rules = select_rules(s, rule)
-    t_end = _when(end, "--end", datetime.now(UTC))
-    t_start = _when(start, "--start", datetime(1970, 1, 1, tzinfo=UTC))
+    t_end = parse_when(end, "--end", datetime.now(UTC))
+    t_start = parse_when(start, "--start", datetime(1970, 1, 1, tzinfo=UTC))
     assert t_end is not None and t_start is not None
     if t_start >= t_end:
         raise UsageError(f"--start ({t_start:%Y-%m-%d %H:%M:%S}) must be before --end ({t_end:%Y-%m-%d %H:%M:%S})")

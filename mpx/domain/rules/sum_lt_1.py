@@ -83,6 +83,28 @@ def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pai
     return found
 
 
+def _touched(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pairs, list[str], frozenset[str]]],
+                                                        list[tuple[Market, Pairs, list[str]]]]:
+    """The candidates with a market that changed this step, in candidate order: looked up from the
+    changed markets (a step changes a fraction of them), not found by scanning every candidate."""
+    events, binaries = _candidates(scope, universe)
+    changed = universe.changed
+    if changed is None:
+        return events, binaries
+    key = ("SUM_LT_1:by-market", scope)
+    index = universe.memo.get(key)
+    if index is None:
+        by_event: dict[str, list[int]] = {}
+        for i, (_, _, _, market_ids) in enumerate(events):
+            for mid in market_ids:
+                by_event.setdefault(mid, []).append(i)
+        index = universe.memo[key] = (by_event, {b[0].id: i for i, b in enumerate(binaries)})
+    by_event, by_binary = index
+    ev = sorted({i for mid in changed for i in by_event.get(mid, ())})
+    bi = sorted(j for mid in changed if (j := by_binary.get(mid)) is not None)
+    return [events[i] for i in ev], [binaries[j] for j in bi]
+
+
 def _legs(pairs: Pairs, tokens: list[str], universe: Universe) -> list[LegBook] | None:
     """The legs' fresh asks, unless the best asks already cost the payout of 1 (then no size profits)."""
     total = universe.sum_fresh_asks(tokens)
@@ -147,12 +169,9 @@ class SumLt1:
         params = rule.params
         assert isinstance(params, SumLt1Params)
         findings: list[Finding] = []
-        events, binaries = _candidates(rule.scope, universe)
-        changed = universe.changed
+        events, binaries = _touched(rule.scope, universe)
         if params.include_neg_risk:
-            for event, pairs, tokens, market_ids in events:
-                if changed is not None and changed.isdisjoint(market_ids):
-                    continue
+            for event, pairs, tokens, _market_ids in events:
                 legs = _legs(pairs, tokens, universe)
                 priced = price_set(legs, params.size) if legs else None
                 if legs is None or priced is None:
@@ -168,8 +187,6 @@ class SumLt1:
                 ))
         if params.include_binary:
             for market, pairs, tokens in binaries:
-                if changed is not None and market.id not in changed:
-                    continue
                 legs = _legs(pairs, tokens, universe)
                 priced = price_set(legs, params.size) if legs else None
                 if legs is None or priced is None:
