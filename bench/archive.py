@@ -94,8 +94,13 @@ def main() -> None:
         archive_s = time.perf_counter() - t
         [report] = res.days
         size = report["bytes"]
+        import pyarrow as pa
+
         print(f"mpx archive of the day: {archive_s:.2f} s, {report['rows'] / archive_s:,.0f} ticks/s "
-              f"({report['kept_in_db']} latest ticks kept in PostgreSQL)")
+              f"({report['kept_in_db']} latest ticks kept in PostgreSQL): write {report['write_s']} s (COPY out, "
+              f"checksum, Parquet), verify {report['verify_s']} s (read back), delete {report['delete_s']} s; "
+              f"Arrow memory peak {pa.default_memory_pool().max_memory() / 2**20:.0f} MiB, process RSS peak "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         print(f"Parquet: {size / report['rows']:.1f} bytes/tick ({size / 2**20:.1f} MiB, zstd "
               f"{files.ZSTD_LEVEL}, row groups of {files.ROW_GROUP_ROWS:,}); PostgreSQL/Parquet = "
               f"{total / size:.0f}x (all), {heap / size:.0f}x (heap only)"
@@ -111,9 +116,9 @@ def main() -> None:
         import pandas as pd
 
         t = time.perf_counter()
-        df = pd.read_parquet(path)
-        print(f"pandas.read_parquet of the day: {time.perf_counter() - t:.2f} s, {len(df):,} rows")
-        print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        df = pd.read_parquet(path, dtype_backend="pyarrow")
+        print(f"pandas.read_parquet(dtype_backend='pyarrow') of the day: {time.perf_counter() - t:.2f} s, "
+              f"{len(df):,} rows")
 
 
 def _sizes(conn: psycopg.Connection, hypertable: bool) -> tuple[int, int, int, int]:

@@ -131,6 +131,7 @@ def _archive_day(ctx: Context[ArchiveResult], root: Path, day: date, hypertable:
     lo, hi = db.day_bounds(day)
     final, tmp = files.day_file(root, day), files.temp_file(root, day)
     action = "archived"
+    steps: dict[str, float] = {}
     if final.is_file():  # an earlier run renamed it, then stopped before the delete committed
         on_disk = files.checksum_file(final)
         db.begin_snapshot(conn)
@@ -148,13 +149,17 @@ def _archive_day(ctx: Context[ArchiveResult], root: Path, day: date, hypertable:
             result.warnings.append(f"{final} has no manifest row and does not match the {in_db.rows} ticks of {day} "
                                    f"in PostgreSQL ({found}): writing it again")
     if action != "verified again":
+        t = time.monotonic()
         db.begin_snapshot(conn)
         verified = files.write_day(db.stream_ticks_csv(conn, lo, hi, files.NUMERIC), tmp, day=day)
         conn.commit()
         if verified.rows == 0:
             tmp.unlink()
             return None
+        steps["write_s"] = time.monotonic() - t
+        t = time.monotonic()
         read_back = files.checksum_file(tmp)
+        steps["verify_s"] = time.monotonic() - t
         if read_back != verified:
             tmp.unlink()
             raise files.ArchiveError(f"day {day}: the file written does not read back as written ({read_back} "
@@ -162,13 +167,17 @@ def _archive_day(ctx: Context[ArchiveResult], root: Path, day: date, hypertable:
         os.replace(tmp, final)
         files.fsync_dir(final.parent)
         files.fsync_dir(root)
+    t = time.monotonic()
     kept = _commit_day(conn, day, final, verified, hypertable)
+    steps["delete_s"] = time.monotonic() - t
     seconds = time.monotonic() - t0
     size = final.stat().st_size
     log.info(f"day {day} {action}", extra={"job": "archive", "day": day.isoformat(), "rows": verified.rows,
-                                           "kept": kept, "bytes": size, "seconds": round(seconds, 3)})
+                                           "kept": kept, "bytes": size, "seconds": round(seconds, 3),
+                                           **{k: round(v, 3) for k, v in steps.items()}})
     return {"day": day, "action": action, "rows": verified.rows, "kept_in_db": kept, "bytes": size,
-            "seconds": round(seconds, 2), "rows_per_s": round(verified.rows / seconds) if seconds else None}
+            "seconds": round(seconds, 2), "rows_per_s": round(verified.rows / seconds) if seconds else None,
+            **{k: round(v, 2) for k, v in steps.items()}}
 
 
 def _commit_day(conn: Any, day: date, final: Path, verified: files.Verified, hypertable: bool) -> int:

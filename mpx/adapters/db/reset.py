@@ -6,7 +6,7 @@ import psycopg
 
 DATA_TABLES = ("alert_outbox", "signal", "opportunity", "synonym_group_member", "synonym_group", "market_relation",
                "ingest_pass", "ingest_digest_state", "tick", "outcome", "market", "event", "job_state",
-               "order_intent_event", "order_intent", "risk_event", "rule_kpi_daily")
+               "order_intent_event", "order_intent", "risk_event", "rule_kpi_daily", "tick_archive_day")
 
 
 def reset_market_data(conn: psycopg.Connection) -> None:
