@@ -144,6 +144,7 @@ def _replay(source: History, universe: Universe, books: replay.LazyBooks, steppe
     # tokens' mids are kept
     priced = {m.yes.token_id for m in universe.markets.values() if m.outcomes}
     price = books.price
+    mids: dict[tuple[Any, Any], Decimal] = {}
     pass_at = {ts: (missing, venue) for ts, missing, venue in steps}
     read_s = rules_s = 0.0
     prev: datetime | None = None
@@ -154,8 +155,12 @@ def _replay(source: History, universe: Universe, books: replay.LazyBooks, steppe
         if lookback:
             for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
                 if bid and ask and token in priced:  # the mid as Book.mid computes it (as evaluate does)
-                    history.setdefault(token, []).append(
-                        PricePoint(ts, (price(bid) + price(ask)) / 2))  # type: ignore[operator]  # both given
+                    mid = mids.get((bid, ask))
+                    if mid is None:  # a window's quotes are a few thousand distinct pairs
+                        if len(mids) > 200_000:
+                            mids.clear()
+                        mid = mids[(bid, ask)] = (price(bid) + price(ask)) / 2  # type: ignore[operator]
+                    history.setdefault(token, []).append(PricePoint(ts, mid))
             if n_steps % 50 == 0:
                 _trim(history, ts - lookback)
         now = time.perf_counter()
