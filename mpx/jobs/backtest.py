@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from mpx.adapters.archive import segments as archive_segments
 from mpx.adapters.db import archive as db_archive
 from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import pairs as db_pairs
@@ -209,33 +210,18 @@ class History:
 
     def __init__(self, conn: Any, settings: Settings, start: datetime, end: datetime) -> None:
         self.conn = conn
-        self.archived = set(replay.archived_days(conn, (start - timedelta(days=LOOK_BACK_DAYS)).date(), end.date()))
+        first = (start - timedelta(days=LOOK_BACK_DAYS)).date()
+        self.archived = {d.day for d in db_archive.archived_days(conn) if first <= d.day <= end.date()}
         self.archive = ArchiveReader(settings.mpx_archive_dir, sorted(self.archived)) if self.archived else None
         self.start, self.end = start, end
 
     def _archived(self, ts: datetime) -> bool:
         return ts.astimezone(UTC).date() in self.archived
 
-    def _segments(self, start: datetime, end: datetime) -> list[tuple[bool, datetime, datetime]]:
-        """``(start, end]`` cut at UTC midnights into runs ``(after, until]`` of archived or stored days."""
-        out: list[tuple[bool, datetime, datetime]] = []
-        after = start
-        while after < end:
-            first = (after + timedelta(microseconds=1)).astimezone(UTC)
-            midnight = datetime.combine(first.date() + timedelta(days=1), datetime.min.time(), UTC)
-            until = min(end, midnight - timedelta(microseconds=1))
-            archived = first.date() in self.archived
-            if out and out[-1][0] == archived:
-                out[-1] = (archived, out[-1][1], until)
-            else:
-                out.append((archived, after, until))
-            after = until
-        return out
-
     def count(self) -> int:
         n = 0
-        for archived, after, until in self._segments(self.start, self.end):
-            n += self.archive.count(after, until) if archived and self.archive else replay.count_ticks(
+        for kind, after, until in archive_segments(self.archived, self.start, self.end):
+            n += self.archive.count(after, until) if kind == "archive" and self.archive else replay.count_ticks(
                 self.conn, after, until)
         return n
 

@@ -19,7 +19,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -150,12 +150,6 @@ class PassTicks:
 
 
 EMPTY = PassTicks((), set(), (), (), ())
-
-
-def archived_days(conn: psycopg.Connection, first: date, last: date) -> list[date]:
-    """Days between ``first`` and ``last`` whose ticks ``mpx archive`` moved to Parquet."""
-    return [r[0] for r in conn.execute(
-        "SELECT day FROM tick_archive_day WHERE day BETWEEN %s AND %s ORDER BY day", (first, last))]
 
 
 def count_ticks(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
