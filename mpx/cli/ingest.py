@@ -9,15 +9,9 @@ from typing import Annotated
 import typer
 
 from mpx.adapters.sources import SOURCES, make_sources
+from mpx.adapters.sources.base import Source
 from mpx.cli.common import settings
-from mpx.errors import MpxError
-from mpx.exit import ExitCode
-from mpx.jobs.contract import Job, run_job
-from mpx.jobs.ingest import lock_name, run_ingest
-
-_SEVERITY = {ExitCode.CONFIG: 3, ExitCode.FAILED: 2, ExitCode.TEMPFAIL: 1}
-"""When several sources fail, the exit code is the worst: a configuration error (78) before a
-failure (1) before a temporary one (75)."""
+from mpx.jobs.ingest import IngestResult, ingest_sources
 
 
 def ingest(
@@ -38,27 +32,15 @@ def ingest(
     s = settings()
     sources = make_sources(s, only=source, record_dir=record)
     several = len(sources) > 1
-    failures: list[MpxError] = []
-    for src in sources:
-        run_settings = s
-        if several and s.mpx_metrics_textfile is not None:  # one textfile per venue, side by side
-            path = s.mpx_metrics_textfile
-            run_settings = s.model_copy(update={"mpx_metrics_textfile": path.with_name(
-                f"{path.stem}.{src.venue}{path.suffix}")})
-        try:
-            res = run_job(run_settings, Job.ingest, lambda ctx, src=src: run_ingest(ctx, src),  # type: ignore[misc]
-                          lock=lock_name(src.venue), group={"venue": src.venue})
-        except MpxError as exc:
-            if several:
-                exc.message = f"{src.venue} ({src.name}): {exc.message}"
-            failures.append(exc)
-            continue
+
+    def done(src: Source, res: IngestResult) -> None:
         when = f"{res.ts:%Y-%m-%d %H:%M:%S}" if res.ts else "-"
         label = f" {src.venue}" if several or src.venue != "polymarket" else ""
         typer.echo(f"ingest{label} {when}: {res.books} books, {res.rows} written, {res.unchanged} unchanged")
+
+    failures = ingest_sources(s, sources, done)
     if failures:
-        worst = max(failures, key=lambda e: _SEVERITY.get(e.exit_code, 2))
-        for other in failures:  # the worst is reported by the CLI as it exits
-            if other is not worst:
-                sys.stderr.write(f"mpx: error: {other.message}\n" + (f"hint: {other.hint}\n" if other.hint else ""))
+        worst, *others = failures
+        for other in others:  # the worst is reported by the CLI as it exits
+            sys.stderr.write(f"mpx: error: {other.message}\n" + (f"hint: {other.hint}\n" if other.hint else ""))
         raise worst

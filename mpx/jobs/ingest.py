@@ -8,6 +8,7 @@ one under a row lock at the end, so two venues writing at once queue for a momen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,9 +16,11 @@ from mpx.adapters.db import markets as db_markets
 from mpx.adapters.db import state, ticks
 from mpx.adapters.sources.base import Source
 from mpx.domain.models import POLYMARKET, Snapshot
-from mpx.errors import UnavailableError
-from mpx.jobs.contract import Context, JobResult
+from mpx.errors import MpxError, UnavailableError
+from mpx.exit import ExitCode
+from mpx.jobs.contract import Context, Job, JobResult, run_job
 from mpx.log import get_logger
+from mpx.settings import Settings
 
 log = get_logger(__name__)
 
@@ -27,6 +30,36 @@ COUNTERS_KEY = "ingest:counters"
 
 def cursor_key(source: Source) -> str:
     return f"source_cursor:{source.name}"
+
+
+SEVERITY = {ExitCode.CONFIG: 3, ExitCode.FAILED: 2, ExitCode.TEMPFAIL: 1}
+"""When several sources fail, the worst decides the exit code: a configuration error (78) before a
+failure (1) before a temporary one (75)."""
+
+
+def ingest_sources(settings: Settings, sources: Sequence[Source],
+                   on_done: Callable[[Source, IngestResult], None]) -> list[MpxError]:
+    """One pass of each source, each under the job contract with its venue's lock and metrics group
+    (one textfile per venue when there are several); a source that fails does not stop the others.
+    Returns the failures, the worst first (its message names the venue when there are several)."""
+    several = len(sources) > 1
+    failures: list[MpxError] = []
+    for src in sources:
+        run_settings = settings
+        if several and settings.mpx_metrics_textfile is not None:
+            path = settings.mpx_metrics_textfile
+            run_settings = settings.model_copy(update={"mpx_metrics_textfile": path.with_name(
+                f"{path.stem}.{src.venue}{path.suffix}")})
+        try:
+            res = run_job(run_settings, Job.ingest, lambda ctx, src=src: run_ingest(ctx, src),  # type: ignore[misc]
+                          lock=lock_name(src.venue), group={"venue": src.venue})
+        except MpxError as exc:
+            if several:
+                exc.message = f"{src.venue} ({src.name}): {exc.message}"
+            failures.append(exc)
+            continue
+        on_done(src, res)
+    return sorted(failures, key=lambda e: -SEVERITY.get(e.exit_code, 2))
 
 
 def lock_name(venue: str) -> str:
