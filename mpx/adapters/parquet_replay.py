@@ -14,13 +14,18 @@ archive stores them at.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mpx.adapters.db.replay import PassTicks
+from mpx.adapters.db.replay import ColumnarPass
+from mpx.domain.columns import Tops, canonical, micros
 from mpx.domain.models import Book, Level, PricePoint
 
 LOOK_BACK_DAYS = 7
@@ -30,19 +35,11 @@ MEMORY_LIMIT = "256MB"
 """DuckDB's own buffers while streaming (a scan needs little: row groups go by)."""
 
 BATCH_ROWS = 1 << 16
-
-SLICE_ROWS = 1 << 18
-"""About this many rows per query (see :meth:`ArchiveReader._slices`): memory per slice stays bounded."""
 """Rows per Arrow batch DuckDB hands over (a few passes of a large universe)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def canonical(value: Decimal) -> Decimal:
-    """``0.4500000000`` → ``0.45``, ``100.0000000000`` → ``100`` (never ``1E+2``)."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+SLICE_ROWS = 1 << 20
+"""About this many rows per query (see :meth:`ArchiveReader._slices`): memory per slice stays bounded
+(the stream reads five narrow columns: ~40 bytes a row)."""
 
 
 def _text(column: str) -> str:
@@ -64,22 +61,20 @@ def day_files(archive_dir: Path, days: Sequence[date]) -> list[str]:
     return out
 
 
-def _micros(ts: datetime) -> int:
-    delta = ts - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 LEVELS = ("last_trade", "bid_px", "bid_sz", "ask_px", "ask_sz")
-"""The columns a book is built from (kept in Arrow until a rule asks for the book)."""
+"""The columns a book is built from (read only when a rule asks for the book)."""
 
-ROW_BITS = 32
-"""An archived tick is referred to by one int: its batch's number << ROW_BITS | its row."""
+ROW_BITS = 40
+"""An archived tick is referred to by one int: its file's number << ROW_BITS | its row in the file."""
+
+GROUPS_KEPT = 3
+"""Row groups of levels kept in memory (a pass's books sit in one or two)."""
 
 
-def _exact(x: float) -> Decimal:
-    """A level read as a double back to its exact decimal: the archive holds at most 6 decimals
-    and well under 15 significant digits, so the shortest repr of the double is the decimal."""
-    return canonical(Decimal(repr(x)))
+def _exact(x: Any) -> Decimal:
+    """A level as the exact decimal: DuckDB and pyarrow give ``Decimal`` (canonical form), a double
+    read of the archive (at most 6 decimals, well under 15 digits) is exact as its shortest repr."""
+    return canonical(x) if isinstance(x, Decimal) else canonical(Decimal(repr(x)))
 
 
 def book_of(token: str, batch: Any, row: int, ts: datetime | None) -> Book:
@@ -94,47 +89,45 @@ def book_of(token: str, batch: Any, row: int, ts: datetime | None) -> Book:
                 None if last is None else _exact(last))
 
 
-class ArrowBooks:
-    """The Arrow batches archived ticks still point into, by number; :meth:`compact` copies the rows
-    still referred to into one batch, so memory holds about one row per token however long the
-    window (a batch is freed once no token's latest tick is in it)."""
+class ArchiveLevels:
+    """An archived tick's levels, read when its book is asked for: the row group holding the tick
+    is read (its level columns only, with pyarrow) and kept while the stream is near it."""
 
-    def __init__(self) -> None:
-        self.batches: dict[int, Any] = {}
-        self._next = 0
+    def __init__(self, files: Sequence[str]) -> None:
+        self.files = list(files)
+        self._starts: dict[int, Any] = {}
+        self._groups: OrderedDict[tuple[int, int], Any] = OrderedDict()
+        self._readers: dict[int, Any] = {}
+        self.groups_read = 0
 
-    def add(self, batch: Any) -> int:
-        """Keep a batch's level columns; the base of its rows' codes."""
-        n = self._next
-        self._next += 1
-        self.batches[n] = batch.select(list(LEVELS))
-        return n << ROW_BITS
+    def _reader(self, f: int) -> Any:
+        found = self._readers.get(f)
+        if found is None:
+            import numpy as np
+            import pyarrow.parquet as pq
+
+            found = self._readers[f] = pq.ParquetFile(self.files[f])
+            md = found.metadata
+            self._starts[f] = np.cumsum([0] + [md.row_group(g).num_rows for g in range(md.num_row_groups)])
+        return found
 
     def book(self, token: str, code: int, ts: datetime | None) -> Book:
-        return book_of(token, self.batches[code >> ROW_BITS], code & ((1 << ROW_BITS) - 1), ts)
+        import numpy as np
 
-    def compact(self, refs: dict[str, Any]) -> None:
-        """Re-point the int codes in ``refs`` (token → code) that point into older batches into one
-        new batch of just those rows, and free the older batches. The two newest batches stay as
-        they are: the stream is still filing passes out of them."""
-        import pyarrow as pa
-
-        keep = {n for n in self.batches if n >= self._next - 2}
-        by_batch: dict[int, tuple[list[int], list[str]]] = {}
-        for token, code in refs.items():
-            if type(code) is int and (n := code >> ROW_BITS) not in keep:
-                rows, tokens = by_batch.setdefault(n, ([], []))
-                rows.append(code & ((1 << ROW_BITS) - 1))
-                tokens.append(token)
-        parts, order = [], []
-        for number, (rows, tokens) in by_batch.items():
-            parts.append(self.batches[number].take(pa.array(rows, pa.int32())))
-            order += tokens
-        for n in [n for n in self.batches if n not in keep]:
-            del self.batches[n]
-        if parts:
-            base = self.add(pa.concat_batches(parts))
-            refs.update(zip(order, range(base, base + len(order)), strict=True))
+        f, row = code >> ROW_BITS, code & ((1 << ROW_BITS) - 1)
+        reader = self._reader(f)
+        starts = self._starts[f]
+        g = int(np.searchsorted(starts, row, side="right")) - 1
+        key = (f, g)
+        batch = self._groups.get(key)
+        if batch is None:
+            batch = self._groups[key] = reader.read_row_group(g, columns=list(LEVELS))
+            self.groups_read += 1
+            while len(self._groups) > GROUPS_KEPT:
+                self._groups.popitem(last=False)
+        else:
+            self._groups.move_to_end(key)
+        return book_of(token, batch, row - int(starts[g]), ts)
 
 
 class ArchiveReader:
@@ -144,8 +137,8 @@ class ArchiveReader:
         import duckdb
 
         self.files = day_files(Path(archive_dir), days)
-        self.arrow = ArrowBooks()
-        """The batches the streamed ticks' books are built from (give it to LazyBooks)."""
+        self.levels = ArchiveLevels(self.files)
+        """Where a streamed tick's levels are read when its book is asked for (give it to LazyBooks)."""
         self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True})
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -219,70 +212,80 @@ class ArchiveReader:
                         out.setdefault(token, []).append(PricePoint(ts, mid(bid, ask)))
         return out
 
-    def _slices(self, sql: str, steps: Sequence[datetime], start: datetime) -> Iterator[Any]:
-        """The query's batches for ``(start, steps[-1]]``, run one slice of passes at a time: DuckDB
-        hands a result over in batches but holds all of it, so a slice is sized to about
-        ``SLICE_ROWS`` rows from the ticks per pass seen so far (row groups skipped by their ts
-        statistics: each slice reads only its own)."""
+    def _slices(self, sql: str, steps: Sequence[datetime], start: datetime) -> Iterator[tuple[int, Any]]:
+        """(file number, batch) of the query for ``(start, steps[-1]]``, file by file (a day's file
+        holds its ticks in time order), one slice of passes at a time: DuckDB hands a result over
+        in batches but holds all of it, so a slice is sized to about ``SLICE_ROWS`` rows from the
+        ticks per pass seen so far (row groups are skipped by their ts statistics: each slice reads
+        only its own)."""
         per_pass = 1_000.0
         i, prev = 0, start
         while i < len(steps):
             n = max(1, int(_slice_rows() / max(per_pass, 1.0)))
             until = steps[min(i + n, len(steps)) - 1]
             rows = 0
-            for batch in self._sql(sql, params=[prev, until]).to_arrow_reader(BATCH_ROWS):
-                rows += batch.num_rows
-                yield batch
+            first, last = prev.astimezone(UTC).date().isoformat(), until.astimezone(UTC).date().isoformat()
+            for f, path in enumerate(self.files):
+                if not first <= _day_of(path) <= last:
+                    continue
+                src = "read_parquet('" + path.replace("'", "''") + "', file_row_number = true)"
+                for batch in self._sql(sql.format(src=src), params=[prev, until]).to_arrow_reader(BATCH_ROWS):
+                    rows += batch.num_rows
+                    yield f, batch
             taken = min(n, len(steps) - i)
             per_pass = max(rows / taken, 1.0)
             i += taken
             prev = until
 
-    def stream(self, steps: Sequence[datetime], start: datetime) -> Iterator[tuple[datetime, PassTicks]]:
-        """For each step time, the archived ticks with ``previous step < ts <= step``."""
+    def stream(self, steps: Sequence[datetime], start: datetime, tops: Tops) -> Iterator[tuple[datetime, ColumnarPass]]:
+        """For each step time, the archived ticks with ``previous step < ts <= step`` as arrays:
+        token numbers in ``tops`` (new tokens are numbered), best bid and ask in micro-units (0:
+        none) and each tick's code for :class:`ArchiveLevels`. Nothing per tick runs in Python."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        empty = ColumnarPass(*(np.zeros(0, np.int64) for _ in range(4)))
         if not steps:
             return
         if not self.files:
             for step in steps:
-                yield step, PassTicks((), set(), (), (), ())
+                yield step, empty
             return
-        # the best bid and ask as micro-units (0: none — a price is never 0), the levels as doubles
-        # (exact back to decimals, see _exact): ints and floats cross into Python cheaply
-        sql = (f"SELECT ts, token_id, market_id, coalesce(CAST(bid_px[1] * 1000000 AS BIGINT), 0) AS bid, "
-               f"coalesce(CAST(ask_px[1] * 1000000 AS BIGINT), 0) AS ask, CAST(last_trade AS DOUBLE) AS last_trade, "
-               f"CAST(bid_px AS DOUBLE[]) AS bid_px, CAST(bid_sz AS DOUBLE[]) AS bid_sz, "
-               f"CAST(ask_px AS DOUBLE[]) AS ask_px, CAST(ask_sz AS DOUBLE[]) AS ask_sz "
-               f"FROM {self._source()} WHERE ts > $1 AND ts <= $2")
-        import numpy as np
-        import pyarrow as pa
-
-        reader = self._slices(sql, steps, start)
-        bounds = [_micros(s) for s in steps]
+        sql = ("SELECT epoch_us(ts) AS us, token_id, coalesce(CAST(bid_px[1] * 1000000 AS BIGINT), 0) AS bid, "
+               "coalesce(CAST(ask_px[1] * 1000000 AS BIGINT), 0) AS ask, file_row_number AS row "
+               "FROM {src} WHERE ts > $1 AND ts <= $2")
+        bounds = np.fromiter((micros(s) for s in steps), np.int64, len(steps))
+        known = pa.array(tops.tokens, pa.string())
         k = 0  # the step being filled
-        parts: list[tuple[int, int, list[str], list[str], list[int], list[int], int]] = []
-        for batch in reader:
-            if batch.num_rows == 0:
+        parts: list[tuple[np.ndarray, ...]] = []
+        for f, batch in _prefetch(self._slices(sql, steps, start)):
+            n = batch.num_rows
+            if n == 0:
                 continue
-            times = batch.column("ts").cast(pa.int64()).to_numpy()
-            tokens = batch.column("token_id").to_pylist()
-            markets = batch.column("market_id").to_pylist()
-            bids = batch.column("bid").to_numpy().tolist()
-            asks = batch.column("ask").to_numpy().tolist()
-            base = self.arrow.add(batch)
+            tokens = batch.column("token_id")
+            idx = pc.index_in(tokens, value_set=known)
+            if idx.null_count:  # tokens outside the universe: numbered as they come
+                for token in pc.unique(pc.filter(tokens, pc.is_null(idx))).to_pylist():
+                    tops.number(token)
+                known = pa.array(tops.tokens, pa.string())
+                idx = pc.index_in(tokens, value_set=known)
+            cols = (idx.to_numpy().astype(np.int64), batch.column("bid").to_numpy(),
+                    batch.column("ask").to_numpy(), batch.column("row").to_numpy() + (f << ROW_BITS))
+            times = batch.column("us").to_numpy()
+            ends = np.searchsorted(times, bounds[k:], side="right")
             lo = 0
-            n = len(tokens)
-            while lo < n:
-                hi = int(np.searchsorted(times, bounds[k], side="right"))
+            for hi in ends.tolist():
                 if hi > lo:
-                    parts.append((lo, hi, tokens, markets, bids, asks, base))
+                    parts.append(tuple(c[lo:hi] for c in cols))
                 if hi >= n:
                     break  # the step may go on in the next batch
-                yield steps[k], _pass(parts)
+                yield steps[k], _joined(parts, empty)
                 parts = []
                 k += 1
                 lo = hi
         while k < len(steps):
-            yield steps[k], _pass(parts)
+            yield steps[k], _joined(parts, empty)
             parts = []
             k += 1
 
@@ -291,21 +294,45 @@ def _slice_rows() -> int:
     return SLICE_ROWS
 
 
-def _pass(parts: list[tuple[int, int, list[str], list[str], list[int], list[int], int]]) -> PassTicks:
+def _joined(parts: list[tuple[Any, ...]], empty: ColumnarPass) -> ColumnarPass:
+    import numpy as np
+
     if not parts:
-        return PassTicks((), set(), (), (), ())
+        return empty
     if len(parts) == 1:
-        lo, hi, tok, mkt, bid, ask, base = parts[0]
-        return PassTicks(tok[lo:hi], set(mkt[lo:hi]), bid[lo:hi], ask[lo:hi], range(base + lo, base + hi))
-    tokens: list[str] = []
-    markets: set[str] = set()
-    bids: list[int] = []
-    asks: list[int] = []
-    rest: list[int] = []
-    for lo, hi, tok, mkt, bid, ask, base in parts:
-        tokens += tok[lo:hi]
-        markets.update(mkt[lo:hi])
-        bids += bid[lo:hi]
-        asks += ask[lo:hi]
-        rest += range(base + lo, base + hi)
-    return PassTicks(tokens, markets, bids, asks, rest)
+        return ColumnarPass(*parts[0])
+    return ColumnarPass(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+
+
+def _prefetch(batches: Iterator[Any], depth: int = 4) -> Iterator[Any]:
+    """``batches`` produced by a reader thread ``depth`` ahead: DuckDB decodes the next batches (its
+    own threads, no GIL held) while this thread files the current ones. An error there is raised here."""
+    results: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def read() -> None:
+        try:
+            for item in batches:
+                if stop.is_set():
+                    return
+                results.put(item)
+            results.put(done)
+        except BaseException as exc:  # handed to the consumer
+            results.put(exc)
+
+    thread = threading.Thread(target=read, name="mpx-archive-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = results.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting to put
+            with contextlib.suppress(queue.Empty):
+                results.get(timeout=0.05)

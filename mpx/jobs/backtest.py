@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from mpx.adapters.archive import segments as archive_segments
 from mpx.adapters.db import archive as db_archive
 from mpx.adapters.db import markets as db_markets
@@ -24,9 +26,11 @@ from mpx.adapters.db import replay, ticks
 from mpx.adapters.db import synonyms as db_synonyms
 from mpx.adapters.parquet_replay import LOOK_BACK_DAYS, ArchiveReader
 from mpx.domain.backtest import DEFAULT_INDICATOR_SHARES, DeployBar, Summary, Trade, summarize, trade_for, variants
+from mpx.domain.columns import MidHistory, Tops
 from mpx.domain.models import Book, Market, PricePoint
 from mpx.domain.rules.base import RuleSpec, Signal, Universe
 from mpx.domain.rules.engine import lookback_for
+from mpx.domain.rules.registry import get_kind
 from mpx.domain.rules.stepper import Pass, Stepper, advance
 from mpx.errors import UsageError
 from mpx.jobs.contract import Context, JobResult
@@ -107,14 +111,21 @@ def _backtest(
     markets, events = db_markets.load_reference(conn)
     groups, relations = db_synonyms.load(conn)
     lookback = lookback_for([v for _, v in specs])
-    books = replay.LazyBooks(history_src.books_as_of(start),
-                             arrow=history_src.archive.arrow if history_src.archive else None)
-    priced = {m.yes.token_id for m in markets.values() if m.outcomes}
-    history = history_src.price_history(start - lookback, start, priced) if lookback else {}
+    order = list(markets.values())
+    numbered = {m.id: n for n, m in enumerate(order)}
+    tokens = [(o.token_id, numbered[m.id]) for m in order for o in m.outcomes]
+    tops = Tops([t for t, _ in tokens], [n for _, n in tokens], [m.id for m in order])
+    books = replay.LazyBooks(history_src.books_as_of(start), tops=tops,
+                             levels=history_src.archive.levels if history_src.archive else None)
+    priced = {m.yes.token_id for m in order if m.outcomes}
+    history: MidHistory | dict[str, list[PricePoint]] = {}
+    if lookback:
+        history = MidHistory(tops, lookback, [get_kind(v.type).lookback(v.params) for _, v in specs])
+        history.load(history_src.price_history(start - lookback, start, priced))
     universe = Universe(as_of=start, markets=markets, events=events, books=books, history=history, changed=None,
                         max_book_age=settings.mpx_max_book_age,
                         groups=groups, relations=relations, ask_at=books.ask_at, quote_at=books.quote_at,
-                        observed_now=True,
+                        observed_now=True, tops=tops,
                         venue_pairs=db_pairs.load_pairs(conn, markets),
                         max_cross_venue_skew=settings.mpx_max_cross_venue_skew)
     steppers = {label: Stepper([spec], improve_bps=settings.mpx_episode_improve_bps) for label, spec in specs}
@@ -140,34 +151,32 @@ def _replay(source: History, universe: Universe, books: replay.LazyBooks, steppe
     """Every pass of the window into the books (and price history) and through each variant's
     stepper; the hits into ``result``. Returns (seconds reading, seconds in the rules)."""
     history = universe.history
-    assert isinstance(history, dict)
+    tops = books.tops
     # the kinds that look back (SPIKE, TREND_BREAKOUT) price a market by its YES token: only those
     # tokens' mids are kept
-    priced = {m.yes.token_id for m in universe.markets.values() if m.outcomes}
-    price = books.price
-    mids: dict[tuple[Any, Any], Decimal] = {}
+    priced = np.zeros(len(tops.bid), bool)
+    priced[[tops.index[m.yes.token_id] for m in universe.markets.values() if m.outcomes]] = True
     pass_at = {ts: (missing, venue) for ts, missing, venue in steps}
     read_s = rules_s = 0.0
     prev: datetime | None = None
     first = True
     t = time.perf_counter()
-    for n_steps, (ts, tick) in enumerate(source.stream([s for s, _, _ in steps], start), 1):
-        books.put_pass(ts, tick.tokens, tick.bids, tick.asks, tick.rest)
-        if lookback:
-            for token, bid, ask in zip(tick.tokens, tick.bids, tick.asks, strict=True):
-                if bid and ask and token in priced:  # the mid as Book.mid computes it (as evaluate does)
-                    mid = mids.get((bid, ask))
-                    if mid is None:  # a window's quotes are a few thousand distinct pairs
-                        if len(mids) > 200_000:
-                            mids.clear()
-                        mid = mids[(bid, ask)] = (price(bid) + price(ask)) / 2  # type: ignore[operator]
-                    history.setdefault(token, []).append(PricePoint(ts, mid))
-            if n_steps % 50 == 0:
-                _trim(history, ts - lookback)
+    for ts, tick in source.stream([s for s, _, _ in steps], start, tops):
+        if isinstance(tick, replay.ColumnarPass):
+            books.put_columns(ts, tick.idx, tick.bid, tick.ask, tick.code)
+            n = len(tick.idx)
+        else:
+            books.put_pass(ts, tick.tokens, tick.bids, tick.asks, tick.rest)
+            n = len(tick.tokens)
+        if isinstance(history, MidHistory):
+            idx = tops.last_pass
+            history.put(ts, idx, tops.bid[idx], tops.ask[idx], priced)
+            history.advance(ts)
+        changed = None if first else tops.changed_markets()
         now = time.perf_counter()
         read_s += now - t
         t = now
-        touched = advance(universe, Pass(ts, None if first else frozenset(tick.markets), *pass_at[ts]))
+        touched = advance(universe, Pass(ts, changed, *pass_at[ts]))
         for label, stepper in steppers.items():
             for a in stepper.step(universe, touched).alerts:
                 hit = Hit(ts, label, a.signal, a.reason)
@@ -175,14 +184,14 @@ def _replay(source: History, universe: Universe, books: replay.LazyBooks, steppe
                 if on_hit:
                     on_hit(hit)
         first = False
-        result.ticks += len(tick.tokens)
+        result.ticks += n
         now = time.perf_counter()
         rules_s += now - t
         if speed > 0 and prev is not None:
             time.sleep((ts - prev).total_seconds() / speed)
         prev = ts
         if on_progress:
-            on_progress(len(tick.tokens))
+            on_progress(n)
         t = time.perf_counter()
     return read_s, rules_s
 
@@ -246,7 +255,8 @@ class History:
             out[token] = sorted(merged.values(), key=lambda p: p.ts)
         return out
 
-    def stream(self, steps: list[datetime], start: datetime) -> Iterator[tuple[datetime, replay.PassTicks]]:
+    def stream(self, steps: list[datetime], start: datetime, tops: Tops
+               ) -> Iterator[tuple[datetime, replay.PassTicks | replay.ColumnarPass]]:
         """Each step's ticks, from the archive for archived days and from PostgreSQL otherwise."""
         prev = start
         i = 0
@@ -257,16 +267,8 @@ class History:
                 j += 1
             run = steps[i:j]
             if archived and self.archive is not None:
-                yield from self.archive.stream(run, prev)
+                yield from self.archive.stream(run, prev, tops)
             else:
                 yield from replay.stream(self.conn, run, prev)
             prev = run[-1]
             i = j
-
-
-def _trim(history: dict[str, list[PricePoint]], horizon: datetime) -> None:
-    for token, points in history.items():
-        if points and points[0].ts < horizon:
-            keep = next((i for i, p in enumerate(points) if p.ts >= horizon), len(points))
-            # keep one point before the horizon: a window's reference price may sit just outside it
-            history[token] = points[max(keep - 1, 0):]

@@ -14,17 +14,18 @@ time and best ask without building it at all. Most books are never parsed.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import psycopg
 
+from mpx.domain.columns import Tops
 from mpx.domain.models import Book, Level
 
 COLUMNS = "ts, token_id, market_id, last_trade, bid_px, bid_sz, ask_px, ask_sz"
@@ -38,10 +39,6 @@ SELECT string_agg(DISTINCT market_id, ','),
 FROM tick WHERE ts > %s AND ts <= %s"""
 
 
-COMPACT_AFTER = 4
-"""Archive batches kept before the rows still referred to are copied into one (bounded memory)."""
-
-
 def _nums(text: str) -> list[Decimal]:
     inner = text[1:-1]
     return [Decimal(x) for x in inner.split(",")] if inner else []
@@ -51,102 +48,147 @@ def _dec(text: str) -> Decimal | None:
     return Decimal(text) if text else None
 
 
-class _Prices(dict[Any, Decimal | None]):
-    """Price → Decimal, each distinct one converted once (a pass's best asks are a few hundred
-    distinct prices repeated thousands of times): PostgreSQL's text (``""`` → None), or the
-    archive's micro-units (an int; 0 → None)."""
-
-    def __missing__(self, key: Any) -> Decimal | None:
-        if len(self) > 100_000:
-            self.clear()
-        if type(key) is int:
-            from mpx.adapters.parquet_replay import canonical
-
-            value = canonical(Decimal(key).scaleb(-6)) if key else None
-        else:
-            value = Decimal(key) if key else None
-        self[key] = value
-        return value
-
-
 def _levels(px: str, sz: str) -> tuple[Level, ...]:
     return tuple(Level(p, s) for p, s in zip(_nums(px), _nums(sz), strict=False))
 
 
+class LevelSource(Protocol):
+    """Where an archived tick's levels are read when its book is asked for."""
+
+    def book(self, token: str, code: int, ts: datetime | None) -> Book: ...
+
+
+_TEXT = -2
+"""A token's latest tick is PostgreSQL's text (in ``LazyBooks._raw``)."""
+_BUILT = -1
+"""A token's latest book is already a :class:`Book` (from before the window)."""
+
+
 class LazyBooks(Mapping[str, Book]):
-    """token → latest Book; a pass's raw text is parsed on first access."""
+    """token → latest Book, built on first access from what the pass filed: PostgreSQL's text of
+    the tick, or an archived tick's code (its levels are read from the archive only then). The
+    top of every book lives in :attr:`tops` (arrays), which the rules read without building a
+    book (``ask_at``/``quote_at``) and the kinds' screens read whole."""
 
-    def __init__(self, initial: Mapping[str, Book], arrow: Any = None) -> None:
-        self._books: dict[str, Book] = dict(initial)
-        self._raw: dict[str, Any] = {}
-        """token → its latest tick not parsed yet: PostgreSQL's text, or an archived tick's code."""
-        self._arrow = arrow
-        """The archive's batches (:class:`mpx.adapters.parquet_replay.ArrowBooks`) codes point into."""
-        self._top: dict[str, tuple[datetime | None, Decimal | None]] = {
-            token: (book.ts, book.best_ask) for token, book in self._books.items()}
-        self._bids: dict[str, Decimal | None] = {token: book.best_bid for token, book in self._books.items()}
-        self._prices = _Prices()
-        self.price = self._prices.__getitem__
-        """Price text → Decimal (cached: a window's prices are a few hundred distinct texts)."""
-        self.ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] = self._top.get
-        """(book time, best ask) of a token without building its book (None: no book) — the
-        rules' shortcut; a plain dict lookup, the hottest call of a backtest."""
-
-    def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[Any], asks: Sequence[Any],
-                 rest: Sequence[Any]) -> None:
-        """File one pass: every list is aligned with ``tokens``."""
-        self._raw.update(zip(tokens, rest, strict=True))
-        if self._arrow is not None and len(self._arrow.batches) > COMPACT_AFTER:
-            self._arrow.compact(self._raw)
-        self._top.update(zip(tokens, zip(itertools.repeat(ts), map(self.price, asks)), strict=False))
-        self._bids.update(zip(tokens, map(self.price, bids), strict=False))
-
-    def quote_at(self, token: str) -> tuple[datetime | None, Decimal | None, Decimal | None] | None:
+    def __init__(self, initial: Mapping[str, Book], tops: Tops | None = None, levels: LevelSource | None = None
+                 ) -> None:
+        self.tops = tops if tops is not None else Tops((), (), ())
+        self._levels = levels
+        self._books: dict[str, Book] = {}
+        self._raw: dict[str, str] = {}
+        n = len(self.tops.bid)
+        self._code = np.full(n, _BUILT, np.int64)
+        """Each token's latest tick: an archive code (≥ 0), PostgreSQL's text, or a built book."""
+        self._version = np.zeros(n, np.int64)
+        self._built = np.zeros(n, np.int64)
+        self._passes = 0
+        self._text_micros: dict[str, int] = {"": 0}
+        for token, book in initial.items():
+            self.tops.put_one(token, book.ts, book.best_bid, book.best_ask)
+            self._books[token] = book
+        self._room()
+        self.ask_at: Callable[[str], tuple[datetime | None, Decimal | None] | None] = self.tops.ask_at
+        """(book time, best ask) of a token without building its book (None: no book)."""
+        self.quote_at: Callable[[str], tuple[datetime | None, Decimal | None, Decimal | None] | None] = (
+            self.tops.quote_at)
         """(book time, best bid, best ask) of a token without building its book (None: no book)."""
-        top = self._top.get(token)
-        return None if top is None else (top[0], self._bids.get(token), top[1])
+
+    def _room(self) -> None:
+        n = len(self.tops.bid)
+        if len(self._code) < n:
+            grow = n - len(self._code)
+            self._code = np.concatenate([self._code, np.full(grow, _BUILT, np.int64)])
+            self._version = np.concatenate([self._version, np.zeros(grow, np.int64)])
+            self._built = np.concatenate([self._built, np.zeros(grow, np.int64)])
+
+    def put_columns(self, ts: datetime, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray, code: np.ndarray) -> None:
+        """File one pass given as arrays (token numbers, micro-unit tops, the ticks' codes)."""
+        keep = self.tops.put(ts, idx, bid, ask)
+        if keep is not None:
+            idx, code = idx[keep], code[keep]
+        self._room()
+        self._passes += 1
+        self._code[idx] = code
+        self._version[idx] = self._passes
+
+    def put_pass(self, ts: datetime, tokens: Sequence[str], bids: Sequence[str], asks: Sequence[str],
+                 rest: Sequence[str]) -> np.ndarray:
+        """File one pass of PostgreSQL's text (aligned lists); the token numbers, as filed."""
+        idx = self.tops.numbers(tokens)
+        micro = self._text_micro
+        bid = np.fromiter(map(micro, bids), np.int64, len(idx))
+        ask = np.fromiter(map(micro, asks), np.int64, len(idx))
+        self._raw.update(zip(tokens, rest, strict=True))
+        self.put_columns(ts, idx, bid, ask, np.full(len(idx), _TEXT, np.int64))
+        return idx
+
+    def _text_micro(self, text: str) -> int:
+        found = self._text_micros.get(text)
+        if found is None:
+            found = self._text_micros[text] = self.tops.micro(Decimal(text))
+        return found
 
     def put_raw(self, token: str, ts: datetime, rest: str, bid: str, ask: str) -> None:
         self.put_pass(ts, [token], [bid], [ask], [rest])
 
     def __getitem__(self, token: str) -> Book:
-        raw = self._raw.pop(token, None)
-        if raw is not None:
-            if isinstance(raw, str):  # PostgreSQL's text of the tick
-                last, bpx, bsz, apx, asz = raw.split("|")
-                book = Book(token, _levels(bpx, bsz), _levels(apx, asz), self._top[token][0], _dec(last))
-            else:  # an archived tick: a code into the archive's batches
-                book = self._arrow.book(token, raw, self._top[token][0])
-            self._books[token] = book
-            return book
-        return self._books[token]
+        i = self.tops.index.get(token)
+        if i is None or not self.tops.has.item(i):
+            raise KeyError(token)
+        version = self._version.item(i)
+        if self._built.item(i) == version:
+            return self._books[token]
+        code = self._code.item(i)
+        ts = self.tops.time(self.tops.ts.item(i))
+        if code == _TEXT:
+            last, bpx, bsz, apx, asz = self._raw.pop(token).split("|")
+            book = Book(token, _levels(bpx, bsz), _levels(apx, asz), ts, _dec(last))
+        else:
+            assert self._levels is not None, "an archived tick without the archive to read it from"
+            book = self._levels.book(token, code, ts)
+        self._books[token] = book
+        self._built[i] = version
+        return book
 
     def __contains__(self, token: object) -> bool:
-        return token in self._raw or token in self._books
+        i = self.tops.index.get(token) if isinstance(token, str) else None
+        return i is not None and bool(self.tops.has.item(i))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(set(self._books) | set(self._raw))
+        tokens = self.tops.tokens
+        return (tokens[i] for i in np.flatnonzero(self.tops.has).tolist())
 
     def __len__(self) -> int:
-        return len(set(self._books) | set(self._raw))
+        return int(self.tops.has.sum())
 
     def get(self, token: str, default: Any = None) -> Any:  # the hot path: no exception for a miss
-        if token in self._raw or token in self._books:
+        if token in self:
             return self[token]
         return default
 
 
 @dataclass(frozen=True, slots=True)
 class PassTicks:
-    """One pass's ticks as aligned lists (the text PostgreSQL sent, split)."""
+    """One pass's ticks as PostgreSQL sent them: aligned lists of text."""
 
     tokens: Sequence[str]
     markets: set[str]
-    bids: Sequence[Any]
-    asks: Sequence[Any]
-    """Best bid and ask: PostgreSQL's text (``""``: none), or the archive's micro-units (0: none)."""
-    rest: Sequence[Any]
-    """PostgreSQL's text of each tick's levels, or an archived tick's (Arrow batch, row)."""
+    bids: Sequence[str]
+    asks: Sequence[str]
+    """Best bid and ask as text (``""``: none)."""
+    rest: Sequence[str]
+    """The text of each tick's last trade and levels (parsed only when its book is asked for)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnarPass:
+    """One pass's ticks as arrays (the archive's read path): token numbers (:class:`Tops`), best bid
+    and ask in micro-units (0: none), and each tick's code (where its levels are read from)."""
+
+    idx: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    code: np.ndarray
 
 
 EMPTY = PassTicks((), set(), (), (), ())

@@ -23,6 +23,7 @@ from mpx.domain.findings import Arbitrage, Entry, FindingClass, FindingError, Le
 from mpx.domain.models import Book, Event, Market, PricePoint
 
 if TYPE_CHECKING:
+    from mpx.domain.columns import Tops
     from mpx.domain.venue_pairs import VenuePair
 
 __all__ = ["Arbitrage", "Entry", "Finding", "FindingClass", "Leg", "Measure", "Relation", "RuleKind", "RuleSpec",
@@ -180,6 +181,9 @@ class Universe:
     """Each venue's latest pass so far. With ``observed_now`` and more than one venue, a token counts
     as observed at its own venue's latest pass (a replayed pass of one venue did not see another's
     books)."""
+    tops: Tops | None = None
+    """Optional: the top of every book as arrays (the backtest's): the kinds screen a whole step with
+    it (:mod:`mpx.domain.columns`) before their exact code runs on what passes."""
     memo: dict[Any, Any] = field(default_factory=dict)
     """Derived data that depends only on ``markets``, ``events`` and a rule's scope (e.g. a rule's
     candidate markets), kept across the steps of one run. Evaluate and backtest keep one universe

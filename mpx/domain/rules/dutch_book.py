@@ -29,9 +29,10 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpx.domain.models import ZERO
+from mpx.domain.columns import SetScreen
+from mpx.domain.models import ZERO, Event, Market
 from mpx.domain.payout import guaranteed, payout_table
-from mpx.domain.rules.base import Finding, RuleSpec, SignalLevel, Universe
+from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
 from mpx.domain.rules.sets import (
     complete_neg_risk_markets,
     exactly_one,
@@ -48,6 +49,39 @@ class DutchBookParams(BaseModel):
     size: Decimal = Field(Decimal("100"), gt=0, description="target NO shares per outcome")
 
 
+def _candidates(scope: Scope, universe: Universe) -> list[tuple[Event, list[Market]]]:
+    """The complete negRisk events, every market in scope and with a NO outcome: depends only on the
+    markets and the scope, worked out once per run (``universe.memo``)."""
+    key = ("DUTCH_BOOK", scope)
+    found = universe.memo.get(key)
+    if found is None:
+        found = []
+        for event in universe.events.values():
+            markets = complete_neg_risk_markets(event, universe)
+            if markets is None or not all(scope.admits(m) for m in markets) or any(m.no is None for m in markets):
+                continue
+            found.append((event, markets))
+        universe.memo[key] = found
+    return found
+
+
+def _touched(scope: Scope, universe: Universe) -> list[tuple[Event, list[Market]]]:
+    """The candidate events with a changed market; with the books' tops as arrays, only those whose
+    NO asks sum below the N − 1 a set pays (every leg with an ask) — a superset of what
+    :func:`leg_books` lets through."""
+    events = _candidates(scope, universe)
+    tops = universe.tops
+    if tops is not None and tops.exact:
+        key = ("DUTCH_BOOK:screen", scope)
+        screen = universe.memo.get(key)
+        if screen is None:
+            screen = universe.memo[key] = SetScreen(
+                tops, [[m.outcomes[1].token_id for m in markets] for _, markets in events],
+                [[m.id for m in markets] for _, markets in events], [Decimal(len(ms) - 1) for _, ms in events])
+        return [events[i] for i in screen.candidates(universe.changed)]
+    return [(e, ms) for e, ms in events if any(universe.is_changed(m.id) for m in ms)]
+
+
 class DutchBook:
     type: ClassVar[str] = "DUTCH_BOOK_DETECT"
     Params: ClassVar[builtins.type[BaseModel]] = DutchBookParams
@@ -59,12 +93,7 @@ class DutchBook:
         params = rule.params
         assert isinstance(params, DutchBookParams)
         findings: list[Finding] = []
-        for event in universe.events.values():
-            markets = complete_neg_risk_markets(event, universe)
-            if markets is None or not all(rule.scope.admits(m) for m in markets):
-                continue
-            if not any(universe.is_changed(m.id) for m in markets) or any(m.no is None for m in markets):
-                continue
+        for event, markets in _touched(rule.scope, universe):
             legs = leg_books([(m, m.outcomes[1]) for m in markets], universe, Decimal(len(markets) - 1))
             if legs is None:
                 continue

@@ -23,9 +23,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.books import is_liquid
+from mpx.domain.columns import MarketColumns, MidHistory, floor_micro
 from mpx.domain.durations import Duration, format_duration
 from mpx.domain.findings import Entry, Measure
 from mpx.domain.models import Market, PricePoint
@@ -66,7 +68,8 @@ class Spike:
         params = rule.params
         assert isinstance(params, SpikeParams)
         findings: list[Finding] = []
-        for market in universe.changed_tradable(rule.scope):
+        screened = screen(rule, params, universe)
+        for market in universe.changed_tradable(rule.scope) if screened is None else screened:
             finding = self._check(market, params, universe)
             if finding is not None:
                 findings.append(finding)
@@ -123,6 +126,39 @@ class Spike:
             },
             variant=direction,
         )
+
+
+def screen(rule: RuleSpec, params: SpikeParams, universe: Universe) -> list[Market] | None:
+    """The changed markets that may have moved by ``min_move`` (``None``: no arrays to screen with,
+    every changed market is checked). A superset of what :meth:`Spike._check` keeps: the same
+    reference (the mid in force at the window's start, else the first one seen before the book's
+    time), compared in exact micro-units with the thresholds rounded the lenient way."""
+    tops, history = universe.tops, universe.history
+    if tops is None or not tops.exact or not isinstance(history, MidHistory):
+        return None
+    in_force = history.in_force.get(params.window)
+    if in_force is None:
+        return None
+    cols = scoped_columns(rule, universe)
+    at, yes, mid2, now = cols.two_sided_quotes(cols.changed(universe.changed), params.max_spread, universe.as_of)
+    ref2 = in_force.mid2[yes]
+    first = history.first_ts[yes]
+    fallback = (in_force.ts[yes] < 0) & (first >= 0) & (first < now)
+    ref2 = np.where(fallback, history.first2[yes], ref2)
+    has_ref = (in_force.ts[yes] >= 0) | fallback
+    moved = np.abs(mid2 - ref2) >= floor_micro(2 * params.min_move)
+    return [cols.markets[i] for i in at[has_ref & moved].tolist()]
+
+
+def scoped_columns(rule: RuleSpec, universe: Universe) -> MarketColumns:
+    """The rule's tradable in-scope markets as arrays (worked out once per run, ``universe.memo``)."""
+    key = ("market-columns", rule.scope)
+    found = universe.memo.get(key)
+    if found is None:
+        assert universe.tops is not None
+        found = universe.memo[key] = MarketColumns(
+            universe.tops, [m for m in universe.scoped_markets(rule.scope) if m.tradable])
+    return found
 
 
 def _ts(p: PricePoint) -> datetime:

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mpx.domain.columns import SetScreen
 from mpx.domain.models import ONE, ZERO, Event, Market, Outcome
 from mpx.domain.payout import Constraint, StatePayout, payout_table
 from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
@@ -89,6 +90,9 @@ def _touched(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pairs,
     changed markets (a step changes a fraction of them), not found by scanning every candidate."""
     events, binaries = _candidates(scope, universe)
     changed = universe.changed
+    screened = _screen(scope, universe, events, binaries)
+    if screened is not None:
+        return screened
     if changed is None:
         return events, binaries
     key = ("SUM_LT_1:by-market", scope)
@@ -103,6 +107,30 @@ def _touched(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pairs,
     ev = sorted({i for mid in changed for i in by_event.get(mid, ())})
     bi = sorted(j for mid in changed if (j := by_binary.get(mid)) is not None)
     return [events[i] for i in ev], [binaries[j] for j in bi]
+
+
+EventSet = tuple[Event, Pairs, list[str], frozenset[str]]
+BinarySet = tuple[Market, Pairs, list[str]]
+
+
+def _screen(scope: Scope, universe: Universe, events: list[EventSet], binaries: list[BinarySet]
+            ) -> tuple[list[EventSet], list[BinarySet]] | None:
+    """With the books' tops as arrays: only the sets with a changed market whose best asks sum below
+    1 (every leg with an ask) — a superset of what :func:`_legs` lets through (it also drops stale
+    books); ``None`` without the arrays."""
+    tops = universe.tops
+    if tops is None or not tops.exact:
+        return None
+    key = ("SUM_LT_1:screen", scope)
+    screen = universe.memo.get(key)
+    if screen is None:
+        screen = universe.memo[key] = SetScreen(
+            tops, [tokens for _, _, tokens, _ in events] + [tokens for _, _, tokens in binaries],
+            [sorted(ids) for _, _, _, ids in events] + [[m.id] for m, _, _ in binaries],
+            [ONE] * (len(events) + len(binaries)))
+    found = screen.candidates(universe.changed)
+    n = len(events)
+    return [events[i] for i in found if i < n], [binaries[i - n] for i in found if i >= n]
 
 
 def _legs(pairs: Pairs, tokens: list[str], universe: Universe) -> list[LegBook] | None:

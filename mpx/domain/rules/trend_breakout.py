@@ -22,15 +22,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpx.domain.books import is_liquid
+from mpx.domain.columns import MidHistory, floor_micro, micros
 from mpx.domain.durations import Duration, format_duration
 from mpx.domain.findings import Measure
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
-from mpx.domain.rules.spike import entry_for
+from mpx.domain.rules.spike import entry_for, scoped_columns
 
 FULL_SCORE_BREAK = Decimal("0.10")
 """A break 10 points of probability beyond the range scores edge_score 1."""
@@ -102,6 +104,28 @@ class RangeWindow:
         return lows[0].price, highs[0].price, len(pts)
 
 
+def screen(rule: RuleSpec, params: TrendBreakoutParams, universe: Universe) -> list[Market] | None:
+    """The changed markets that may break out (``None``: no arrays to screen with, every changed
+    market is checked). A superset of what :meth:`TrendBreakout._check` keeps: a break is at least
+    ``margin`` beyond the range, and the previous price is in the range, so a mid within the
+    margin of the previous price is no break (compared in exact micro-units, thresholds rounded
+    the lenient way)."""
+    tops, history = universe.tops, universe.history
+    if tops is None or not tops.exact or not isinstance(history, MidHistory):
+        return None
+    cols = scoped_columns(rule, universe)
+    at, yes, mid2, now = cols.two_sided_quotes(cols.changed(universe.changed), params.max_spread, universe.as_of)
+    start = micros(universe.as_of - params.window)
+    last, prev = history.last_ts[yes], history.prev_ts[yes]
+    # the last point before the book's time: the latest one if older, else the one before it
+    prev2 = np.where(last < now, history.last2[yes], history.prev2[yes])
+    has_prev = ((last >= 0) & (last < now)) | ((last == now) & (prev >= 0))
+    unknown = last > now  # a point newer than the book (never from one store): no screen
+    near = has_prev & (np.abs(mid2 - prev2) < floor_micro(2 * params.margin))
+    keep = (history.first_ts[yes] >= 0) & (now > start) & (unknown | ~near)
+    return [cols.markets[i] for i in at[keep].tolist()]
+
+
 class TrendBreakout:
     type: ClassVar[str] = "TREND_BREAKOUT"
     Params: ClassVar[builtins.type[BaseModel]] = TrendBreakoutParams
@@ -114,7 +138,8 @@ class TrendBreakout:
         params = rule.params
         assert isinstance(params, TrendBreakoutParams)
         findings: list[Finding] = []
-        for market in universe.changed_tradable(rule.scope):
+        screened = screen(rule, params, universe)
+        for market in universe.changed_tradable(rule.scope) if screened is None else screened:
             finding = self._check(market, params, universe)
             if finding is not None:
                 findings.append(finding)
