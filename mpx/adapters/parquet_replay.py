@@ -67,8 +67,11 @@ LEVELS = ("last_trade", "bid_px", "bid_sz", "ask_px", "ask_sz")
 ROW_BITS = 40
 """An archived tick is referred to by one int: its file's number << ROW_BITS | its row in the file."""
 
-GROUPS_KEPT = 3
-"""Row groups of levels kept in memory (a pass's books sit in one or two)."""
+GROUPS_KEPT = 2
+"""Row groups of levels kept in memory (a pass's books sit in one or two), besides one read ahead."""
+
+SCALE = 6
+"""The archive's decimals are decimal128(18, 6) (``mpx.adapters.archive.SCALE``)."""
 
 
 def _exact(x: Any) -> Decimal:
@@ -89,15 +92,71 @@ def book_of(token: str, batch: Any, row: int, ts: datetime | None) -> Book:
                 None if last is None else _exact(last))
 
 
+class _Group:
+    """The level columns of one row group as integer micro-units: for each list column its offsets
+    and values (a decimal128 stored at scale 6 is its own micro-unit count), ``last_trade`` with
+    its validity — half the memory of the decimals, and nothing built until a book is asked for."""
+
+    __slots__ = ("cols", "last", "last_ok")
+
+    def __init__(self, table: Any) -> None:
+        import numpy as np
+
+        self.cols: dict[str, tuple[Any, Any]] = {}
+        for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+            arr = table.column(name).combine_chunks()
+            self.cols[name] = (arr.offsets.to_numpy(), _micro_values(arr.values))
+        last = table.column("last_trade").combine_chunks()
+        self.last = _micro_values(last)
+        self.last_ok = np.ones(len(last), bool) if last.null_count == 0 else last.is_valid().to_numpy(
+            zero_copy_only=False)
+
+    def book(self, token: str, row: int, ts: datetime | None) -> Book:
+        def levels(px: str, sz: str) -> tuple[Level, ...]:
+            offsets, prices = self.cols[px]
+            lo, hi = offsets.item(row), offsets.item(row + 1)
+            sizes = self.cols[sz][1]
+            return tuple(Level(_decimal(p), _decimal(q))
+                         for p, q in zip(prices[lo:hi].tolist(), sizes[lo:hi].tolist(), strict=True))
+
+        last = _decimal(self.last.item(row)) if self.last_ok.item(row) else None
+        return Book(token, levels("bid_px", "bid_sz"), levels("ask_px", "ask_sz"), ts, last)
+
+
+def _micro_values(arr: Any) -> Any:
+    """A decimal128 array at scale 6 (non-negative, below 2**63) as int64 micro-units (no copy)."""
+    import numpy as np
+
+    assert arr.type.scale == SCALE, f"archive levels at scale {arr.type.scale}, expected {SCALE}"
+    buf = np.frombuffer(arr.buffers()[1], dtype="<i8")
+    return buf[2 * arr.offset: 2 * (arr.offset + len(arr)): 2]
+
+
+_DECIMALS: dict[int, Decimal] = {}
+
+
+def _decimal(micro: int) -> Decimal:
+    found = _DECIMALS.get(micro)
+    if found is None:
+        if len(_DECIMALS) > 500_000:
+            _DECIMALS.clear()
+        found = _DECIMALS[micro] = canonical(Decimal(micro).scaleb(-SCALE))
+    return found
+
+
 class ArchiveLevels:
     """An archived tick's levels, read when its book is asked for: the row group holding the tick
-    is read (its level columns only, with pyarrow) and kept while the stream is near it."""
+    is read (its level columns only, with pyarrow) and kept while the stream is near it; once a
+    row group was needed, the next one is read ahead on a thread (the stream moves forward, and a
+    kind that asks for books asks in every stretch of the window)."""
 
     def __init__(self, files: Sequence[str]) -> None:
         self.files = list(files)
         self._starts: dict[int, Any] = {}
-        self._groups: OrderedDict[tuple[int, int], Any] = OrderedDict()
+        self._groups: OrderedDict[tuple[int, int], _Group] = OrderedDict()
         self._readers: dict[int, Any] = {}
+        self._ahead: dict[tuple[int, int], Any] = {}
+        self._pool: Any = None
         self.groups_read = 0
 
     def _reader(self, f: int) -> Any:
@@ -111,23 +170,45 @@ class ArchiveLevels:
             self._starts[f] = np.cumsum([0] + [md.row_group(g).num_rows for g in range(md.num_row_groups)])
         return found
 
+    def _read(self, key: tuple[int, int]) -> _Group:
+        self.groups_read += 1
+        return _Group(self._reader(key[0]).read_row_group(key[1], columns=list(LEVELS), use_threads=False))
+
+    def _group(self, key: tuple[int, int]) -> _Group:
+        kept = self._groups.get(key)
+        if kept is not None:
+            self._groups.move_to_end(key)
+            return kept
+        pending = self._ahead.pop(key, None)
+        group: _Group = pending.result() if pending is not None else self._read(key)
+        self._groups[key] = group
+        while len(self._groups) > GROUPS_KEPT:
+            self._groups.popitem(last=False)
+        f, g = key
+        following = (f, g + 1) if g + 1 < len(self._starts[f]) - 1 else (f + 1, 0)
+        if following[0] < len(self.files) and following not in self._groups and following not in self._ahead:
+            if following[0] != f:
+                self._reader(following[0])
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="mpx-archive-levels")
+            self._ahead = {following: self._pool.submit(self._read, following)}
+        return group
+
     def book(self, token: str, code: int, ts: datetime | None) -> Book:
         import numpy as np
 
         f, row = code >> ROW_BITS, code & ((1 << ROW_BITS) - 1)
-        reader = self._reader(f)
+        self._reader(f)
         starts = self._starts[f]
         g = int(np.searchsorted(starts, row, side="right")) - 1
-        key = (f, g)
-        batch = self._groups.get(key)
-        if batch is None:
-            batch = self._groups[key] = reader.read_row_group(g, columns=list(LEVELS))
-            self.groups_read += 1
-            while len(self._groups) > GROUPS_KEPT:
-                self._groups.popitem(last=False)
-        else:
-            self._groups.move_to_end(key)
-        return book_of(token, batch, row - int(starts[g]), ts)
+        return self._group((f, g)).book(token, row - int(starts[g]), ts)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class ArchiveReader:
@@ -142,6 +223,10 @@ class ArchiveReader:
         self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True})
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
+
+    def close(self) -> None:
+        self.levels.close()
+        self.con.close()
 
     def _sql(self, query: str, params: list[Any]) -> Any:
         """A DuckDB relation (``.to_arrow_reader(n)``, ``.fetchall()``: no extra copy of the rows)."""

@@ -102,6 +102,19 @@ def _backtest(
     specs = [(f"{r.id} {label}".strip() if len(rules) > 1 or label else label or r.id, v)
              for r in rules for label, v in variants(r, sweep)]
     history_src = History(conn, settings, start, end)
+    try:
+        return _run(ctx, history_src, specs, start, end, speed=speed, pnl=pnl, bar=bar, on_hit=on_hit,
+                    on_progress=on_progress, on_start=on_start, indicator_shares=indicator_shares)
+    finally:
+        history_src.close()
+
+
+def _run(
+    ctx: Context[BacktestResult], history_src: History, specs: Sequence[tuple[str, RuleSpec]], start: datetime,
+    end: datetime, *, speed: float, pnl: bool, bar: DeployBar, on_hit: Callable[[Hit], None] | None,
+    on_progress: Callable[[int], None] | None, on_start: Callable[[int], None] | None, indicator_shares: Decimal,
+) -> BacktestResult:
+    conn, settings = ctx.conn, ctx.settings
     total = history_src.count()
     if total == 0:
         return BacktestResult(note=f"no ticks between {start:%Y-%m-%d %H:%M:%S} and {end:%Y-%m-%d %H:%M:%S} UTC")
@@ -223,6 +236,10 @@ class History:
         self.archived = {d.day for d in db_archive.archived_days(conn) if first <= d.day <= end.date()}
         self.archive = ArchiveReader(settings.mpx_archive_dir, sorted(self.archived)) if self.archived else None
         self.start, self.end = start, end
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
 
     def _archived(self, ts: datetime) -> bool:
         return ts.astimezone(UTC).date() in self.archived
