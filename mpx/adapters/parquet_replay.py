@@ -37,7 +37,7 @@ MEMORY_LIMIT = "256MB"
 BATCH_ROWS = 1 << 16
 """Rows per Arrow batch DuckDB hands over (a few passes of a large universe)."""
 
-SLICE_ROWS = 1 << 20
+SLICE_ROWS = 1 << 18
 """About this many rows per query (see :meth:`ArchiveReader._slices`): memory per slice stays bounded
 (the stream reads five narrow columns: ~40 bytes a row)."""
 
@@ -224,6 +224,21 @@ class ArchiveReader:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 
+    def _token_enum(self, tops: Tops) -> Any:
+        """(Re)create the ENUM type ``mpx_token`` of the tokens ``tops`` numbers; the array mapping
+        an ENUM code to the token's number."""
+        import numpy as np
+        import pyarrow as pa
+
+        self.con.execute("DROP TYPE IF EXISTS mpx_token")
+        self.con.register("mpx_tokens", pa.table({"token_id": pa.array(tops.tokens, pa.string())}))
+        try:
+            self.con.execute("CREATE TYPE mpx_token AS ENUM (SELECT token_id FROM mpx_tokens)")
+            values = self.con.sql("SELECT unnest(enum_range(NULL::mpx_token))").fetchall()
+        finally:
+            self.con.unregister("mpx_tokens")
+        return np.fromiter((tops.index[v] for (v,) in values), np.int64, len(values))
+
     def close(self) -> None:
         self.levels.close()
         self.con.close()
@@ -328,7 +343,6 @@ class ArchiveReader:
         none) and each tick's code for :class:`ArchiveLevels`. Nothing per tick runs in Python."""
         import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         empty = ColumnarPass(*(np.zeros(0, np.int64) for _ in range(4)))
         if not steps:
@@ -337,26 +351,30 @@ class ArchiveReader:
             for step in steps:
                 yield step, empty
             return
-        sql = ("SELECT epoch_us(ts) AS us, token_id, coalesce(CAST(bid_px[1] * 1000000 AS BIGINT), 0) AS bid, "
+        # the token as a DuckDB ENUM of the universe's tokens: DuckDB maps each row's token (on its own
+        # threads, from the Parquet dictionary) and hands over small integer codes; a token outside
+        # the universe comes as text (rare) and is numbered here
+        remap = self._token_enum(tops)
+        sql = ("SELECT epoch_us(ts) AS us, TRY_CAST(token_id AS mpx_token) AS token, "
+               "CASE WHEN TRY_CAST(token_id AS mpx_token) IS NULL THEN token_id END AS other, "
+               "coalesce(CAST(bid_px[1] * 1000000 AS BIGINT), 0) AS bid, "
                "coalesce(CAST(ask_px[1] * 1000000 AS BIGINT), 0) AS ask, file_row_number AS row "
                "FROM {src} WHERE ts > $1 AND ts <= $2")
         bounds = np.fromiter((micros(s) for s in steps), np.int64, len(steps))
-        known = pa.array(tops.tokens, pa.string())
         k = 0  # the step being filled
         parts: list[tuple[np.ndarray, ...]] = []
         for f, batch in _prefetch(self._slices(sql, steps, start)):
             n = batch.num_rows
             if n == 0:
                 continue
-            tokens = batch.column("token_id")
-            idx = pc.index_in(tokens, value_set=known)
-            if idx.null_count:  # tokens outside the universe: numbered as they come
-                for token in pc.unique(pc.filter(tokens, pc.is_null(idx))).to_pylist():
-                    tops.number(token)
-                known = pa.array(tops.tokens, pa.string())
-                idx = pc.index_in(tokens, value_set=known)
-            cols = (idx.to_numpy().astype(np.int64), batch.column("bid").to_numpy(),
-                    batch.column("ask").to_numpy(), batch.column("row").to_numpy() + (f << ROW_BITS))
+            codes = batch.column("token")
+            idx = remap[codes.indices.fill_null(0).to_numpy()]
+            if codes.null_count:  # tokens outside the universe: numbered as they come
+                other = batch.column("other")
+                missing = np.flatnonzero(codes.is_null().to_numpy(zero_copy_only=False))
+                idx[missing] = tops.numbers(other.take(pa.array(missing)).to_pylist())
+            cols = (idx, batch.column("bid").to_numpy(), batch.column("ask").to_numpy(),
+                    batch.column("row").to_numpy() + (f << ROW_BITS))
             times = batch.column("us").to_numpy()
             ends = np.searchsorted(times, bounds[k:], side="right")
             lo = 0

@@ -179,8 +179,9 @@ class Tops:
     def changed_markets(self) -> frozenset[str]:
         """The market ids with a tick in the latest pass — the set the rules read, kept as
         :attr:`changed` so a screen can tell it is this pass's and use the numbers instead."""
-        m = self.market[self.last_pass]
-        m = np.unique(m[m >= 0])
+        seen = np.zeros(len(self.markets) + 1, bool)  # the last slot: tokens outside the universe
+        seen[self.market[self.last_pass]] = True
+        m = np.flatnonzero(seen[:-1])
         self._changed_idx = m
         self.changed = frozenset(self._market_names[m].tolist())
         return self.changed
@@ -215,12 +216,10 @@ class Tops:
 
 def last_of_each(idx: np.ndarray) -> np.ndarray | None:
     """Positions of the last occurrence of each number in ``idx``, in order; ``None`` when every
-    number occurs once (the common case)."""
-    if len(idx) < 2:
+    number occurs once (the common case: told by counting, without sorting)."""
+    if len(idx) < 2 or np.bincount(idx).max() < 2:
         return None
-    uniq, first_rev = np.unique(idx[::-1], return_index=True)
-    if len(uniq) == len(idx):
-        return None
+    _, first_rev = np.unique(idx[::-1], return_index=True)
     return np.sort(len(idx) - 1 - first_rev)
 
 
