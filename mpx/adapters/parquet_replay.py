@@ -1,12 +1,17 @@
 """The backtest's read path over the tick archive (``mpx archive``): Parquet files, one directory
-per UTC day (``day=YYYY-MM-DD/``), read with DuckDB.
+per UTC day (``day=YYYY-MM-DD/``).
 
-DuckDB scans the days of the window in file order (each file was written in tick-time order, and
-DuckDB keeps insertion order), pulls out the best bid and ask as text, and hands Arrow record
-batches over; Python splits each batch at the pass times with one ``searchsorted`` and files a
-pass with ``dict.update(zip(…))``, as the PostgreSQL path does. A tick's levels stay in the Arrow
-batch until a rule asks for that token's book (:class:`mpx.adapters.db.replay.LazyBooks` builds it
-from ``(batch, row)``); most books are never built. Memory holds a batch or two.
+The stream: DuckDB scans the days of the window in file order (each file was written in tick-time
+order, and DuckDB keeps insertion order), one slice of passes per query, on a reader thread, and
+hands over five narrow columns — the time, the token as a number (an ``ENUM`` of the universe's
+tokens: DuckDB maps it from the Parquet dictionary on its own threads), the best bid and ask as
+integer micro-units and the row in the file. Python splits each Arrow batch at the pass times with
+one ``searchsorted`` and the pass is filed with NumPy scatters (:class:`mpx.domain.columns.Tops`):
+nothing per tick runs in Python.
+
+The levels stay in Parquet until a rule asks for a book (:class:`ArchiveLevels`): the row group
+holding the tick is read then (pyarrow, the level columns only), kept as integers, and the next
+one is read ahead. Most row groups are never read by the kinds that screen on the top of the book.
 
 Numbers come back in canonical form (no trailing zeros: ``0.45``, ``100``), whatever scale the
 archive stores them at.

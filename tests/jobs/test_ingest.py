@@ -71,7 +71,8 @@ def test_one_sided_and_empty_books_are_stored_as_such(db: TestDb) -> None:
 
 def test_two_concurrent_ingests_one_runs_one_exits_75(db: TestDb) -> None:
     assert run_mpx("seed").code == 0
-    first = spawn_mpx("ingest", env={"MPX_MOCK_LATENCY_MS": "1500"})  # a real process, 1.5 s in its pass
+    first = spawn_mpx("ingest", env={"MPX_MOCK_LATENCY_MS": "5000"})  # a real process, 5 s in its pass (a
+    # second process starting on a loaded machine takes seconds to import)
     _wait_for_the_ingest_lock(db, first)
     second = run_mpx("ingest")  # starts while the first holds the lock
     codes = sorted([first.wait(timeout=60), second.code])

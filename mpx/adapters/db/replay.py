@@ -1,14 +1,14 @@
 """The backtest read path: the stored ticks of a window, one pass at a time, parsed lazily.
 
-Each pass comes back as *one* row: PostgreSQL joins the pass's ticks into one text (token, best
-bid, best ask, then the last trade and the levels left as text) and lists the markets that
-changed, so the per-row cost of the wire protocol is paid once per pass instead of once per tick;
-Python splits it (``str.split``, in C) and files the whole pass into dicts with
-``dict.update(zip(…))``. Memory holds one pass (plus the latest raw text of each token).
+Each pass comes back from PostgreSQL as *one* row: the pass's ticks joined into one text (token,
+best bid, best ask, then the last trade and the levels left as text) and the markets that changed,
+so the per-row cost of the wire protocol is paid once per pass instead of once per tick; Python
+splits it (``str.split``, in C). The archive's passes come as arrays
+(:mod:`mpx.adapters.parquet_replay`, :class:`ColumnarPass`).
 
-A tick's levels stay text until a rule asks for that token's book: :class:`LazyBooks` builds the
-:class:`Book` on first access (then caches it until the token's next tick), and tells a book's
-time and best ask without building it at all. Most books are never parsed.
+Either way :class:`LazyBooks` files the top of each book into arrays (:class:`~mpx.domain.columns.Tops`)
+and keeps the rest of the tick where it is — PostgreSQL's text, or a code saying where the archive
+holds its levels — until a rule asks for that book; most books are never built.
 """
 
 from __future__ import annotations
