@@ -211,6 +211,9 @@ def main() -> None:
             pg = backtest(settings, conn, args.pg_rule, t0, end)
             print(line("from PG", args.pg_rule, *pg, pg_raw_s), flush=True)
             arch_s, archived = archive_window(settings, end)
+            conn.autocommit = True
+            conn.execute("VACUUM ANALYZE tick")  # what autovacuum does after the archive's delete (not timed)
+            conn.autocommit = False
             days = sorted(r[0] for r in conn.execute("SELECT day FROM tick_archive_day"))
             size = sum(p.stat().st_size for p in Path(archive_dir).rglob("*.parquet"))
             print(f"archive : mpx archive moved {archived:,} rows ({len(days)} days) to Parquet in {arch_s:.1f} s; "

@@ -34,11 +34,8 @@ rows PostgreSQL held, every decimal included.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import queue
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -51,6 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from mpx.adapters.ahead import read_ahead
 from mpx.errors import MpxError
 
 PRECISION, SCALE = 18, 6
@@ -233,41 +231,20 @@ def prefetch(chunks: Iterable[bytes], depth: int = 8) -> Iterator[bytes]:
     window of COPY while this thread parses, hashes and writes the last one (psycopg waits on the
     socket without the GIL). The connection is the thread's until this generator ends; an error
     there is raised here."""
-    q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    return read_ahead(_handovers(chunks), depth, "mpx-archive-copy")
 
-    def produce() -> None:
-        try:
+
+def _handovers(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """COPY sends a message per row: hand them over a megabyte at a time."""
+    buf, size = [], 0
+    for chunk in chunks:
+        buf.append(chunk)
+        size += len(chunk)
+        if size >= _HANDOVER:
+            yield b"".join(buf)
             buf, size = [], 0
-            for chunk in chunks:  # COPY sends a message per row: hand them over a megabyte at a time
-                buf.append(chunk)
-                size += len(chunk)
-                if size >= _HANDOVER:
-                    if stop.is_set():
-                        return
-                    q.put(b"".join(buf))
-                    buf, size = [], 0
-            if buf:
-                q.put(b"".join(buf))
-            q.put(None)
-        except BaseException as exc:  # handed to the consumer
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, name="mpx-archive-copy", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting to put, let it leave the COPY
-            with contextlib.suppress(queue.Empty):
-                q.get(timeout=0.05)
+    if buf:
+        yield b"".join(buf)
 
 
 def _raw_batches(chunks: Iterable[bytes]) -> Iterator[pa.RecordBatch]:

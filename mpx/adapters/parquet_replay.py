@@ -19,9 +19,6 @@ archive stores them at.
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from mpx.adapters.ahead import read_ahead
 from mpx.adapters.db.replay import ColumnarPass
 from mpx.domain.columns import Tops, canonical, micros
 from mpx.domain.models import Book, Level, PricePoint
@@ -42,9 +40,9 @@ MEMORY_LIMIT = "256MB"
 BATCH_ROWS = 1 << 16
 """Rows per Arrow batch DuckDB hands over (a few passes of a large universe)."""
 
-SLICE_ROWS = 1 << 18
+SLICE_ROWS = 1 << 21
 """About this many rows per query (see :meth:`ArchiveReader._slices`): memory per slice stays bounded
-(the stream reads five narrow columns: ~40 bytes a row)."""
+(the stream reads six narrow columns: ~40 bytes a row, 80 MB a slice)."""
 
 
 def _text(column: str) -> str:
@@ -73,7 +71,11 @@ ROW_BITS = 40
 """An archived tick is referred to by one int: its file's number << ROW_BITS | its row in the file."""
 
 GROUPS_KEPT = 2
-"""Row groups of levels kept in memory (a pass's books sit in one or two), besides one read ahead."""
+"""Row groups of levels kept in memory (a pass's books sit in one or two), besides those read ahead."""
+
+READ_AHEAD = 3
+"""Row groups read ahead on a thread once a book was asked for (a kind that asks for books asks in
+every stretch of the window)."""
 
 SCALE = 6
 """The archive's decimals are decimal128(18, 6) (``mpx.adapters.archive.SCALE``)."""
@@ -189,17 +191,29 @@ class ArchiveLevels:
         self._groups[key] = group
         while len(self._groups) > GROUPS_KEPT:
             self._groups.popitem(last=False)
-        f, g = key
-        following = (f, g + 1) if g + 1 < len(self._starts[f]) - 1 else (f + 1, 0)
-        if following[0] < len(self.files) and following not in self._groups and following not in self._ahead:
-            if following[0] != f:
-                self._reader(following[0])
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="mpx-archive-levels")
-            self._ahead = {following: self._pool.submit(self._read, following)}
+        self._read_ahead(key)
         return group
+
+    def _read_ahead(self, key: tuple[int, int]) -> None:
+        """Start reading the ``READ_AHEAD`` row groups after ``key`` (across files) on the thread."""
+        f, g = key
+        ahead = {}
+        for _ in range(READ_AHEAD):
+            f, g = (f, g + 1) if g + 1 < len(self._starts[f]) - 1 else (f + 1, 0)
+            if f >= len(self.files):
+                break
+            self._reader(f)
+            if (f, g) in self._groups:
+                continue
+            pending = self._ahead.get((f, g))
+            if pending is None:
+                if self._pool is None:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="mpx-archive-levels")
+                pending = self._pool.submit(self._read, (f, g))
+            ahead[(f, g)] = pending
+        self._ahead = ahead  # what fell behind is not waited for (its reading finishes unused)
 
     def book(self, token: str, code: int, ts: datetime | None) -> Book:
         import numpy as np
@@ -222,7 +236,8 @@ class ArchiveReader:
     def __init__(self, archive_dir: Path | str, days: Sequence[date], threads: int | None = None) -> None:
         import duckdb
 
-        self.files = day_files(Path(archive_dir), days)
+        self.archive_dir, self.days = Path(archive_dir), list(days)
+        self.files = day_files(self.archive_dir, days)
         self.levels = ArchiveLevels(self.files)
         """Where a streamed tick's levels are read when its book is asked for (give it to LazyBooks)."""
         self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True})
@@ -273,15 +288,13 @@ class ArchiveReader:
         return f"read_parquet([{listed}])" if files else ""
 
     def latest_before(self, at: datetime, days_back: int = LOOK_BACK_DAYS) -> dict[str, Book]:
-        """Each token's last archived book at or before ``at`` (the books in force at a window's start)."""
-        src = self._recent(at, days_back)
-        if not src:
-            return {}
-        sql = (f"SELECT token_id, max(ts) AS ts, arg_max(last_trade, ts) AS last_trade, "
-               f"arg_max(bid_px, ts) AS bid_px, arg_max(bid_sz, ts) AS bid_sz, arg_max(ask_px, ts) AS ask_px, "
-               f"arg_max(ask_sz, ts) AS ask_sz FROM {src} WHERE ts <= $1 GROUP BY token_id")
+        """Each token's last archived book at or before ``at`` (the books in force at a window's start),
+        looked for ``days_back`` days back (a book unchanged for longer is stale whatever the rules say)."""
+        from mpx.adapters.archive import latest_per_token
+
+        table = latest_per_token(self.archive_dir, self.days, at, since=at - timedelta(days=days_back))
         out: dict[str, Book] = {}
-        for batch in self._sql(sql, params=[at]).to_arrow_table().to_batches():
+        for batch in table.to_batches():
             names = batch.column("token_id").to_pylist()
             times = batch.column("ts").to_pylist()
             for i, token in enumerate(names):
@@ -368,7 +381,7 @@ class ArchiveReader:
         bounds = np.fromiter((micros(s) for s in steps), np.int64, len(steps))
         k = 0  # the step being filled
         parts: list[tuple[np.ndarray, ...]] = []
-        for f, batch in _prefetch(self._slices(sql, steps, start)):
+        for f, batch in read_ahead(self._slices(sql, steps, start), 4, "mpx-archive-reader"):
             n = batch.num_rows
             if n == 0:
                 continue
@@ -410,37 +423,3 @@ def _joined(parts: list[tuple[Any, ...]], empty: ColumnarPass) -> ColumnarPass:
     if len(parts) == 1:
         return ColumnarPass(*parts[0])
     return ColumnarPass(*(np.concatenate(c) for c in zip(*parts, strict=True)))
-
-
-def _prefetch(batches: Iterator[Any], depth: int = 4) -> Iterator[Any]:
-    """``batches`` produced by a reader thread ``depth`` ahead: DuckDB decodes the next batches (its
-    own threads, no GIL held) while this thread files the current ones. An error there is raised here."""
-    results: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def read() -> None:
-        try:
-            for item in batches:
-                if stop.is_set():
-                    return
-                results.put(item)
-            results.put(done)
-        except BaseException as exc:  # handed to the consumer
-            results.put(exc)
-
-    thread = threading.Thread(target=read, name="mpx-archive-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = results.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a reader waiting to put
-            with contextlib.suppress(queue.Empty):
-                results.get(timeout=0.05)

@@ -13,9 +13,6 @@ holds its levels — until a rule asks for that book; most books are never built
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import psycopg
 
+from mpx.adapters.ahead import read_ahead
 from mpx.domain.columns import Tops
 from mpx.domain.models import Book, Level
 
@@ -220,44 +218,22 @@ def stream(conn: psycopg.Connection, steps: list[datetime], start: datetime,
     while this thread splits the current one and the rules run on it (psycopg waits on the socket
     without holding the GIL). The connection is used only by that thread until this generator ends;
     a database error there is raised here."""
-    results: queue.Queue[tuple[datetime, Any] | BaseException | None] = queue.Queue(maxsize=prefetch)
-    stop = threading.Event()
+    for step, row in read_ahead(_pass_rows(conn, steps, start), prefetch, "mpx-replay-reader"):
+        if row is None or row[1] is None:
+            yield step, EMPTY
+            continue
+        markets, text = row
+        tokens, bids, asks, rest = zip(*(line.split("|", 3) for line in text.split(";")), strict=True)
+        yield step, PassTicks(tokens, set(markets.split(",")), bids, asks, rest)
 
-    def read() -> None:
-        try:
-            prev = start
-            with conn.cursor() as cur:
-                for step in steps:
-                    if stop.is_set():
-                        return
-                    row = cur.execute(PASS_SQL, (prev, step)).fetchone()
-                    prev = step
-                    results.put((step, row))
-            results.put(None)
-        except BaseException as exc:  # handed to the consumer
-            results.put(exc)
 
-    reader = threading.Thread(target=read, name="mpx-replay-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = results.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            step, row = item
-            if row is None or row[1] is None:
-                yield step, EMPTY
-                continue
-            markets, text = row
-            tokens, bids, asks, rest = zip(*(line.split("|", 3) for line in text.split(";")), strict=True)
-            yield step, PassTicks(tokens, set(markets.split(",")), bids, asks, rest)
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting to put
-            with contextlib.suppress(queue.Empty):
-                results.get(timeout=0.05)
+def _pass_rows(conn: psycopg.Connection, steps: list[datetime], start: datetime) -> Iterator[tuple[datetime, Any]]:
+    prev = start
+    with conn.cursor() as cur:
+        for step in steps:
+            row = cur.execute(PASS_SQL, (prev, step)).fetchone()
+            prev = step
+            yield step, row
 
 
 def raw_copy_seconds(conn: psycopg.Connection, start: datetime, end: datetime) -> tuple[float, int, int]:
