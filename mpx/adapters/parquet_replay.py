@@ -386,7 +386,7 @@ class ArchiveReader:
             if n == 0:
                 continue
             codes = batch.column("token")
-            idx = remap[codes.indices.fill_null(0).to_numpy()]
+            idx = remap[codes.indices.fill_null(0).to_numpy()] if len(remap) else np.zeros(n, np.int64)
             if codes.null_count:  # tokens outside the universe: numbered as they come
                 other = batch.column("other")
                 missing = np.flatnonzero(codes.is_null().to_numpy(zero_copy_only=False))

@@ -64,3 +64,44 @@ def run_pass(cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None
     if refreshed:
         new_cursor["metadata_at"] = now.isoformat()
     return snapshot, new_cursor
+
+
+class HttpPassSource:
+    """What both HTTP sources' ``fetch`` is: one :func:`run_pass` around the source's own async
+    ``_fetch(now, refresh, tokens, known_tokens, transport)``, recording a pass with its manifest
+    (the request shapes a replay needs: :meth:`_manifest_fields`). The subclass sets ``config``,
+    ``metadata_ttl``, ``record_dir``, ``_transport``, ``_now`` and ``_force_metadata``."""
+
+    config: Any
+    metadata_ttl: timedelta
+    record_dir: Path | None
+    _transport: httpx.AsyncBaseTransport | None
+    _now: Callable[[], datetime]
+    _force_metadata: bool | None
+
+    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
+              ) -> tuple[Snapshot, Cursor]:
+        import asyncio
+
+        from mpx.adapters.sources.polymarket.recording import write_manifest
+
+        now = self._now()
+
+        def fetch(refresh: bool, tokens: list[str], transport: httpx.AsyncBaseTransport | None
+                  ) -> tuple[Snapshot, bool]:
+            return asyncio.run(self._fetch(now, refresh, tokens, known_tokens, transport))
+
+        def manifest(pass_dir: Path, refreshed: bool, snapshot: Snapshot) -> None:
+            write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0), **self._manifest_fields())
+
+        return run_pass(cursor, known_tokens, now=now, ttl=self.metadata_ttl, force=self._force_metadata,
+                        record_dir=self.record_dir, transport=self._transport, fetch=fetch, manifest=manifest)
+
+    async def _fetch(self, now: datetime, refresh: bool, tokens: list[str],
+                     known_tokens: Callable[[], list[str]] | None, transport: httpx.AsyncBaseTransport | None
+                     ) -> tuple[Snapshot, bool]:
+        raise NotImplementedError
+
+    def _manifest_fields(self) -> dict[str, Any]:
+        """``page_size``, ``batch_size`` (and ``events_paging``) for :func:`write_manifest`."""
+        raise NotImplementedError

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
@@ -67,22 +67,16 @@ class Spike:
     def evaluate(self, rule: RuleSpec, universe: Universe) -> Iterable[Finding]:
         params = rule.params
         assert isinstance(params, SpikeParams)
-        findings: list[Finding] = []
-        screened = screen(rule, params, universe)
-        for market in universe.changed_tradable(rule.scope) if screened is None else screened:
-            finding = self._check(market, params, universe)
-            if finding is not None:
-                findings.append(finding)
-        return findings
+        return each_market(rule, universe, screen(rule, params, universe),
+                           lambda market: self._check(market, params, universe))
 
     def _check(self, market: Market, params: SpikeParams, universe: Universe) -> Finding | None:
         token = market.yes
         # screen on the top of the book (no book built): two-sided, narrow enough, moved enough
-        quote = universe.fresh_quote(token.token_id)
-        if quote is None or quote[1] is None or quote[2] is None or quote[2] - quote[1] > params.max_spread:
+        found = narrow_mid(universe, token.token_id, params.max_spread)
+        if found is None:
             return None
-        mid = (quote[1] + quote[2]) / 2
-        now = quote[0] or universe.as_of
+        mid, now = found
         start = universe.as_of - params.window
         reference = price_in_force(universe.history.get(token.token_id, ()), start, before=now)
         if reference is None:
@@ -126,6 +120,23 @@ class Spike:
             },
             variant=direction,
         )
+
+
+def each_market(rule: RuleSpec, universe: Universe, screened: list[Market] | None,
+                check: Callable[[Market], Finding | None]) -> list[Finding]:
+    """``check`` on every changed tradable market of the rule's scope — or on those a screen let
+    through (``screened``; ``None``: no screen ran) — the findings in market order."""
+    markets = universe.changed_tradable(rule.scope) if screened is None else screened
+    return [f for m in markets if (f := check(m)) is not None]
+
+
+def narrow_mid(universe: Universe, token_id: str, max_spread: Decimal) -> tuple[Decimal, datetime] | None:
+    """(mid, book time) of the token's fresh quote when it is two-sided and no wider than
+    ``max_spread`` (read from the top of the book: no book is built); ``None`` otherwise."""
+    quote = universe.fresh_quote(token_id)
+    if quote is None or quote[1] is None or quote[2] is None or quote[2] - quote[1] > max_spread:
+        return None
+    return (quote[1] + quote[2]) / 2, quote[0] or universe.as_of
 
 
 def screen(rule: RuleSpec, params: SpikeParams, universe: Universe) -> list[Market] | None:

@@ -32,7 +32,7 @@ from mpx.domain.findings import Measure
 from mpx.domain.models import Market, PricePoint
 from mpx.domain.money import BPS
 from mpx.domain.rules.base import Finding, RuleSpec, Universe
-from mpx.domain.rules.spike import entry_for, scoped_columns
+from mpx.domain.rules.spike import each_market, entry_for, narrow_mid, scoped_columns
 
 FULL_SCORE_BREAK = Decimal("0.10")
 """A break 10 points of probability beyond the range scores edge_score 1."""
@@ -137,22 +137,16 @@ class TrendBreakout:
     def evaluate(self, rule: RuleSpec, universe: Universe) -> Iterable[Finding]:
         params = rule.params
         assert isinstance(params, TrendBreakoutParams)
-        findings: list[Finding] = []
-        screened = screen(rule, params, universe)
-        for market in universe.changed_tradable(rule.scope) if screened is None else screened:
-            finding = self._check(market, params, universe)
-            if finding is not None:
-                findings.append(finding)
-        return findings
+        return each_market(rule, universe, screen(rule, params, universe),
+                           lambda market: self._check(market, params, universe))
 
     def _check(self, market: Market, params: TrendBreakoutParams, universe: Universe) -> Finding | None:
         token = market.yes
         # screen on the top of the book (no book built): two-sided and narrow enough
-        quote = universe.fresh_quote(token.token_id)
-        if quote is None or quote[1] is None or quote[2] is None or quote[2] - quote[1] > params.max_spread:
+        quote = narrow_mid(universe, token.token_id, params.max_spread)
+        if quote is None:
             return None
-        mid = (quote[1] + quote[2]) / 2
-        now = quote[0] or universe.as_of
+        mid, now = quote
         history = universe.history.get(token.token_id)
         if not history:
             return None

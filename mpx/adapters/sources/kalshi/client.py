@@ -18,17 +18,14 @@ sleeps.
 from __future__ import annotations
 
 import asyncio
-import json
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from mpx.adapters.sources.polymarket.client import FetchError, FetchStats, retry_after_seconds
+from mpx.adapters.sources.polymarket.client import Attempt, FetchError, FetchStats, answered, sent, with_retries
 
 EVENTS_MAX_LIMIT = 200  # GET /events: default and maximum page size
 
@@ -127,32 +124,21 @@ class KalshiClient:
         """``GET url/path`` with retries: the decoded JSON (numbers as Decimal) or FetchError."""
         assert self._http is not None, "use `async with KalshiClient(...)`"
         url = f"{self.config.url.rstrip('/')}/{path.lstrip('/')}"
-        last = "no attempt"
-        for attempt in range(self.config.retries + 1):
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                raise FetchError(f"{endpoint}: pass deadline reached ({last})")
-            ok, value, wait = await self._attempt(endpoint, url, params)
-            if ok:
-                return value
-            last = value
-            if attempt == self.config.retries:
-                break
-            if wait is None:
-                wait = self.config.backoff * 2**attempt + random.uniform(0, self.config.backoff)
-            if last == "HTTP 429" and self.paced:  # the bucket is shared: everyone waits
-                self._paused_until = max(self._paused_until, self._clock() + wait)
-            remaining = self._remaining()
-            if remaining is not None and wait >= remaining:
-                raise FetchError(f"{endpoint}: {last}; retrying would pass the deadline")
-            self.stats.retries += 1
-            self.waits.append(wait)
-            if self.paced:
-                await self._sleep(wait)
-        raise FetchError(f"{endpoint}: {last} after {self.config.retries + 1} attempts")
+        return await with_retries(endpoint, lambda: self._attempt(endpoint, url, params),
+                                  retries=self.config.retries, backoff=self.config.backoff,
+                                  remaining=self._remaining, sleep=self._wait, stats=self.stats,
+                                  on_retry=self._throttled)
 
-    async def _attempt(self, endpoint: str, url: str, params: dict[str, Any] | None
-                       ) -> tuple[bool, Any, float | None]:
+    def _throttled(self, what: str, wait: float) -> None:
+        if what == "HTTP 429" and self.paced:  # the bucket is shared: everyone waits
+            self._paused_until = max(self._paused_until, self._clock() + wait)
+
+    async def _wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        if self.paced:
+            await self._sleep(seconds)
+
+    async def _attempt(self, endpoint: str, url: str, params: dict[str, Any] | None) -> Attempt:
         assert self._http is not None
         if self.paced and (pause := self._paused_until - self._clock()) > 0:  # a 429 paused everyone
             remaining = self._remaining()
@@ -162,26 +148,8 @@ class KalshiClient:
         async with self._sem:
             if self.paced:
                 await self.bucket.acquire()  # a token per request sent, retries included
-            try:
-                resp = await self._http.get(url, params=params)
-            except httpx.TimeoutException:
-                self.stats.requests[(endpoint, "timeout")] += 1
-                return False, "timed out", None
-            except httpx.TransportError as exc:
-                self.stats.requests[(endpoint, "error")] += 1
-                return False, f"connection error: {type(exc).__name__}", None
-        status = resp.status_code
-        self.stats.requests[(endpoint, str(status))] += 1
-        if status == 200:
-            try:
-                return True, json.loads(resp.content, parse_float=Decimal), None
-            except ValueError:
-                return False, f"malformed JSON ({len(resp.content)} bytes)", None
-        if status == 429 or status >= 500:
-            if status == 429:
-                self.stats.throttled += 1
-            return False, f"HTTP {status}", retry_after_seconds(resp.headers.get("Retry-After"))
-        raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}", status=status)
+            resp = await sent(endpoint, self.stats, self._http.get(url, params=params))
+        return resp if isinstance(resp, tuple) else answered(endpoint, self.stats, resp)
 
     async def _paged(self, endpoint: str, path: str, key: str, params: dict[str, Any]) -> list[Any]:
         out: list[Any] = []

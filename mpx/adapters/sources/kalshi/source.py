@@ -13,16 +13,17 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from mpx.adapters.sources.base import Cursor
 from mpx.adapters.sources.kalshi.client import Clock, KalshiClient, KalshiConfig, Sleep
 from mpx.adapters.sources.kalshi.parse import fee_schedule, parse_events, parse_market, parse_orderbook, ticker_of
-from mpx.adapters.sources.passes import run_pass
+from mpx.adapters.sources.passes import HttpPassSource
 from mpx.adapters.sources.polymarket.client import FetchError
 from mpx.adapters.sources.polymarket.parse import ParseReport
-from mpx.adapters.sources.polymarket.recording import ReplayTransport, recorded_passes, write_manifest
+from mpx.adapters.sources.polymarket.recording import ReplayTransport, recorded_passes
 from mpx.domain.models import KALSHI, Book, Event, FeeSchedule, Market, Snapshot
 from mpx.errors import UnavailableError
 from mpx.log import get_logger
@@ -30,7 +31,7 @@ from mpx.log import get_logger
 log = get_logger(__name__)
 
 
-class KalshiSource:
+class KalshiSource(HttpPassSource):
     name = "kalshi"
     venue = KALSHI
 
@@ -52,20 +53,8 @@ class KalshiSource:
         self._paced = True
         self.last_client: KalshiClient | None = None
 
-    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
-              ) -> tuple[Snapshot, Cursor]:
-        now = self._now()
-
-        def fetch(refresh: bool, tokens: list[str], transport: httpx.AsyncBaseTransport | None
-                  ) -> tuple[Snapshot, bool]:
-            return asyncio.run(self._fetch(now, refresh, tokens, known_tokens, transport))
-
-        def manifest(pass_dir: Path, refreshed: bool, snapshot: Snapshot) -> None:
-            write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0),
-                           page_size=self.config.page_size, batch_size=1)
-
-        return run_pass(cursor, known_tokens, now=now, ttl=self.metadata_ttl, force=self._force_metadata,
-                        record_dir=self.record_dir, transport=self._transport, fetch=fetch, manifest=manifest)
+    def _manifest_fields(self) -> dict[str, Any]:
+        return {"page_size": self.config.page_size, "batch_size": 1}
 
     async def _fetch(self, now: datetime, refresh: bool, tokens: list[str],
                      known_tokens: Callable[[], list[str]] | None, transport: httpx.AsyncBaseTransport | None

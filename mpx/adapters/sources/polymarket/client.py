@@ -81,6 +81,70 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+Attempt = tuple[bool, Any, float | None]
+"""One request's outcome: ``(True, decoded JSON, None)``, or ``(False, what went wrong, the wait the
+server asked for — Retry-After — or None)`` for a failure worth retrying."""
+
+
+async def with_retries(endpoint: str, attempt: Callable[[], Awaitable[Attempt]], *, retries: int, backoff: float,
+                       remaining: Callable[[], float | None], sleep: Callable[[float], Awaitable[None]],
+                       stats: FetchStats, on_retry: Callable[[str, float], None] | None = None) -> Any:
+    """``attempt`` until it succeeds, ``retries`` more times at most: between tries the server's
+    Retry-After, else exponential backoff with jitter; never past the pass deadline (``remaining``
+    seconds, ``None``: none). ``on_retry(what went wrong, wait)`` hears of each wait before it is
+    taken. What both sources' clients share; the decoded JSON or :class:`FetchError`."""
+    last = "no attempt"
+    for n in range(retries + 1):
+        left = remaining()
+        if left is not None and left <= 0:
+            raise FetchError(f"{endpoint}: pass deadline reached ({last})")
+        ok, value, wait = await attempt()
+        if ok:
+            return value
+        last = value
+        if n == retries:
+            break
+        if wait is None:
+            wait = backoff * 2**n + random.uniform(0, backoff)
+        if on_retry is not None:
+            on_retry(last, wait)
+        left = remaining()
+        if left is not None and wait >= left:
+            raise FetchError(f"{endpoint}: {last}; retrying would pass the deadline")
+        stats.retries += 1
+        await sleep(wait)
+    raise FetchError(f"{endpoint}: {last} after {retries + 1} attempts")
+
+
+async def sent(endpoint: str, stats: FetchStats, request: Awaitable[httpx.Response]) -> httpx.Response | Attempt:
+    """The response, or the retryable failure of a request that timed out or lost its connection."""
+    try:
+        return await request
+    except httpx.TimeoutException:
+        stats.requests[(endpoint, "timeout")] += 1
+        return False, "timed out", None
+    except httpx.TransportError as exc:
+        stats.requests[(endpoint, "error")] += 1
+        return False, f"connection error: {type(exc).__name__}", None
+
+
+def answered(endpoint: str, stats: FetchStats, resp: httpx.Response) -> Attempt:
+    """A response as an :data:`Attempt`: 200 → its JSON (floats as ``Decimal``; malformed JSON is
+    retried), 429 and 5xx → retried (with Retry-After), anything else → :class:`FetchError`."""
+    status = resp.status_code
+    stats.requests[(endpoint, str(status))] += 1
+    if status == 200:
+        try:
+            return True, json.loads(resp.content, parse_float=Decimal), None
+        except ValueError:
+            return False, f"malformed JSON ({len(resp.content)} bytes)", None
+    if status == 429 or status >= 500:
+        if status == 429:
+            stats.throttled += 1
+        return False, f"HTTP {status}", retry_after_seconds(resp.headers.get("Retry-After"))
+    raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}", status=status)
+
+
 @dataclass
 class ClientConfig:
     gamma_url: str
@@ -133,29 +197,13 @@ class PolymarketClient:
     async def request_json(self, endpoint: str, method: str, url: str, **kw: Any) -> Any:
         """One request with retries; the decoded JSON (floats as Decimal) or FetchError."""
         assert self._http is not None, "use `async with PolymarketClient(...)`"
-        last = "no attempt"
-        for attempt in range(self.config.retries + 1):
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                raise FetchError(f"{endpoint}: pass deadline reached ({last})")
-            ok, value, wait = await self._attempt(endpoint, method, url, **kw)
-            if ok:
-                return value
-            last = value
-            if attempt == self.config.retries:
-                break
-            if wait is None:
-                wait = self.config.backoff * 2**attempt + random.uniform(0, self.config.backoff)
-            remaining = self._remaining()
-            if remaining is not None and wait >= remaining:
-                raise FetchError(f"{endpoint}: {last}; retrying would pass the deadline")
-            self.stats.retries += 1
-            await self._sleep(wait)
-        raise FetchError(f"{endpoint}: {last} after {self.config.retries + 1} attempts")
+        return await with_retries(endpoint, lambda: self._attempt(endpoint, method, url, **kw),
+                                  retries=self.config.retries, backoff=self.config.backoff,
+                                  remaining=self._remaining, sleep=self._sleep, stats=self.stats)
 
-    async def _attempt(self, endpoint: str, method: str, url: str, **kw: Any) -> tuple[bool, Any, float | None]:
-        """One request once a slot is free and the endpoint is not paused: ``(True, json, None)``, or
-        ``(False, what went wrong, Retry-After or None)`` for a retryable failure."""
+    async def _attempt(self, endpoint: str, method: str, url: str, **kw: Any) -> Attempt:
+        """One request once a slot is free and the endpoint is not paused (a 429 with Retry-After
+        pauses its endpoint for every request)."""
         assert self._http is not None
         while True:
             if self.paced and (pause := self._paused_until.get(endpoint, 0.0) - time.monotonic()) > 0:
@@ -167,30 +215,13 @@ class PolymarketClient:
             async with self._limiters[endpoint] if self.paced else _NO_LIMIT, self._sem:
                 if self.paced and self._paused_until.get(endpoint, 0.0) > time.monotonic():
                     continue  # a 429 arrived while this request queued for a slot: wait it out first
-                try:
-                    resp = await self._http.request(method, url, **kw)
-                except httpx.TimeoutException:
-                    self.stats.requests[(endpoint, "timeout")] += 1
-                    return False, "timed out", None
-                except httpx.TransportError as exc:
-                    self.stats.requests[(endpoint, "error")] += 1
-                    return False, f"connection error: {type(exc).__name__}", None
-            status = resp.status_code
-            self.stats.requests[(endpoint, str(status))] += 1
-            if status == 200:
-                try:
-                    return True, json.loads(resp.content, parse_float=Decimal), None
-                except ValueError:
-                    return False, f"malformed JSON ({len(resp.content)} bytes)", None
-            if status == 429 or status >= 500:
-                wait = retry_after_seconds(resp.headers.get("Retry-After"))
-                if status == 429:
-                    self.stats.throttled += 1
-                    if wait is not None:
-                        self._paused_until[endpoint] = max(self._paused_until.get(endpoint, 0.0),
-                                                           time.monotonic() + wait)
-                return False, f"HTTP {status}", wait
-            raise FetchError(f"{endpoint}: HTTP {status}: {resp.text[:200]}", status=status)
+                resp = await sent(endpoint, self.stats, self._http.request(method, url, **kw))
+            if isinstance(resp, tuple):
+                return resp
+            result = answered(endpoint, self.stats, resp)
+            if resp.status_code == 429 and result[2] is not None:
+                self._paused_until[endpoint] = max(self._paused_until.get(endpoint, 0.0), time.monotonic() + result[2])
+            return result
 
     async def events(self) -> list[Any]:
         """Every active event. ``GET /events/keyset`` page after page (``after_cursor`` = the previous

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 
 from mpx.adapters.sources.base import Cursor
-from mpx.adapters.sources.passes import run_pass
+from mpx.adapters.sources.passes import HttpPassSource
 from mpx.adapters.sources.polymarket.client import ClientConfig, FetchError, FetchStats, PolymarketClient
 from mpx.adapters.sources.polymarket.parse import ParseReport, parse_book, parse_events
-from mpx.adapters.sources.polymarket.recording import ReplayTransport, recorded_passes, write_manifest
+from mpx.adapters.sources.polymarket.recording import ReplayTransport, recorded_passes
 from mpx.domain.models import Book, Event, Market, Snapshot
 from mpx.errors import UnavailableError
 from mpx.log import get_logger
@@ -35,7 +35,7 @@ def fetchable_tokens(markets: Sequence[Market]) -> list[str]:
     return list(dict.fromkeys(o.token_id for m in markets if m.tradable for o in m.outcomes))
 
 
-class PolymarketSource:
+class PolymarketSource(HttpPassSource):
     name = "real"
     venue = "polymarket"
 
@@ -55,21 +55,9 @@ class PolymarketSource:
         self._paced = True
         self.events_paging: str | None = None  # "keyset" | "offset": how the last listing was paged
 
-    def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
-              ) -> tuple[Snapshot, Cursor]:
-        now = self._now()
-
-        def fetch(refresh: bool, tokens: list[str], transport: httpx.AsyncBaseTransport | None
-                  ) -> tuple[Snapshot, bool]:
-            return asyncio.run(self._fetch(now, refresh, tokens, known_tokens, transport))
-
-        def manifest(pass_dir: Path, refreshed: bool, snapshot: Snapshot) -> None:
-            write_manifest(pass_dir, now, refreshed, snapshot.stats.get("requests", 0),
-                           page_size=self.config.page_size, batch_size=self.config.batch_size,
-                           events_paging=self.events_paging)
-
-        return run_pass(cursor, known_tokens, now=now, ttl=self.metadata_ttl, force=self._force_metadata,
-                        record_dir=self.record_dir, transport=self._transport, fetch=fetch, manifest=manifest)
+    def _manifest_fields(self) -> dict[str, Any]:
+        return {"page_size": self.config.page_size, "batch_size": self.config.batch_size,
+                "events_paging": self.events_paging}
 
     async def _fetch(
         self, now: datetime, refresh: bool, tokens: list[str], known_tokens: Callable[[], list[str]] | None,
