@@ -73,7 +73,7 @@ ROW_BITS = 40
 GROUPS_KEPT = 2
 """Row groups of levels kept in memory (a pass's books sit in one or two), besides those read ahead."""
 
-READ_AHEAD = 3
+READ_AHEAD = 2
 """Row groups read ahead on a thread once a book was asked for (a kind that asks for books asks in
 every stretch of the window)."""
 
@@ -179,7 +179,7 @@ class ArchiveLevels:
 
     def _read(self, key: tuple[int, int]) -> _Group:
         self.groups_read += 1
-        return _Group(self._reader(key[0]).read_row_group(key[1], columns=list(LEVELS), use_threads=False))
+        return _Group(self._reader(key[0]).read_row_group(key[1], columns=list(LEVELS), use_threads=True))
 
     def _group(self, key: tuple[int, int]) -> _Group:
         kept = self._groups.get(key)
