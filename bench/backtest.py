@@ -213,7 +213,9 @@ def main() -> None:
             arch_s, archived = archive_window(settings, end)
             conn.autocommit = True
             conn.execute("VACUUM ANALYZE tick")  # what autovacuum does after the archive's delete (not timed)
+            conn.execute("CHECKPOINT")  # and the checkpoint after it: nothing writes while the reads are timed
             conn.autocommit = False
+            os.sync()
             days = sorted(r[0] for r in conn.execute("SELECT day FROM tick_archive_day"))
             size = sum(p.stat().st_size for p in Path(archive_dir).rglob("*.parquet"))
             print(f"archive : mpx archive moved {archived:,} rows ({len(days)} days) to Parquet in {arch_s:.1f} s; "

@@ -3,15 +3,15 @@ per UTC day (``day=YYYY-MM-DD/``).
 
 The stream: DuckDB scans the days of the window in file order (each file was written in tick-time
 order, and DuckDB keeps insertion order), one slice of passes per query, on a reader thread, and
-hands over five narrow columns — the time, the token as a number (an ``ENUM`` of the universe's
-tokens: DuckDB maps it from the Parquet dictionary on its own threads), the best bid and ask as
-integer micro-units and the row in the file. Python splits each Arrow batch at the pass times with
-one ``searchsorted`` and the pass is filed with NumPy scatters (:class:`mpx.domain.columns.Tops`):
-nothing per tick runs in Python.
+hands over narrow columns — the time, the token as a number (an ``ENUM`` of the universe's tokens:
+DuckDB maps it from the Parquet dictionary on its own threads; the text only for a token outside
+the universe), the best bid and ask as integer micro-units and the row in the file. Python splits
+each Arrow batch at the pass times with one ``searchsorted`` and the pass is filed with NumPy
+scatters (:class:`mpx.domain.columns.Tops`): nothing per tick runs in Python.
 
 The levels stay in Parquet until a rule asks for a book (:class:`ArchiveLevels`): the row group
 holding the tick is read then (pyarrow, the level columns only), kept as integers, and the next
-one is read ahead. Most row groups are never read by the kinds that screen on the top of the book.
+two are read ahead. Most row groups are never read by the kinds that screen on the top of the book.
 
 Numbers come back in canonical form (no trailing zeros: ``0.45``, ``100``), whatever scale the
 archive stores them at.
@@ -64,8 +64,6 @@ def day_files(archive_dir: Path, days: Sequence[date]) -> list[str]:
     return out
 
 
-LEVELS = ("last_trade", "bid_px", "bid_sz", "ask_px", "ask_sz")
-"""The columns a book is built from (read only when a rule asks for the book)."""
 
 ROW_BITS = 40
 """An archived tick is referred to by one int: its file's number << ROW_BITS | its row in the file."""
@@ -99,35 +97,53 @@ def book_of(token: str, batch: Any, row: int, ts: datetime | None) -> Book:
                 None if last is None else _exact(last))
 
 
+ASKS = ("ask_px", "ask_sz")
+REST = ("bid_px", "bid_sz", "last_trade")
+"""A row group's level columns come in two parts: the asks (all that the set kinds price with,
+:meth:`ArchiveLevels.asks`) and the rest of a book; each part is read only when first needed."""
+
+
 class _Group:
-    """The level columns of one row group as integer micro-units: for each list column its offsets
-    and values (a decimal128 stored at scale 6 is its own micro-unit count), ``last_trade`` with
-    its validity — half the memory of the decimals, and nothing built until a book is asked for."""
+    """The level columns of one row group as integer micro-units, each part (:data:`ASKS`,
+    :data:`REST`) read when first needed: for each list column its offsets and values (a
+    decimal128 stored at scale 6 is its own micro-unit count), ``last_trade`` with its validity —
+    half the memory of the decimals, and nothing built until a book is asked for."""
 
-    __slots__ = ("cols", "last", "last_ok")
+    __slots__ = ("cols", "g", "last", "last_ok", "reader")
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, reader: Any, g: int) -> None:
+        self.reader, self.g = reader, g
+        self.cols: dict[str, tuple[Any, Any]] = {}
+        self.last: Any = None
+        self.last_ok: Any = None
+
+    def load(self, part: tuple[str, ...]) -> _Group:
         import numpy as np
 
-        self.cols: dict[str, tuple[Any, Any]] = {}
-        for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+        if part[0] in self.cols:
+            return self
+        table = self.reader.read_row_group(self.g, columns=list(part), use_threads=True)
+        for name in part:
             arr = table.column(name).combine_chunks()
-            self.cols[name] = (arr.offsets.to_numpy(), _micro_values(arr.values))
-        last = table.column("last_trade").combine_chunks()
-        self.last = _micro_values(last)
-        self.last_ok = np.ones(len(last), bool) if last.null_count == 0 else last.is_valid().to_numpy(
-            zero_copy_only=False)
+            if name == "last_trade":
+                self.last = _micro_values(arr)
+                self.last_ok = np.ones(len(arr), bool) if arr.null_count == 0 else arr.is_valid().to_numpy(
+                    zero_copy_only=False)
+            else:
+                self.cols[name] = (arr.offsets.to_numpy(), _micro_values(arr.values))
+        return self
+
+    def levels(self, px: str, sz: str, row: int) -> tuple[Level, ...]:
+        offsets, prices = self.cols[px]
+        lo, hi = offsets.item(row), offsets.item(row + 1)
+        sizes = self.cols[sz][1]
+        return tuple(Level(_decimal(p), _decimal(q)) for p, q in zip(prices[lo:hi].tolist(), sizes[lo:hi].tolist(),
+                                                                      strict=True))
 
     def book(self, token: str, row: int, ts: datetime | None) -> Book:
-        def levels(px: str, sz: str) -> tuple[Level, ...]:
-            offsets, prices = self.cols[px]
-            lo, hi = offsets.item(row), offsets.item(row + 1)
-            sizes = self.cols[sz][1]
-            return tuple(Level(_decimal(p), _decimal(q))
-                         for p, q in zip(prices[lo:hi].tolist(), sizes[lo:hi].tolist(), strict=True))
-
+        self.load(ASKS).load(REST)
         last = _decimal(self.last.item(row)) if self.last_ok.item(row) else None
-        return Book(token, levels("bid_px", "bid_sz"), levels("ask_px", "ask_sz"), ts, last)
+        return Book(token, self.levels("bid_px", "bid_sz", row), self.levels("ask_px", "ask_sz", row), ts, last)
 
 
 def _micro_values(arr: Any) -> Any:
@@ -163,6 +179,8 @@ class ArchiveLevels:
         self._groups: OrderedDict[tuple[int, int], _Group] = OrderedDict()
         self._readers: dict[int, Any] = {}
         self._ahead: dict[tuple[int, int], Any] = {}
+        self._parts: list[tuple[str, ...]] = []
+        """The parts of a group asked for so far (what is read ahead)."""
         self._pool: Any = None
         self.groups_read = 0
 
@@ -177,9 +195,12 @@ class ArchiveLevels:
             self._starts[f] = np.cumsum([0] + [md.row_group(g).num_rows for g in range(md.num_row_groups)])
         return found
 
-    def _read(self, key: tuple[int, int]) -> _Group:
+    def _read(self, key: tuple[int, int], parts: tuple[tuple[str, ...], ...]) -> _Group:
         self.groups_read += 1
-        return _Group(self._reader(key[0]).read_row_group(key[1], columns=list(LEVELS), use_threads=True))
+        group = _Group(self._reader(key[0]), key[1])
+        for part in parts:
+            group.load(part)
+        return group
 
     def _group(self, key: tuple[int, int]) -> _Group:
         kept = self._groups.get(key)
@@ -187,7 +208,7 @@ class ArchiveLevels:
             self._groups.move_to_end(key)
             return kept
         pending = self._ahead.pop(key, None)
-        group: _Group = pending.result() if pending is not None else self._read(key)
+        group: _Group = pending.result() if pending is not None else self._read(key, ())
         self._groups[key] = group
         while len(self._groups) > GROUPS_KEPT:
             self._groups.popitem(last=False)
@@ -211,18 +232,34 @@ class ArchiveLevels:
                     from concurrent.futures import ThreadPoolExecutor
 
                     self._pool = ThreadPoolExecutor(1, thread_name_prefix="mpx-archive-levels")
-                pending = self._pool.submit(self._read, (f, g))
+                pending = self._pool.submit(self._read, (f, g), tuple(self._parts))
             ahead[(f, g)] = pending
         self._ahead = ahead  # what fell behind is not waited for (its reading finishes unused)
 
-    def book(self, token: str, code: int, ts: datetime | None) -> Book:
+    def _locate(self, code: int, *parts: tuple[str, ...]) -> tuple[_Group, int]:
+        """The row group of an archived tick with ``parts`` read, and the tick's row in it."""
         import numpy as np
 
+        for part in parts:
+            if part not in self._parts:
+                self._parts.append(part)
         f, row = code >> ROW_BITS, code & ((1 << ROW_BITS) - 1)
         self._reader(f)
         starts = self._starts[f]
         g = int(np.searchsorted(starts, row, side="right")) - 1
-        return self._group((f, g)).book(token, row - int(starts[g]), ts)
+        group = self._group((f, g))
+        for part in parts:
+            group.load(part)
+        return group, row - int(starts[g])
+
+    def book(self, token: str, code: int, ts: datetime | None) -> Book:
+        group, row = self._locate(code, ASKS, REST)
+        return group.book(token, row, ts)
+
+    def asks(self, code: int) -> tuple[Level, ...]:
+        """Only the asks of an archived tick (all a set is priced with): half the columns of a book."""
+        group, row = self._locate(code, ASKS)
+        return group.levels("ask_px", "ask_sz", row)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -57,8 +57,10 @@ def test_passes_come_as_arrays_and_books_are_read_only_when_asked(tmp_path: Path
         assert second.bid.tolist() == [100_000, 410_000, 405_000]
         assert len(third.idx) == 0 and len(fifth.idx) == 0
         assert fourth.idx.tolist() == [1] and fourth.ask.tolist() == [580_000]
-        assert reader.levels.groups_read == 0  # nothing built yet
-        # the books, exactly as stored, from the row group (and file) each tick is in
+        assert reader.levels.groups_read == 0  # nothing read yet
+        # the asks alone (what a set is priced with: the ask columns of the row group only) ...
+        assert reader.levels.asks(int(first.code[0])) == (Level(D("0.42"), D(50)), Level(D("0.45"), D("7.5")))
+        # ... and the books, exactly as stored, from the row group (and file) each tick is in
         book = reader.levels.book("a-yes", int(first.code[0]), steps[0])
         assert book == Book("a-yes", (Level(D("0.4"), D(100)),), (Level(D("0.42"), D(50)), Level(D("0.45"), D("7.5"))),
                             steps[0], D("0.41"))

@@ -55,6 +55,8 @@ class LevelSource(Protocol):
 
     def book(self, token: str, code: int, ts: datetime | None) -> Book: ...
 
+    def asks(self, code: int) -> tuple[Level, ...]: ...
+
 
 _TEXT = -2
 """A token's latest tick is PostgreSQL's text (in ``LazyBooks._raw``)."""
@@ -147,6 +149,21 @@ class LazyBooks(Mapping[str, Book]):
         self._books[token] = book
         self._built[i] = version
         return book
+
+    def asks_of(self, token: str) -> tuple[Level, ...] | None:
+        """The asks of the token's latest book (``None``: no book) — all a set is priced with, read
+        without the rest of the book where that is cheaper (an archived tick: half its columns)."""
+        i = self.tops.index.get(token)
+        if i is None or not self.tops.has.item(i):
+            return None
+        if self._built.item(i) == self._version.item(i):
+            return self._books[token].asks
+        code = self._code.item(i)
+        if code == _TEXT:
+            _, _, _, apx, asz = self._raw[token].split("|")
+            return _levels(apx, asz)
+        assert self._levels is not None, "an archived tick without the archive to read it from"
+        return self._levels.asks(code)
 
     def __contains__(self, token: object) -> bool:
         i = self.tops.index.get(token) if isinstance(token, str) else None

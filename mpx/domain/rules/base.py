@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from mpx.domain.findings import Arbitrage, Entry, FindingClass, FindingError, Leg, Measure
-from mpx.domain.models import Book, Event, Market, PricePoint
+from mpx.domain.models import Book, Event, Level, Market, PricePoint
 
 if TYPE_CHECKING:
     from mpx.domain.columns import Tops
@@ -237,6 +237,20 @@ class Universe:
         if book is None or token_id in self.unobserved or self._too_old(token_id, book.ts):
             return None
         return book
+
+    def fresh_asks(self, token_id: str) -> tuple[Level, ...] | None:
+        """The asks of the token's fresh book (``None``: no fresh book) — what :meth:`fresh_book`
+        would give, read without the rest of the book when the books can (``asks_of``: the
+        backtest's, where a book's other columns cost a read)."""
+        asks_of = getattr(self.books, "asks_of", None)
+        if asks_of is None or self.quote_at is None:
+            book = self.fresh_book(token_id)
+            return None if book is None else book.asks
+        found = self.quote_at(token_id)
+        if found is None or token_id in self.unobserved or self._too_old(token_id, found[0]):
+            return None
+        asks: tuple[Level, ...] | None = asks_of(token_id)
+        return asks
 
     def fresh_quote(self, token_id: str) -> tuple[datetime | None, Decimal | None, Decimal | None] | None:
         """(book time, best bid, best ask) of the token's fresh book — what :meth:`fresh_book` would

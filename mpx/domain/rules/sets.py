@@ -159,10 +159,10 @@ def leg_books(pairs: Sequence[tuple[Market, Outcome]], universe: Universe,
         return None
     legs: list[LegBook] = []
     for market, outcome in pairs:
-        book = universe.fresh_book(outcome.token_id)
-        if book is None or not book.asks:
+        asks = universe.fresh_asks(outcome.token_id)
+        if not asks:
             return None
-        legs.append(LegBook(market, outcome, book.asks))
+        legs.append(LegBook(market, outcome, asks))
     return legs
 
 
