@@ -34,7 +34,7 @@ from mpx.domain.models import ZERO, Event, Market
 from mpx.domain.payout import guaranteed, payout_table
 from mpx.domain.rules.base import Finding, RuleSpec, Scope, SignalLevel, Universe
 from mpx.domain.rules.sets import (
-    complete_neg_risk_markets,
+    complete_events,
     exactly_one,
     leg_books,
     limit_prices,
@@ -50,18 +50,12 @@ class DutchBookParams(BaseModel):
 
 
 def _candidates(scope: Scope, universe: Universe) -> list[tuple[Event, list[Market]]]:
-    """The complete negRisk events, every market in scope and with a NO outcome: depends only on the
-    markets and the scope, worked out once per run (``universe.memo``)."""
+    """The complete negRisk events in scope whose every market has a NO outcome (once per run)."""
     key = ("DUTCH_BOOK", scope)
     found = universe.memo.get(key)
     if found is None:
-        found = []
-        for event in universe.events.values():
-            markets = complete_neg_risk_markets(event, universe)
-            if markets is None or not all(scope.admits(m) for m in markets) or any(m.no is None for m in markets):
-                continue
-            found.append((event, markets))
-        universe.memo[key] = found
+        found = universe.memo[key] = [(e, ms) for e, ms in complete_events(scope, universe)
+                                      if all(m.no is not None for m in ms)]
     return found
 
 

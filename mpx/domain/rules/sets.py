@@ -30,7 +30,7 @@ from mpx.domain.findings import Arbitrage, Leg
 from mpx.domain.models import ZERO, Event, Level, Market, Outcome
 from mpx.domain.money import Fill, depth, round_to_tick, walk_book
 from mpx.domain.payout import ExactlyOne, StatePayout
-from mpx.domain.rules.base import Universe
+from mpx.domain.rules.base import Scope, Universe
 
 SHARE_QUANTUM = Decimal("0.01")
 """Sizes are floored to whole cents of a share."""
@@ -200,6 +200,22 @@ def complete_neg_risk_markets(event: Event, universe: Universe) -> list[Market] 
         return None
     markets = universe.event_markets(event)
     return None if incomplete_reason(event, markets) is not None else markets
+
+
+def complete_events(scope: Scope, universe: Universe) -> list[tuple[Event, list[Market]]]:
+    """The complete negRisk events (:func:`complete_neg_risk_markets`) whose markets are all in
+    ``scope``, with those markets: depends only on the markets and the scope, so it is worked out
+    once per run (``universe.memo``)."""
+    key = ("complete-events", scope)
+    found = universe.memo.get(key)
+    if found is None:
+        found = []
+        for event in universe.events.values():
+            markets = complete_neg_risk_markets(event, universe)
+            if markets is not None and all(scope.admits(m) for m in markets):
+                found.append((event, markets))
+        universe.memo[key] = found
+    return found
 
 
 def exactly_one(event: Event, markets: Sequence[Market]) -> ExactlyOne:

@@ -40,7 +40,7 @@ from mpx.domain.rules.sets import (
     BINARY_BASIS,
     LegBook,
     PricedSet,
-    complete_neg_risk_markets,
+    complete_events,
     exactly_one,
     leg_books,
     limit_prices,
@@ -70,11 +70,9 @@ def _candidates(scope: Scope, universe: Universe) -> tuple[list[tuple[Event, Pai
     found = universe.memo.get(key)
     if found is None:
         events = []
-        for event in universe.events.values():
-            markets = complete_neg_risk_markets(event, universe)
-            if markets is not None and all(scope.admits(m) for m in markets):
-                pairs = [(m, m.yes) for m in markets]
-                events.append((event, pairs, [o.token_id for _, o in pairs], frozenset(m.id for m in markets)))
+        for event, markets in complete_events(scope, universe):
+            pairs = [(m, m.yes) for m in markets]
+            events.append((event, pairs, [o.token_id for _, o in pairs], frozenset(m.id for m in markets)))
         binaries = []
         for m in universe.scoped_markets(scope):
             if len(m.outcomes) == 2 and not m.neg_risk and m.tradable:
