@@ -57,10 +57,18 @@ def _day_of(path: str) -> str:
 
 
 def day_files(archive_dir: Path, days: Sequence[date]) -> list[str]:
-    """The Parquet files of ``days``, in day order (each day's parts in name order)."""
+    """The Parquet files of ``days``, in day order (each day's parts in name order). A day the
+    manifest lists without a file is an error, never a silent gap in the history."""
+    from mpx.adapters.archive import ArchiveError
+
     out: list[str] = []
     for day in sorted(days):
-        out.extend(str(p) for p in sorted((archive_dir / f"day={day.isoformat()}").glob("*.parquet")))
+        found = sorted((archive_dir / f"day={day.isoformat()}").glob("*.parquet"))
+        if not found:
+            raise ArchiveError(f"the archived day {day.isoformat()} has no file under {archive_dir}",
+                               hint="MPX_ARCHIVE_DIR must be the directory `mpx archive` wrote to (the manifest "
+                                    "tick_archive_day lists the days moved there)")
+        out.extend(str(p) for p in found)
     return out
 
 

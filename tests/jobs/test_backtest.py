@@ -188,6 +188,9 @@ def test_a_backtest_from_the_archive_gives_the_hits_it_gave_from_postgresql(
         conn.execute("DELETE FROM tick")
         conn.commit()
     assert hits() == from_pg
+    # an archive directory without the days the manifest lists: an error, never a shorter history
+    res = mpx("backtest", "--rule", "SUM_LT_1", MPX_ARCHIVE_DIR=str(tmp_path / "elsewhere"))
+    assert res.code == 1 and "has no file under" in res.stderr and "MPX_ARCHIVE_DIR must be" in res.stderr
 
 
 def test_a_window_across_an_archived_day_and_postgresql_gives_the_hits_postgresql_alone_gave(
