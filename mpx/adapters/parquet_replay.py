@@ -19,17 +19,21 @@ archive stores them at.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mpx.adapters.ahead import read_ahead
 from mpx.adapters.db.replay import ColumnarPass
 from mpx.domain.columns import Tops, canonical, micros
 from mpx.domain.models import Book, Level, PricePoint
+
+T = TypeVar("T")
 
 LOOK_BACK_DAYS = 7
 """How far before a window's start a book in force is looked for in the archive."""
@@ -85,6 +89,33 @@ every stretch of the window)."""
 
 SCALE = 6
 """The archive's decimals are decimal128(18, 6) (``mpx.adapters.archive.SCALE``)."""
+
+
+@contextlib.contextmanager
+def unreadable_is_an_error(where: str) -> Iterator[None]:
+    """DuckDB's, pyarrow's and the OS's errors reading the archive as one clear :class:`ArchiveError`
+    (a file `mpx archive` wrote and verified that is truncated, changed or gone since)."""
+    import duckdb
+    import pyarrow as pa
+
+    from mpx.adapters.archive import ArchiveError
+
+    try:
+        yield
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        raise ArchiveError(f"the tick archive cannot be read ({where}): {type(exc).__name__}: {exc}",
+                           hint="a file `mpx archive` wrote and verified has changed since: restore it from a "
+                                "backup; MPX_ARCHIVE_DIR must be the directory `mpx archive` wrote to") from exc
+
+
+def _reading(method: Callable[..., T]) -> Callable[..., T]:
+    """An :class:`ArchiveReader` method whose read errors are :func:`unreadable_is_an_error`'s."""
+    @functools.wraps(method)
+    def read(self: ArchiveReader, *args: Any, **kw: Any) -> T:
+        with unreadable_is_an_error(", ".join(self.files)):
+            return method(self, *args, **kw)
+
+    return read
 
 
 def _exact(x: Any) -> Decimal:
@@ -252,12 +283,13 @@ class ArchiveLevels:
             if part not in self._parts:
                 self._parts.append(part)
         f, row = code >> ROW_BITS, code & ((1 << ROW_BITS) - 1)
-        self._reader(f)
-        starts = self._starts[f]
-        g = int(np.searchsorted(starts, row, side="right")) - 1
-        group = self._group((f, g))
-        for part in parts:
-            group.load(part)
+        with unreadable_is_an_error(self.files[f]):
+            self._reader(f)
+            starts = self._starts[f]
+            g = int(np.searchsorted(starts, row, side="right")) - 1
+            group = self._group((f, g))
+            for part in parts:
+                group.load(part)
         return group, row - int(starts[g])
 
     def book(self, token: str, code: int, ts: datetime | None) -> Book:
@@ -316,6 +348,7 @@ class ArchiveReader:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in self.files)
         return f"read_parquet([{listed}])"
 
+    @_reading
     def count(self, start: datetime, end: datetime) -> int:
         if not self.files:
             return 0
@@ -332,6 +365,7 @@ class ArchiveReader:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         return f"read_parquet([{listed}])" if files else ""
 
+    @_reading
     def latest_before(self, at: datetime, days_back: int = LOOK_BACK_DAYS) -> dict[str, Book]:
         """Each token's last archived book at or before ``at`` (the books in force at a window's start),
         looked for ``days_back`` days back (a book unchanged for longer is stale whatever the rules say)."""
@@ -346,6 +380,7 @@ class ArchiveReader:
                 out[token] = book_of(token, batch, i, times[i])
         return out
 
+    @_reading
     def price_history(self, since: datetime, until: datetime, tokens: set[str],
                       days_back: int = LOOK_BACK_DAYS) -> dict[str, list[PricePoint]]:
         """Mid-price points of ``tokens``: the one in force at ``since`` (the last two-sided tick at or
@@ -404,6 +439,11 @@ class ArchiveReader:
         """For each step time, the archived ticks with ``previous step < ts <= step`` as arrays:
         token numbers in ``tops`` (new tokens are numbered), best bid and ask in micro-units (0:
         none) and each tick's code for :class:`ArchiveLevels`. Nothing per tick runs in Python."""
+        with unreadable_is_an_error(", ".join(self.files)):
+            yield from self._stream(steps, start, tops)
+
+    def _stream(self, steps: Sequence[datetime], start: datetime, tops: Tops
+                ) -> Iterator[tuple[datetime, ColumnarPass]]:
         import numpy as np
         import pyarrow as pa
 

@@ -191,6 +191,16 @@ def test_a_backtest_from_the_archive_gives_the_hits_it_gave_from_postgresql(
     # an archive directory without the days the manifest lists: an error, never a shorter history
     res = mpx("backtest", "--rule", "SUM_LT_1", MPX_ARCHIVE_DIR=str(tmp_path / "elsewhere"))
     assert res.code == 1 and "has no file under" in res.stderr and "MPX_ARCHIVE_DIR must be" in res.stderr
+    # a file truncated since it was archived and verified: an error naming it, nothing half-read
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "archive", broken)
+    for f in broken.rglob("*.parquet"):
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    res = mpx("backtest", "--rule", "SUM_LT_1", MPX_ARCHIVE_DIR=str(broken))
+    assert res.code == 1 and "the tick archive cannot be read" in res.stderr and "restore it" in res.stderr
+    assert "internal error" not in res.stderr
 
 
 def test_a_window_across_an_archived_day_and_postgresql_gives_the_hits_postgresql_alone_gave(
