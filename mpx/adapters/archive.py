@@ -34,13 +34,14 @@ rows PostgreSQL held, every decimal included.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -50,6 +51,8 @@ import pyarrow.parquet as pq
 
 from mpx.adapters.ahead import read_ahead
 from mpx.errors import MpxError
+
+T = TypeVar("T")
 
 PRECISION, SCALE = 18, 6
 NUMERIC = f"numeric({PRECISION},{SCALE})"
@@ -84,6 +87,25 @@ _ONE_US = timedelta(microseconds=1)
 
 class ArchiveError(MpxError):
     """The archive cannot be written or read as it must be (exit 1)."""
+
+
+@contextlib.contextmanager
+def unreadable_is_an_error(where: str) -> Iterator[None]:
+    """DuckDB's, pyarrow's and the OS's errors reading the archive as one clear :class:`ArchiveError`
+    (a file `mpx archive` wrote and verified that is truncated, changed or gone since)."""
+    try:
+        yield
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        raise ArchiveError(f"the tick archive cannot be read ({where}): {type(exc).__name__}: {exc}",
+                           hint="a file `mpx archive` wrote and verified has changed since: restore it from a "
+                                "backup; MPX_ARCHIVE_DIR must be the directory `mpx archive` wrote to") from exc
+
+
+def checked(items: Iterable[T], where: str) -> Iterator[T]:
+    """``items`` (batches read from the archive) with their read errors as :func:`unreadable_is_an_error`
+    gives them — and only theirs: what the caller does with an item is not the archive's error."""
+    with unreadable_is_an_error(where):
+        yield from items
 
 
 # --- layout ----------------------------------------------------------------------------------

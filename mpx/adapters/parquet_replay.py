@@ -19,7 +19,6 @@ archive stores them at.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mpx.adapters.ahead import read_ahead
+from mpx.adapters.archive import unreadable_is_an_error
 from mpx.adapters.db.replay import ColumnarPass
 from mpx.domain.columns import Tops, canonical, micros
 from mpx.domain.models import Book, Level, PricePoint
@@ -89,23 +89,6 @@ every stretch of the window)."""
 
 SCALE = 6
 """The archive's decimals are decimal128(18, 6) (``mpx.adapters.archive.SCALE``)."""
-
-
-@contextlib.contextmanager
-def unreadable_is_an_error(where: str) -> Iterator[None]:
-    """DuckDB's, pyarrow's and the OS's errors reading the archive as one clear :class:`ArchiveError`
-    (a file `mpx archive` wrote and verified that is truncated, changed or gone since)."""
-    import duckdb
-    import pyarrow as pa
-
-    from mpx.adapters.archive import ArchiveError
-
-    try:
-        yield
-    except (duckdb.Error, pa.ArrowException, OSError) as exc:
-        raise ArchiveError(f"the tick archive cannot be read ({where}): {type(exc).__name__}: {exc}",
-                           hint="a file `mpx archive` wrote and verified has changed since: restore it from a "
-                                "backup; MPX_ARCHIVE_DIR must be the directory `mpx archive` wrote to") from exc
 
 
 def _reading(method: Callable[..., T]) -> Callable[..., T]:

@@ -65,7 +65,8 @@ def _ticks(ctx: Context[ExportResult], start: datetime, end: datetime, fmt: str,
     try:
         for kind, lo, hi in files.segments(days, start, end):
             if kind == "archive":
-                for batch in files.scan(archive_dir(ctx.settings), days, lo, hi):
+                where = str(archive_dir(ctx.settings))
+                for batch in files.checked(files.scan(archive_dir(ctx.settings), days, lo, hi), where):
                     sink.write(batch)
                     result.from_archive += batch.num_rows
                 continue

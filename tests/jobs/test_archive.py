@@ -264,6 +264,12 @@ def test_export_round_trips_through_pandas(history: TestDb, tmp_path: Path) -> N
         assert len(pd.read_csv(tmp_path / f"{what}.csv")) == len(frame)
     assert mpx("export", "--what", "intents", "--out", str(tmp_path / "intents.parquet")).code == 0
     assert pd.read_parquet(tmp_path / "intents.parquet").empty
+    # an archived file truncated since it was verified: one clear error, no half-written export
+    for f in (tmp_path / "archive").rglob("*.parquet"):
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    res = mpx("export", "--what", "ticks", "--out", str(tmp_path / "again.parquet"))
+    assert res.code == 1 and "the tick archive cannot be read" in res.stderr, res.stderr
+    assert not (tmp_path / "again.parquet").exists() and not list(tmp_path.glob("again.parquet*"))
 
 
 def test_export_bad_arguments_exit_2(history: TestDb, tmp_path: Path) -> None:
