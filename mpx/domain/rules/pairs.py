@@ -88,7 +88,9 @@ def gap_indicator(subject: str, message: str, gap: Decimal, market_id: str, grou
                   payload: dict[str, Any]) -> Finding:
     """A gap between two markets that is not (or not yet) a tradable, proven edge: an indicator with
     the measure ``gap_bps`` (gap × 10,000), P3 at most, scored on a smaller scale than an arbitrage
-    (``min(0.5, gap / 0.5)``) so it never outranks a tradable edge of 500 bps or more."""
+    (``min(0.5, gap / 0.5)``) so it never outranks a tradable edge of 500 bps or more. Its variant
+    ``indicator`` keeps it a signal (and an opportunity) of its own: the same subject's arbitrage —
+    a proven pair once executable — is never continued, re-measured or re-alerted by a gap."""
     return Finding(subject=subject, edge_score=min(0.5, float(gap / INFO_FULL_SCORE_GAP) / 2),
                    message=f"{message} (indicator)", measure=Measure("gap_bps", (gap * BPS).quantize(Decimal("0.01"))),
-                   market_id=market_id, group_key=group_key, payload=payload, max_level="P3")
+                   market_id=market_id, group_key=group_key, payload=payload, max_level="P3", variant="indicator")

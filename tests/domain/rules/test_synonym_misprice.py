@@ -204,3 +204,29 @@ def test_a_stale_book_by_age_is_skipped() -> None:
     old = T0 - timedelta(minutes=6)
     assert run(u(observed={"A-yes": old, "A-no": old})) == []
     assert len(run(u(observed={"A-yes": T0 - timedelta(minutes=4)}))) == 1
+
+
+def test_a_proven_gap_that_stops_being_executable_is_a_new_indicator_not_the_arbitrage_continued() -> None:
+    """Step 1: the proven pair is an arbitrage at 526.31 bps. Step 2: B's ask thins to 40 shares under
+    its 50-share minimum — the gap (700 bps of probability) is information only. The two are different
+    signals: the arbitrage's opportunity closes with its edge, the gap opens its own, and the gap's
+    700 never becomes the arbitrage's metric (nor re-alerts it as "improved")."""
+    from mpx.domain.rules.episodes import track
+
+    ms = [market("A"), market("B", min_order_size=D(50))]
+    step1 = universe(ms, quotes("0.62", token="A") + quotes("0.55", token="B"), groups=[GROUP])
+    step2 = universe(ms, quotes("0.62", token="A") + quotes("0.55", token="B", ask_size="40"), groups=[GROUP])
+    [arb] = evaluate_rules([rule()], step1)
+    [gap] = evaluate_rules([rule()], step2)
+    assert arb.finding_class == "arbitrage" and gap.finding_class == "indicator"
+    assert arb.signature != gap.signature  # variant "indicator": never the same signal as the arbitrage
+    open_: dict[str, Any] = {}
+    first = track(open_, [arb], as_of=T0, touched=None, cooldowns={}, active_rules=["syn"])
+    second = track(open_, [gap], as_of=T0 + timedelta(seconds=10), touched=frozenset({"A", "B"}), cooldowns={},
+                   active_rules=["syn"])
+    [opened] = first.opened
+    assert [o.signature for o in second.closed] == [arb.signature] and opened.max_metric == D("526.31")
+    assert opened.finding_class == "arbitrage" and opened.last_metric == D("526.31")
+    [indicator] = second.opened
+    assert (indicator.finding_class, indicator.max_metric) == ("indicator", D("700.00"))
+    assert [a.reason for a in second.alerts] == ["opened"]  # the gap's own alert, P3
