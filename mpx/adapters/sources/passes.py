@@ -105,3 +105,33 @@ class HttpPassSource:
     def _manifest_fields(self) -> dict[str, Any]:
         """``page_size``, ``batch_size`` (and ``events_paging``) for :func:`write_manifest`."""
         raise NotImplementedError
+
+
+def without_metadata(venue: str, exc: Exception, notes: Any, known_tokens: Callable[[], list[str]] | None,
+                     hint: str, doing: str = "list events") -> list[str]:
+    """A metadata refresh failed: note it and go on with the stored tokens' books; with none stored
+    there is nothing to fetch — the venue is unavailable this pass (exit 75, the next pass retries)."""
+    from mpx.errors import UnavailableError
+
+    notes.note(f"metadata refresh failed: {exc}")
+    tokens = known_tokens() if known_tokens else []
+    if not tokens:
+        raise UnavailableError(f"{venue} unavailable: could not {doing} ({exc})", hint=hint) from None
+    return tokens
+
+
+def next_recorded_pass(root: Path, cursor: Cursor | None, what: str, hint: str
+                       ) -> tuple[int, Path, dict[str, Any], datetime]:
+    """The recorded pass a replay reads next: (passes done, its directory, its manifest, its time);
+    every pass replayed already → :class:`~mpx.errors.UnavailableError` with ``hint``."""
+    import json
+
+    from mpx.adapters.sources.polymarket.recording import recorded_passes
+    from mpx.errors import UnavailableError
+
+    passes = recorded_passes(root)
+    done = int(cursor.get("pass", 0)) if cursor else 0
+    if done >= len(passes):
+        raise UnavailableError(f"{what}: all {len(passes)} recorded pass(es) in {root} have been replayed", hint=hint)
+    manifest = json.loads((passes[done] / "manifest.json").read_text())
+    return done, passes[done], manifest, datetime.fromisoformat(manifest["ts"])

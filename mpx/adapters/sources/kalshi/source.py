@@ -8,7 +8,6 @@ kalshi --record DIR``, one recorded pass per ``mpx ingest``, at the recorded pas
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,10 +19,10 @@ import httpx
 from mpx.adapters.sources.base import Cursor
 from mpx.adapters.sources.kalshi.client import Clock, KalshiClient, KalshiConfig, Sleep
 from mpx.adapters.sources.kalshi.parse import fee_schedule, parse_events, parse_market, parse_orderbook, ticker_of
-from mpx.adapters.sources.passes import HttpPassSource
+from mpx.adapters.sources.passes import HttpPassSource, next_recorded_pass, without_metadata
 from mpx.adapters.sources.polymarket.client import FetchError
 from mpx.adapters.sources.polymarket.parse import ParseReport
-from mpx.adapters.sources.polymarket.recording import ReplayTransport, recorded_passes
+from mpx.adapters.sources.polymarket.recording import ReplayTransport
 from mpx.domain.models import KALSHI, Book, Event, FeeSchedule, Market, Snapshot
 from mpx.errors import UnavailableError
 from mpx.log import get_logger
@@ -83,12 +82,8 @@ class KalshiSource(HttpPassSource):
                     markets += await self._gone(client, markets, known_tokens, fees, report)
                     refreshed = True
                 except (FetchError, ValueError) as exc:
-                    report.note(f"metadata refresh failed: {exc}")
-                    tokens = known_tokens() if known_tokens else []
-                    if not tokens:
-                        raise UnavailableError(f"Kalshi unavailable: could not list events ({exc})",
-                                               hint="check MPX_KALSHI_URL and the network; the next pass retries"
-                                               ) from None
+                    tokens = without_metadata("Kalshi", exc, report, known_tokens,
+                                              "check MPX_KALSHI_URL and the network; the next pass retries")
                 if refreshed:
                     if not markets:
                         raise UnavailableError("Kalshi returned no open market"
@@ -161,14 +156,8 @@ class KalshiReplaySource:
 
     def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
               ) -> tuple[Snapshot, Cursor]:
-        passes = recorded_passes(self.root)
-        done = int(cursor.get("pass", 0)) if cursor else 0
-        if done >= len(passes):
-            raise UnavailableError(f"kalshi replay: all {len(passes)} recorded pass(es) in {self.root} have been "
-                                   "replayed", hint="record more with `mpx ingest --source kalshi --record DIR`")
-        pass_dir = passes[done]
-        manifest = json.loads((pass_dir / "manifest.json").read_text())
-        ts = datetime.fromisoformat(manifest["ts"])
+        done, pass_dir, manifest, ts = next_recorded_pass(
+            self.root, cursor, "kalshi replay", "record more with `mpx ingest --source kalshi --record DIR`")
         source = KalshiSource(KalshiConfig(**{**self.config.__dict__, "page_size": int(manifest.get(
             "page_size", self.config.page_size))}), transport=ReplayTransport(pass_dir / "responses.jsonl"),
             now=lambda: ts, deadline=timedelta(hours=1))

@@ -7,7 +7,6 @@ recorded pass per ``mpx ingest``, at the recorded pass times.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -18,7 +17,7 @@ from typing import Any
 import httpx
 
 from mpx.adapters.sources.base import Cursor
-from mpx.adapters.sources.passes import HttpPassSource
+from mpx.adapters.sources.passes import HttpPassSource, next_recorded_pass, without_metadata
 from mpx.adapters.sources.polymarket.client import ClientConfig, FetchError, FetchStats, PolymarketClient
 from mpx.adapters.sources.polymarket.parse import ParseReport, parse_book, parse_events
 from mpx.adapters.sources.polymarket.recording import ReplayTransport, recorded_passes
@@ -80,12 +79,9 @@ class PolymarketSource(HttpPassSource):
                     events, markets = parse_events(listed, report)
                     refreshed = True
                 except (FetchError, ValueError) as exc:
-                    report.note(f"metadata refresh failed: {exc}")
-                    tokens = known_tokens() if known_tokens else []
-                    if not tokens:
-                        raise UnavailableError(f"Polymarket unavailable: could not fetch events ({exc})",
-                                               hint="check MPX_GAMMA_URL and the network; the next pass retries"
-                                               ) from None
+                    tokens = without_metadata("Polymarket", exc, report, known_tokens,
+                                              "check MPX_GAMMA_URL and the network; the next pass retries",
+                                              doing="fetch events")
                 if refreshed:
                     if not markets:
                         raise UnavailableError("Polymarket returned an empty universe (no active events)",
@@ -138,15 +134,9 @@ class ReplaySource:
 
     def fetch(self, cursor: Cursor | None, known_tokens: Callable[[], list[str]] | None = None
               ) -> tuple[Snapshot, Cursor]:
-        passes = recorded_passes(self.root)
-        done = int(cursor.get("pass", 0)) if cursor else 0
-        if done >= len(passes):
-            raise UnavailableError(f"replay: all {len(passes)} recorded pass(es) in {self.root} have been replayed",
-                                   hint="record more with `mpx ingest --record DIR`, or reset with `mpx seed --reset`"
-                                   if passes else "record a session with `mpx ingest --record DIR` first")
-        pass_dir = passes[done]
-        manifest = json.loads((pass_dir / "manifest.json").read_text())
-        ts = datetime.fromisoformat(manifest["ts"])
+        done, pass_dir, manifest, ts = next_recorded_pass(
+            self.root, cursor, "replay", "record more with `mpx ingest --record DIR`, or reset with `mpx seed --reset`"
+            if recorded_passes(self.root) else "record a session with `mpx ingest --record DIR` first")
 
         async def no_wait(_: float) -> None:
             return None
