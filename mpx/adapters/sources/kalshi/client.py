@@ -180,29 +180,26 @@ class KalshiClient:
 
     async def series(self, tickers: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """``GET /series/{ticker}`` for each: ({ticker: series object}, tickers that failed)."""
-        async def one(t: str) -> tuple[str, dict[str, Any] | None]:
-            try:
-                body = await self.get("series", f"series/{t}")
-            except FetchError:
-                return t, None
-            s = body.get("series") if isinstance(body, dict) else None
-            return t, s if isinstance(s, dict) else None
-
-        got = await asyncio.gather(*(one(t) for t in tickers))
-        return {t: s for t, s in got if s is not None}, [t for t, s in got if s is None]
+        return await self._objects("series", "series/{}", "series", tickers)
 
     async def markets(self, tickers: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """``GET /markets/{ticker}`` for each: ({ticker: market object}, tickers that failed)."""
+        return await self._objects("market", "markets/{}", "market", tickers)
+
+    async def _objects(self, endpoint: str, path: str, key: str, tickers: list[str]
+                       ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """``GET path`` for each ticker, the object under ``key`` of each answer: ({ticker: object},
+        tickers that failed or answered without one)."""
         async def one(t: str) -> tuple[str, dict[str, Any] | None]:
             try:
-                body = await self.get("market", f"markets/{t}")
+                body = await self.get(endpoint, path.format(t))
             except FetchError:
                 return t, None
-            m = body.get("market") if isinstance(body, dict) else None
-            return t, m if isinstance(m, dict) else None
+            found = body.get(key) if isinstance(body, dict) else None
+            return t, found if isinstance(found, dict) else None
 
         got = await asyncio.gather(*(one(t) for t in tickers))
-        return {t: m for t, m in got if m is not None}, [t for t, m in got if m is None]
+        return {t: o for t, o in got if o is not None}, [t for t, o in got if o is None]
 
     async def orderbooks(self, tickers: list[str]) -> tuple[dict[str, Any], list[str]]:
         """``GET /markets/{ticker}/orderbook`` for each (within the rate limit): ({ticker: answer},
