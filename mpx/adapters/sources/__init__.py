@@ -47,12 +47,18 @@ def _real(settings: Settings, record_dir: Path | None) -> Source:
 
 
 def _replay(settings: Settings, record_dir: Path | None) -> Source:
-    if settings.mpx_replay_dir is None:
-        raise ConfigError("DATA_SOURCE=replay needs MPX_REPLAY_DIR",
-                          hint="point it at a directory written by `mpx ingest --record DIR`")
     from mpx.adapters.sources.polymarket.source import ReplaySource
 
-    return ReplaySource(settings.mpx_replay_dir, polymarket_client_config(settings))
+    return ReplaySource(_replay_dir(settings, "replay", "mpx ingest --record DIR"),
+                        polymarket_client_config(settings))
+
+
+def _replay_dir(settings: Settings, source: str, records: str) -> Path:
+    """MPX_REPLAY_DIR, which a replay source cannot go without (78 when it is not set)."""
+    if settings.mpx_replay_dir is None:
+        raise ConfigError(f"DATA_SOURCE={source} needs MPX_REPLAY_DIR",
+                          hint=f"point it at a directory written by `{records}`")
+    return settings.mpx_replay_dir
 
 
 def kalshi_config(settings: Settings) -> KalshiConfig:
@@ -72,12 +78,10 @@ def _kalshi(settings: Settings, record_dir: Path | None) -> Source:
 
 
 def _kalshi_replay(settings: Settings, record_dir: Path | None) -> Source:
-    if settings.mpx_replay_dir is None:
-        raise ConfigError("DATA_SOURCE=kalshi_replay needs MPX_REPLAY_DIR",
-                          hint="point it at a directory written by `mpx ingest --source kalshi --record DIR`")
     from mpx.adapters.sources.kalshi.source import KalshiReplaySource
 
-    return KalshiReplaySource(settings.mpx_replay_dir, kalshi_config(settings))
+    return KalshiReplaySource(_replay_dir(settings, "kalshi_replay", "mpx ingest --source kalshi --record DIR"),
+                              kalshi_config(settings))
 
 
 @dataclass(frozen=True)
