@@ -1,10 +1,9 @@
 """The backtest read path: the stored ticks of a window, one pass at a time, parsed lazily.
 
 Each pass comes back from PostgreSQL as *one* row: the pass's ticks joined into one text (token,
-best bid, best ask, then the last trade and the levels left as text) and the markets that changed,
-so the per-row cost of the wire protocol is paid once per pass instead of once per tick; Python
-splits it (``str.split``, in C). The archive's passes come as arrays
-(:mod:`mpx.adapters.parquet_replay`, :class:`ColumnarPass`).
+best bid, best ask, then the last trade and the levels left as text), so the per-row cost of the
+wire protocol is paid once per pass instead of once per tick; Python splits it (``str.split``, in
+C). The archive's passes come as arrays (:mod:`mpx.adapters.parquet_replay`, :class:`ColumnarPass`).
 
 Either way :class:`LazyBooks` files the top of each book into arrays (:class:`~mpx.domain.columns.Tops`)
 and keeps the rest of the tick where it is — PostgreSQL's text, or a code saying where the archive
@@ -30,8 +29,7 @@ COLUMNS = "ts, token_id, market_id, last_trade, bid_px, bid_sz, ask_px, ask_sz"
 """The columns a tick is made of (what the raw ``COPY … TO STDOUT`` benchmark reads)."""
 
 PASS_SQL = """
-SELECT string_agg(DISTINCT market_id, ','),
-       string_agg(concat_ws('|', token_id, coalesce(best_bid::text, ''), coalesce(best_ask::text, ''),
+SELECT string_agg(concat_ws('|', token_id, coalesce(best_bid::text, ''), coalesce(best_ask::text, ''),
                             coalesce(last_trade::text, ''), bid_px::text, bid_sz::text, ask_px::text, ask_sz::text),
                   ';')
 FROM tick WHERE ts > %s AND ts <= %s"""
@@ -184,10 +182,10 @@ class LazyBooks(Mapping[str, Book]):
 
 @dataclass(frozen=True, slots=True)
 class PassTicks:
-    """One pass's ticks as PostgreSQL sent them: aligned lists of text."""
+    """One pass's ticks as PostgreSQL sent them: aligned lists of text (the markets that changed
+    come from the tokens, :meth:`~mpx.domain.columns.Tops.changed_markets`)."""
 
     tokens: Sequence[str]
-    markets: set[str]
     bids: Sequence[str]
     asks: Sequence[str]
     """Best bid and ask as text (``""``: none)."""
@@ -206,7 +204,7 @@ class ColumnarPass:
     code: np.ndarray
 
 
-EMPTY = PassTicks((), set(), (), (), ())
+EMPTY = PassTicks((), (), (), ())
 
 
 def count_ticks(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
@@ -236,12 +234,11 @@ def stream(conn: psycopg.Connection, steps: list[datetime], start: datetime,
     without holding the GIL). The connection is used only by that thread until this generator ends;
     a database error there is raised here."""
     for step, row in read_ahead(_pass_rows(conn, steps, start), prefetch, "mpx-replay-reader"):
-        if row is None or row[1] is None:
+        if row is None or row[0] is None:
             yield step, EMPTY
             continue
-        markets, text = row
-        tokens, bids, asks, rest = zip(*(line.split("|", 3) for line in text.split(";")), strict=True)
-        yield step, PassTicks(tokens, set(markets.split(",")), bids, asks, rest)
+        tokens, bids, asks, rest = zip(*(line.split("|", 3) for line in row[0].split(";")), strict=True)
+        yield step, PassTicks(tokens, bids, asks, rest)
 
 
 def _pass_rows(conn: psycopg.Connection, steps: list[datetime], start: datetime) -> Iterator[tuple[datetime, Any]]:
