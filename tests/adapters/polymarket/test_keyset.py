@@ -28,7 +28,8 @@ def universe(n_events: int) -> list[dict[str, Any]]:
 def listing(api: PolymarketStandIn, page_size: int = 5, paging: Paging = "auto", retries: int = 2,
             concurrency: int = 8) -> tuple[list[Any], PolymarketClient]:
     config = ClientConfig(gamma_url=api.url, clob_url=api.url, page_size=page_size, retries=retries,
-                          backoff=0.01, timeout=2, events_paging=paging, concurrency=concurrency)
+                          backoff=0.01, timeout=30, events_paging=paging, concurrency=concurrency)  # no
+    # timeout on a loaded machine: the retries counted are the faults planted
 
     async def run() -> tuple[list[Any], PolymarketClient]:
         async with PolymarketClient(config, paced=False) as client:
